@@ -1,0 +1,48 @@
+//! hello-function: a real Lambda function (on `lambda_runtime`) that reports custom
+//! metrics to the liftwatch extension through the SDK.
+//!
+//! The event may carry `{"items": N, "fail": bool, "sleep_ms": N}`: it records `N`
+//! `ItemsProcessed` counts, one `ItemSize` distribution sample per item, a
+//! `HandlerLatency` timing, and fails the invocation when `fail` is true.
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use liftwatch::{Client, Metric, Unit};
+use serde_json::{Value, json};
+
+fn client() -> &'static Client {
+    static CLIENT: OnceLock<Client> = OnceLock::new();
+    CLIENT.get_or_init(Client::from_env)
+}
+
+async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
+    let started = Instant::now();
+    let payload = event.payload;
+    let items = payload.get("items").and_then(Value::as_u64).unwrap_or(1);
+    let sleep_ms = payload.get("sleep_ms").and_then(Value::as_u64).unwrap_or(0);
+    if sleep_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(sleep_ms)).await;
+    }
+    let client = client();
+    client.count("ItemsProcessed", items as f64);
+    for i in 0..items {
+        client.send(
+            Metric::distribution("ItemSize", (i % 10) as f64)
+                .unit(Unit::Bytes)
+                .dimension("Shop", "demo"),
+        );
+    }
+    if payload.get("fail").and_then(Value::as_bool) == Some(true) {
+        client.count("Failures", 1.0);
+        return Err("asked to fail".into());
+    }
+    client.timing("HandlerLatency", started.elapsed().as_secs_f64() * 1e3);
+    Ok(json!({ "request_id": event.context.request_id, "items": items }))
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::run(service_fn(handler)).await
+}

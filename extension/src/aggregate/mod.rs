@@ -1,0 +1,40 @@
+//! Aggregation: plain synchronous state fed by the pipeline task. Every aggregator has
+//! `record` and `flush_into`, no I/O and no clock of its own.
+
+pub mod custom;
+pub mod invocation;
+
+pub use custom::CustomAggregator;
+pub use invocation::InvocationAggregator;
+
+use liftwatch::{Resolution, Unit};
+
+use crate::health::HealthCounts;
+use crate::metrics::Series;
+
+/// A standard-resolution series of the extension's own, with only the `FunctionName`
+/// dimension.
+pub(crate) fn function_series(function: &str, name: &str, unit: Unit, values: Vec<f64>) -> Series {
+    Series {
+        name: name.to_owned(),
+        unit,
+        resolution: Resolution::Standard,
+        dimensions: vec![("FunctionName".to_owned(), function.to_owned())],
+        values,
+    }
+}
+
+/// The extension's own counters as series; zero counts are left out to save log bytes.
+pub fn health_series(function: &str, counts: HealthCounts, out: &mut Vec<Series>) {
+    let all = [
+        ("EventsReceived", counts.received),
+        ("EventsDropped", counts.dropped),
+        ("EventsMalformed", counts.malformed),
+        ("SinkErrors", counts.sink_errors),
+    ];
+    for (name, count) in all {
+        if count > 0 {
+            out.push(function_series(function, name, Unit::Count, vec![count as f64]));
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! liftwatch-extension: the AWS Lambda external extension that turns platform telemetry
+//! and handler events into CloudWatch metrics without adding latency to the function.
+//!
+//! Pipeline: `lifecycle` (Extensions API) and the intakes (`telemetry`, `intake`) feed
+//! the `pipeline` task, which owns the `aggregate` state and flushes `metrics` batches to
+//! the `sink`s (EMF on stdout by default) as the `flush` strategy says.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod aggregate;
+pub mod config;
+pub mod emf;
+pub mod extensions_api;
+pub mod flush;
+pub mod health;
+pub mod intake;
+pub mod lifecycle;
+pub mod metrics;
+pub mod pipeline;
+pub mod sink;
+pub mod telemetry;

@@ -1,0 +1,65 @@
+//! The `liftwatch` executable: the Lambda extension itself. Lambda starts it from
+//! `/opt/extensions/liftwatch` with no arguments.
+
+use std::process::ExitCode;
+
+use liftwatch_extension::config::Config;
+use liftwatch_extension::emf::EmfEncoder;
+use liftwatch_extension::lifecycle;
+use liftwatch_extension::sink::{EmfSink, Sink};
+use tracing_subscriber::filter::LevelFilter;
+
+fn main() -> ExitCode {
+    let (config, warnings) = match Config::from_env() {
+        Ok(parsed) => parsed,
+        Err(error) => {
+            eprintln!("liftwatch: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    init_logging(&config.log_level);
+    for warning in warnings {
+        tracing::warn!("{warning}");
+    }
+    // Lambda requires the registered name to equal the executable's file name.
+    let name = std::env::args_os()
+        .next()
+        .and_then(|arg0| {
+            std::path::Path::new(&arg0)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "liftwatch".to_owned());
+    let sinks: Vec<Box<dyn Sink>> = match EmfEncoder::new(&config.namespace) {
+        Ok(encoder) => vec![Box::new(EmfSink::stdout(encoder))],
+        Err(error) => {
+            tracing::error!(%error, "emf sink disabled");
+            Vec::new()
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("liftwatch: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(lifecycle::run(config, &name, sinks)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = %error, source = ?std::error::Error::source(&error), "liftwatch stopped");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to stderr (stdout belongs to the EMF sink), quiet by default.
+fn init_logging(level: &str) {
+    let level = level.parse::<LevelFilter>().unwrap_or(LevelFilter::WARN);
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(level)
+        .with_ansi(false)
+        .with_target(false)
+        .init();
+}

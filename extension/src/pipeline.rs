@@ -1,0 +1,270 @@
+//! The pipeline task: the one owner of the aggregators, the UDP intake and the sinks.
+//! Intakes feed it through bounded channels; the lifecycle loop drives it with commands
+//! (invoke started, wait for the invocation's end, flush, shut down).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use liftwatch::protocol::Event;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::aggregate::{self, CustomAggregator, InvocationAggregator};
+use crate::health::Health;
+use crate::intake::{self, UdpIntake};
+use crate::metrics::MetricBatch;
+use crate::sink::Sink;
+use crate::telemetry::Record;
+
+/// Commands queued from the lifecycle loop.
+const COMMAND_CAPACITY: usize = 16;
+
+/// What a flush published.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct FlushSummary {
+    pub series: usize,
+    pub values: usize,
+}
+
+#[derive(Debug)]
+enum Command {
+    InvokeStarted(String),
+    WaitRuntimeDone(String, oneshot::Sender<()>),
+    WaitReports(oneshot::Sender<()>),
+    Flush(Instant, oneshot::Sender<FlushSummary>),
+    Shutdown(Instant, oneshot::Sender<FlushSummary>),
+}
+
+/// The pipeline task stopped (it panicked or was shut down).
+#[derive(Debug, thiserror::Error)]
+#[error("the pipeline task is gone")]
+pub struct PipelineGone;
+
+/// The lifecycle loop's handle on the pipeline task.
+#[derive(Debug, Clone)]
+pub struct PipelineHandle {
+    commands: mpsc::Sender<Command>,
+}
+
+impl PipelineHandle {
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, PipelineGone> {
+        let (tx, rx) = oneshot::channel();
+        self.commands.send(make(tx)).await.map_err(|_| PipelineGone)?;
+        rx.await.map_err(|_| PipelineGone)
+    }
+
+    /// Notes an INVOKE so shutdown can wait for its report.
+    pub async fn invoke_started(&self, request_id: &str) -> Result<(), PipelineGone> {
+        self.commands
+            .send(Command::InvokeStarted(request_id.to_owned()))
+            .await
+            .map_err(|_| PipelineGone)
+    }
+
+    /// Resolves once `platform.runtimeDone` for `request_id` has been recorded.
+    pub async fn runtime_done(&self, request_id: &str) -> Result<(), PipelineGone> {
+        self.ask(|tx| Command::WaitRuntimeDone(request_id.to_owned(), tx)).await
+    }
+
+    /// Resolves once every started invocation has its `platform.report`.
+    pub async fn reports_in(&self) -> Result<(), PipelineGone> {
+        self.ask(Command::WaitReports).await
+    }
+
+    /// Drains the intakes and flushes every sink, finishing by `deadline`.
+    pub async fn flush(&self, deadline: Instant) -> Result<FlushSummary, PipelineGone> {
+        self.ask(|tx| Command::Flush(deadline, tx)).await
+    }
+
+    /// Final drain and flush, then the task ends.
+    pub async fn shutdown(&self, deadline: Instant) -> Result<FlushSummary, PipelineGone> {
+        self.ask(|tx| Command::Shutdown(deadline, tx)).await
+    }
+}
+
+/// The pipeline's state; `spawn` moves it into its task.
+#[derive(Debug)]
+pub struct Pipeline {
+    function: String,
+    intake: Option<UdpIntake>,
+    telemetry: mpsc::Receiver<Vec<Record>>,
+    health: Arc<Health>,
+    sinks: Vec<Box<dyn Sink>>,
+    interval: Duration,
+    invocations: InvocationAggregator,
+    custom: CustomAggregator,
+    runtime_done_waiters: Vec<(String, oneshot::Sender<()>)>,
+    report_waiters: Vec<oneshot::Sender<()>>,
+    last_flush: Instant,
+}
+
+impl Pipeline {
+    /// A pipeline for `function` that flushes on its own every `interval` while thawed.
+    pub fn new(
+        function: String,
+        intake: Option<UdpIntake>,
+        telemetry: mpsc::Receiver<Vec<Record>>,
+        health: Arc<Health>,
+        sinks: Vec<Box<dyn Sink>>,
+        interval: Duration,
+    ) -> Self {
+        Pipeline {
+            function,
+            intake,
+            telemetry,
+            health,
+            sinks,
+            interval,
+            invocations: InvocationAggregator::default(),
+            custom: CustomAggregator::default(),
+            runtime_done_waiters: Vec::new(),
+            report_waiters: Vec::new(),
+            last_flush: Instant::now(),
+        }
+    }
+
+    /// Starts the task; the handle drives it.
+    pub fn spawn(self) -> (PipelineHandle, tokio::task::JoinHandle<()>) {
+        let (commands, rx) = mpsc::channel(COMMAND_CAPACITY);
+        (PipelineHandle { commands }, tokio::spawn(self.run(rx)))
+    }
+
+    async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
+        loop {
+            let next_timer = self.last_flush + self.interval;
+            tokio::select! {
+                biased;
+                command = commands.recv() => {
+                    let Some(command) = command else {
+                        self.flush(Instant::now() + Duration::from_millis(500)).await;
+                        return;
+                    };
+                    if self.handle(command).await.is_break() {
+                        return;
+                    }
+                }
+                Some(records) = self.telemetry.recv() => self.record_telemetry(&records),
+                ready = readable(self.intake.as_ref()) => {
+                    if ready.is_ok() {
+                        self.drain_intake(intake::BATCH_DATAGRAMS);
+                    }
+                }
+                () = tokio::time::sleep_until(next_timer.into()) => {
+                    self.flush(Instant::now() + self.interval / 2).await;
+                }
+            }
+        }
+    }
+
+    async fn handle(&mut self, command: Command) -> std::ops::ControlFlow<()> {
+        match command {
+            Command::InvokeStarted(id) => self.invocations.invoke_started(&id),
+            Command::WaitRuntimeDone(id, reply) => {
+                self.drain_telemetry();
+                if self.invocations.runtime_done_for(&id) {
+                    let _ = reply.send(());
+                } else {
+                    self.runtime_done_waiters.push((id, reply));
+                }
+            }
+            Command::WaitReports(reply) => {
+                self.drain_telemetry();
+                self.report_waiters.push(reply);
+                self.wake_waiters();
+            }
+            Command::Flush(deadline, reply) => {
+                let summary = self.flush(deadline).await;
+                let _ = reply.send(summary);
+            }
+            Command::Shutdown(deadline, reply) => {
+                let summary = self.flush(deadline).await;
+                for sink in &mut self.sinks {
+                    sink.shutdown(deadline).await;
+                }
+                let _ = reply.send(summary);
+                return std::ops::ControlFlow::Break(());
+            }
+        }
+        std::ops::ControlFlow::Continue(())
+    }
+
+    fn record_telemetry(&mut self, records: &[Record]) {
+        for record in records {
+            self.invocations.record(record);
+        }
+        self.wake_waiters();
+    }
+
+    fn drain_telemetry(&mut self) {
+        while let Ok(records) = self.telemetry.try_recv() {
+            self.record_telemetry(&records);
+        }
+    }
+
+    fn wake_waiters(&mut self) {
+        let invocations = &self.invocations;
+        let (ready, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.runtime_done_waiters)
+            .into_iter()
+            .partition(|(id, _)| invocations.runtime_done_for(id));
+        self.runtime_done_waiters = waiting;
+        for (_, waiter) in ready {
+            let _ = waiter.send(());
+        }
+        if invocations.pending_reports() == 0 {
+            for waiter in self.report_waiters.drain(..) {
+                let _ = waiter.send(());
+            }
+        }
+    }
+
+    fn drain_intake(&mut self, max: usize) -> usize {
+        let Some(intake) = self.intake.as_mut() else {
+            return 0;
+        };
+        let custom = &mut self.custom;
+        let health = &self.health;
+        intake.drain(max, health, |event| {
+            if let Event::Metric(metric) = event
+                && !custom.record(metric)
+            {
+                health.dropped(1);
+            }
+        })
+    }
+
+    async fn flush(&mut self, deadline: Instant) -> FlushSummary {
+        self.drain_intake(usize::MAX);
+        self.drain_telemetry();
+        self.last_flush = Instant::now();
+        let mut batch = MetricBatch { timestamp_ms: now_ms(), series: Vec::new() };
+        self.invocations.flush_into(&self.function, &mut batch.series);
+        self.custom.flush_into(&self.function, &mut batch.series);
+        let counts = self.health.take();
+        aggregate::health_series(&self.function, counts, &mut batch.series);
+        if batch.is_empty() {
+            return FlushSummary::default();
+        }
+        for sink in &mut self.sinks {
+            match sink.export(&batch, deadline).await {
+                Ok(report) => self.health.malformed(report.values_rejected),
+                Err(error) => {
+                    self.health.sink_error(1);
+                    tracing::warn!(sink = sink.name(), %error, "sink export failed");
+                }
+            }
+        }
+        FlushSummary { series: batch.series.len(), values: batch.value_count() }
+    }
+}
+
+async fn readable(intake: Option<&UdpIntake>) -> std::io::Result<()> {
+    match intake {
+        Some(intake) => intake.readable().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}

@@ -1,0 +1,52 @@
+//! Sinks: where a flushed `MetricBatch` goes. EMF on stdout is the default.
+//!
+//! The contract every sink keeps: all retry logic lives inside `export`; `export` returns
+//! by the deadline it is given; a failure is returned (the pipeline counts it as
+//! `SinkErrors`), never propagated to the lifecycle loop; `shutdown` is idempotent.
+
+pub mod emf;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Instant;
+
+use crate::metrics::MetricBatch;
+
+pub use emf::EmfSink;
+
+/// A boxed future, so sinks of different types sit in one list.
+pub type SinkFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What an export achieved.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ExportReport {
+    /// Values published.
+    pub values_written: u64,
+    /// Values the sink refused as invalid (NaN, bad names, ...), counted as malformed.
+    pub values_rejected: u64,
+}
+
+/// A sink that could not publish.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error("writing to the sink's output failed")]
+    Io(#[from] std::io::Error),
+    #[error("the sink ran out of time")]
+    Deadline,
+}
+
+/// A destination for flushed metrics.
+pub trait Sink: Send + std::fmt::Debug {
+    /// A short name for logs.
+    fn name(&self) -> &'static str;
+
+    /// Publishes `batch`, retrying internally, returning by `deadline`.
+    fn export<'a>(
+        &'a mut self,
+        batch: &'a MetricBatch,
+        deadline: Instant,
+    ) -> SinkFuture<'a, Result<ExportReport, SinkError>>;
+
+    /// Releases what the sink holds; safe to call more than once.
+    fn shutdown(&mut self, deadline: Instant) -> SinkFuture<'_, ()>;
+}

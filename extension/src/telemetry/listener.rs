@@ -1,0 +1,117 @@
+//! The HTTP server the Telemetry API posts batches to. Each batch is parsed record by
+//! record (a bad record is counted and skipped, never failing the batch), handed to the
+//! pipeline over a bounded channel, and only then acknowledged with 200.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+use crate::health::Health;
+use crate::telemetry::record::{self, Record};
+
+/// The largest batch body accepted (the subscription asks for at most 256 KiB).
+const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+/// A bound, not yet serving, Telemetry API listener.
+#[derive(Debug)]
+pub struct TelemetryListener {
+    listener: TcpListener,
+}
+
+impl TelemetryListener {
+    /// Binds `addr`; done during init, before subscribing.
+    pub async fn bind(addr: SocketAddr) -> std::io::Result<Self> {
+        Ok(TelemetryListener { listener: TcpListener::bind(addr).await? })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until the task is dropped, sending parsed batches to `batches`.
+    pub async fn serve(self, batches: mpsc::Sender<Vec<Record>>, health: Arc<Health>) {
+        loop {
+            let stream = match self.listener.accept().await {
+                Ok((stream, _)) => stream,
+                Err(error) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(%error, "telemetry listener accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let _ = stream.set_nodelay(true);
+            let batches = batches.clone();
+            let health = Arc::clone(&health);
+            tokio::spawn(async move {
+                let service = service_fn(move |request| {
+                    handle(request, batches.clone(), Arc::clone(&health))
+                });
+                if let Err(error) = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await
+                {
+                    tracing::debug!(%error, "telemetry connection ended with an error");
+                }
+            });
+        }
+    }
+}
+
+async fn handle(
+    request: Request<Incoming>,
+    batches: mpsc::Sender<Vec<Record>>,
+    health: Arc<Health>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let body = match Limited::new(request.into_body(), MAX_BODY_BYTES).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(error) => {
+            health.malformed(1);
+            tracing::warn!(%error, "telemetry batch body unreadable or too large");
+            return Ok(reply(StatusCode::PAYLOAD_TOO_LARGE));
+        }
+    };
+    Ok(reply(accept_batch(&body, &batches, &health)))
+}
+
+/// Parses one batch and queues its good records; the status to answer with.
+pub fn accept_batch(body: &[u8], batches: &mpsc::Sender<Vec<Record>>, health: &Health) -> StatusCode {
+    let parsed = match record::parse_batch(body) {
+        Ok(parsed) => parsed,
+        Err(error) => {
+            health.malformed(1);
+            tracing::warn!(%error, "telemetry batch is not a json array");
+            return StatusCode::BAD_REQUEST;
+        }
+    };
+    health.malformed(parsed.malformed + parsed.unknown);
+    let count = parsed.records.len() as u64;
+    if count == 0 {
+        return StatusCode::OK;
+    }
+    match batches.try_send(parsed.records) {
+        Ok(()) => health.received(count),
+        Err(_) => {
+            health.dropped(count);
+            tracing::warn!(count, "pipeline busy: telemetry records dropped");
+        }
+    }
+    StatusCode::OK
+}
+
+fn reply(status: StatusCode) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::default());
+    *response.status_mut() = status;
+    response
+}

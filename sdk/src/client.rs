@@ -1,0 +1,323 @@
+//! The handler-side client: one non-blocking UDP socket to the extension on 127.0.0.1.
+//!
+//! Sending never blocks the handler for more than one non-blocking `send`, never panics,
+//! and is a no-op when no extension listens (loopback UDP to a closed port is refused
+//! by the kernel; the error is counted and forgotten). Events are encoded into a
+//! thread-local buffer; plain counts, gauges and timings are encoded straight from their
+//! arguments without building a [`Metric`].
+
+use std::cell::RefCell;
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::metric::Metric;
+use crate::protocol::{
+    self, DEFAULT_PORT, MAX_DATAGRAM_BYTES, MetricEvent, MetricKind, ProtocolError,
+    RECOMMENDED_DATAGRAM_BYTES, Resolution,
+};
+use crate::unit::Unit;
+
+mod batch;
+
+pub use batch::Batch;
+
+/// The environment variable naming the extension's UDP port.
+pub const PORT_VAR: &str = "LIFTWATCH_PORT";
+
+/// The encode buffer kept per thread; a larger one (after an unusually big event) is
+/// released rather than kept for the thread's lifetime.
+const KEPT_BUFFER_BYTES: usize = RECOMMENDED_DATAGRAM_BYTES;
+
+thread_local! {
+    static ENCODE_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Why an event was not handed to the kernel.
+///
+/// ```
+/// use liftwatch::{Client, Metric, SendError};
+/// let client = Client::new(9325);
+/// let result = client.try_send(Metric::count("", 1.0));
+/// assert!(matches!(result, Err(SendError::Invalid(_))));
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum SendError {
+    /// The event breaks a protocol rule (name, value, unit, dimensions), or its encoding
+    /// is longer than [`MAX_DATAGRAM_BYTES`] (`ProtocolError::TooLong`).
+    Invalid(ProtocolError),
+    /// The client has no socket (it could not be opened).
+    Disabled,
+    /// The kernel refused the datagram (no extension listening, buffer full, ...).
+    Io(std::io::Error),
+}
+
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SendError::Invalid(e) => write!(f, "invalid event: {e}"),
+            SendError::Disabled => f.write_str("client has no socket"),
+            SendError::Io(e) => write!(f, "send failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for SendError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SendError::Invalid(e) => Some(e),
+            SendError::Io(e) => Some(e),
+            SendError::Disabled => None,
+        }
+    }
+}
+
+/// A client for the liftwatch extension. Create one per process and share it (it is
+/// `Send + Sync`); every send reuses the same socket.
+///
+/// ```
+/// use liftwatch::{Client, Metric, Unit};
+/// let client = Client::from_env();
+/// client.count("OrdersPlaced", 1.0);
+/// client.send(Metric::distribution("CartValue", 42.5).unit(Unit::None).dimension("Tenant", "acme"));
+/// ```
+#[derive(Debug)]
+pub struct Client {
+    port: u16,
+    socket: Option<UdpSocket>,
+    sent: AtomicU64,
+    failed: AtomicU64,
+}
+
+impl Client {
+    /// A client for the port in `LIFTWATCH_PORT` (default 9325) on 127.0.0.1.
+    ///
+    /// ```
+    /// let client = liftwatch::Client::from_env();
+    /// client.count("ColdStarts", 1.0);
+    /// ```
+    pub fn from_env() -> Self {
+        Self::from_lookup(|key| std::env::var(key).ok())
+    }
+
+    /// A client for the port that `lookup` gives for `LIFTWATCH_PORT`; a missing, zero or
+    /// unparsable port means the default 9325, as in the extension.
+    ///
+    /// ```
+    /// use liftwatch::Client;
+    /// assert_eq!(Client::from_lookup(|_| Some(" 7000 ".into())).port(), 7000);
+    /// assert_eq!(Client::from_lookup(|_| Some("0".into())).port(), 9325);
+    /// assert_eq!(Client::from_lookup(|_| None).port(), 9325);
+    /// ```
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let port = lookup(PORT_VAR)
+            .and_then(|p| p.trim().parse::<u16>().ok())
+            .filter(|&p| p != 0)
+            .unwrap_or(DEFAULT_PORT);
+        Self::new(port)
+    }
+
+    /// A client for `port` on 127.0.0.1.
+    ///
+    /// ```
+    /// let client = liftwatch::Client::new(9325);
+    /// assert_eq!(client.port(), 9325);
+    /// ```
+    pub fn new(port: u16) -> Self {
+        let target = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
+            .and_then(|s| s.connect(target).map(|()| s))
+            .and_then(|s| s.set_nonblocking(true).map(|()| s))
+            .ok();
+        Client {
+            port,
+            socket,
+            sent: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+        }
+    }
+
+    /// The extension port this client sends to.
+    ///
+    /// ```
+    /// assert_eq!(liftwatch::Client::new(9400).port(), 9400);
+    /// ```
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Sends a metric, ignoring failures (they are counted in [`Client::failed`]).
+    ///
+    /// ```
+    /// use liftwatch::{Client, Metric, Unit};
+    /// let client = Client::from_env();
+    /// client.send(Metric::distribution("Payload", 512.0).unit(Unit::Bytes).dimension("Route", "/orders"));
+    /// ```
+    pub fn send(&self, metric: Metric) {
+        let _ = self.try_send(metric);
+    }
+
+    /// Adds `value` to a counter metric (unit `Count`, kind `count`). Same rules as
+    /// `send(Metric::count(name, value))`, without building the metric.
+    ///
+    /// ```
+    /// let client = liftwatch::Client::from_env();
+    /// client.count("OrdersPlaced", 1.0);
+    /// ```
+    pub fn count(&self, name: &str, value: f64) {
+        let _ = self.try_simple(name, value, MetricKind::Count, Unit::Count);
+    }
+
+    /// Records a duration sample in milliseconds (unit `Milliseconds`, kind
+    /// `distribution`).
+    ///
+    /// ```
+    /// let client = liftwatch::Client::from_env();
+    /// client.timing("PaymentLatency", 87.0);
+    /// ```
+    pub fn timing(&self, name: &str, millis: f64) {
+        let _ = self.try_simple(name, millis, MetricKind::Distribution, Unit::Milliseconds);
+    }
+
+    /// Sets a gauge (unit `None`, kind `gauge`: the last value per flush wins).
+    ///
+    /// ```
+    /// let client = liftwatch::Client::from_env();
+    /// client.gauge("QueueDepth", 12.0);
+    /// ```
+    pub fn gauge(&self, name: &str, value: f64) {
+        let _ = self.try_simple(name, value, MetricKind::Gauge, Unit::None);
+    }
+
+    /// Sends a metric and says why it was not sent.
+    ///
+    /// ```
+    /// use liftwatch::{Client, Metric, SendError};
+    /// let client = Client::new(9325);
+    /// let nan = client.try_send(Metric::gauge("Ratio", f64::NAN));
+    /// assert!(matches!(nan, Err(SendError::Invalid(_))));
+    /// assert_eq!(client.failed(), 1);
+    /// ```
+    pub fn try_send(&self, metric: Metric) -> Result<(), SendError> {
+        let result = match metric.into_metric_event() {
+            Ok(event) => self.transmit_with(|buf| encode_event(buf, &event)),
+            Err(error) => Err(SendError::Invalid(error)),
+        };
+        self.tally(result, 1)
+    }
+
+    /// A batch that packs several events into each datagram (up to 8 KiB), so one system
+    /// call carries many events. Events are sent when the batch fills, on
+    /// [`Batch::flush`], and when it is dropped: drop or flush it before the handler
+    /// returns.
+    ///
+    /// ```
+    /// let client = liftwatch::Client::from_env();
+    /// let mut batch = client.batch();
+    /// for item in ["a", "b", "c"] {
+    ///     batch.count("ItemsProcessed", 1.0);
+    /// }
+    /// assert_eq!(batch.len(), 3);
+    /// drop(batch); // sends one datagram
+    /// ```
+    pub fn batch(&self) -> Batch<'_> {
+        Batch::new(self)
+    }
+
+    /// Events handed to the kernel so far.
+    ///
+    /// ```
+    /// let client = liftwatch::Client::new(9325);
+    /// assert_eq!(client.sent(), 0);
+    /// ```
+    pub fn sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
+    }
+
+    /// Events that could not be sent (invalid, or refused by the kernel).
+    ///
+    /// ```
+    /// let client = liftwatch::Client::new(9325);
+    /// client.count("", 1.0);
+    /// assert_eq!(client.failed(), 1);
+    /// ```
+    pub fn failed(&self) -> u64 {
+        self.failed.load(Ordering::Relaxed)
+    }
+
+    /// The borrowed fast path: the checks of [`MetricEvent::validate`] for a metric
+    /// without dimensions, then the encoder, with no allocation.
+    fn try_simple(
+        &self,
+        name: &str,
+        value: f64,
+        kind: MetricKind,
+        unit: Unit,
+    ) -> Result<(), SendError> {
+        let result = match protocol::check_simple(name, value) {
+            Ok(()) => self.transmit_with(|buf| {
+                protocol::write_metric::<&str, &str>(
+                    buf,
+                    name,
+                    value,
+                    unit,
+                    kind,
+                    &[],
+                    Resolution::Standard,
+                );
+            }),
+            Err(error) => Err(SendError::Invalid(error)),
+        };
+        self.tally(result, 1)
+    }
+
+    /// Encodes one event into the thread's buffer and sends it.
+    fn transmit_with(&self, write: impl FnOnce(&mut Vec<u8>)) -> Result<(), SendError> {
+        let socket = self.socket.as_ref().ok_or(SendError::Disabled)?;
+        let send = |buf: &mut Vec<u8>| {
+            buf.clear();
+            write(buf);
+            datagram_fits(buf.len())?;
+            socket.send(buf).map(drop).map_err(SendError::Io)
+        };
+        ENCODE_BUF.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut buf) => {
+                let result = send(&mut buf);
+                if buf.capacity() > KEPT_BUFFER_BYTES {
+                    *buf = Vec::new();
+                }
+                result
+            }
+            // Unreachable (nothing re-enters while the buffer is borrowed), but harmless.
+            Err(_) => send(&mut Vec::new()),
+        })
+    }
+
+    /// Sends bytes holding `events` encoded events.
+    fn transmit(&self, bytes: &[u8], events: u64) -> Result<(), SendError> {
+        let result = self
+            .socket
+            .as_ref()
+            .ok_or(SendError::Disabled)
+            .and_then(|socket| socket.send(bytes).map(drop).map_err(SendError::Io));
+        self.tally(result, events)
+    }
+
+    fn tally(&self, result: Result<(), SendError>, events: u64) -> Result<(), SendError> {
+        let counter = if result.is_ok() { &self.sent } else { &self.failed };
+        counter.fetch_add(events, Ordering::Relaxed);
+        result
+    }
+}
+
+fn encode_event(buf: &mut Vec<u8>, m: &MetricEvent) {
+    protocol::write_metric(buf, &m.name, m.value, m.unit, m.kind, &m.dimensions, m.resolution);
+}
+
+/// An encoded event longer than a datagram can be is refused before the kernel sees it.
+fn datagram_fits(len: usize) -> Result<(), SendError> {
+    if len > MAX_DATAGRAM_BYTES {
+        return Err(SendError::Invalid(ProtocolError::TooLong(len)));
+    }
+    Ok(())
+}

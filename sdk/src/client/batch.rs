@@ -1,0 +1,197 @@
+//! Batches: several events packed into one datagram (one `\n`-separated line each, up to
+//! 8 KiB), so one system call carries many events. Sent when full, on `flush` and on drop.
+
+use super::{Client, SendError, datagram_fits, encode_event};
+use crate::metric::Metric;
+use crate::protocol::{self, MetricKind, ProtocolError, RECOMMENDED_DATAGRAM_BYTES, Resolution};
+use crate::unit::Unit;
+
+/// Events waiting to be sent together; made by [`Client::batch`]. Each event is validated
+/// when it is added, with the same rules as [`Client::send`]; the events are sent when the
+/// next one would take the datagram past 8 KiB, on [`Batch::flush`], and on drop.
+/// [`Client::sent`] counts them once they are handed to the kernel.
+///
+/// ```
+/// use liftwatch::{Client, Metric, Unit};
+/// let client = Client::from_env();
+/// let mut batch = client.batch();
+/// batch.count("ItemsProcessed", 3.0);
+/// batch.timing("ItemLatency", 4.5);
+/// batch.send(Metric::distribution("ItemSize", 512.0).unit(Unit::Bytes));
+/// assert_eq!(batch.len(), 3);
+/// let _ = batch.flush();
+/// assert!(batch.is_empty());
+/// ```
+#[derive(Debug)]
+pub struct Batch<'c> {
+    client: &'c Client,
+    buf: Vec<u8>,
+    events: u64,
+}
+
+impl<'c> Batch<'c> {
+    pub(super) fn new(client: &'c Client) -> Self {
+        Batch { client, buf: Vec::new(), events: 0 }
+    }
+
+    /// Adds `value` to a counter metric (unit `Count`), like [`Client::count`].
+    ///
+    /// ```
+    /// let client = liftwatch::Client::from_env();
+    /// let mut batch = client.batch();
+    /// batch.count("Orders", 1.0);
+    /// assert_eq!(batch.len(), 1);
+    /// ```
+    pub fn count(&mut self, name: &str, value: f64) {
+        let _ = self.push_simple(name, value, MetricKind::Count, Unit::Count);
+    }
+
+    /// Adds a duration sample in milliseconds, like [`Client::timing`].
+    ///
+    /// ```
+    /// let client = liftwatch::Client::from_env();
+    /// let mut batch = client.batch();
+    /// batch.timing("Latency", 12.0);
+    /// assert_eq!(batch.len(), 1);
+    /// ```
+    pub fn timing(&mut self, name: &str, millis: f64) {
+        let _ = self.push_simple(name, millis, MetricKind::Distribution, Unit::Milliseconds);
+    }
+
+    /// Adds a gauge value, like [`Client::gauge`].
+    ///
+    /// ```
+    /// let client = liftwatch::Client::from_env();
+    /// let mut batch = client.batch();
+    /// batch.gauge("QueueDepth", 4.0);
+    /// assert_eq!(batch.len(), 1);
+    /// ```
+    pub fn gauge(&mut self, name: &str, value: f64) {
+        let _ = self.push_simple(name, value, MetricKind::Gauge, Unit::None);
+    }
+
+    /// Adds a metric, ignoring failures (counted in [`Client::failed`]).
+    ///
+    /// ```
+    /// use liftwatch::Metric;
+    /// let client = liftwatch::Client::from_env();
+    /// let mut batch = client.batch();
+    /// batch.send(Metric::count("Orders", 1.0).dimension("Tenant", "acme"));
+    /// assert_eq!(batch.len(), 1);
+    /// ```
+    pub fn send(&mut self, metric: Metric) {
+        let _ = self.try_send(metric);
+    }
+
+    /// Adds a metric and says why it was refused. `Ok` means queued: a later failure to
+    /// send the datagram is counted in [`Client::failed`] (and returned by `flush`).
+    ///
+    /// ```
+    /// use liftwatch::{Metric, SendError};
+    /// let client = liftwatch::Client::from_env();
+    /// let mut batch = client.batch();
+    /// let refused = batch.try_send(Metric::count("Orders", f64::INFINITY));
+    /// assert!(matches!(refused, Err(SendError::Invalid(_))));
+    /// assert!(batch.is_empty());
+    /// ```
+    pub fn try_send(&mut self, metric: Metric) -> Result<(), SendError> {
+        match metric.into_metric_event() {
+            Ok(event) => self.push(Ok(()), |buf| encode_event(buf, &event)),
+            Err(error) => self.push(Err(error), |_| {}),
+        }
+    }
+
+    /// Sends the waiting events now, in one datagram.
+    ///
+    /// ```
+    /// let client = liftwatch::Client::from_env();
+    /// let mut batch = client.batch();
+    /// batch.count("Orders", 1.0);
+    /// let _ = batch.flush(); // Err(SendError::Io) when no extension listens
+    /// assert_eq!(batch.len(), 0);
+    /// assert_eq!(client.sent() + client.failed(), 1);
+    /// ```
+    pub fn flush(&mut self) -> Result<(), SendError> {
+        if self.events == 0 {
+            return Ok(());
+        }
+        let result = self.client.transmit(&self.buf, self.events);
+        self.buf.clear();
+        self.events = 0;
+        result
+    }
+
+    /// Events waiting to be sent.
+    ///
+    /// ```
+    /// let client = liftwatch::Client::from_env();
+    /// assert_eq!(client.batch().len(), 0);
+    /// ```
+    pub fn len(&self) -> usize {
+        usize::try_from(self.events).unwrap_or(usize::MAX)
+    }
+
+    /// True when no event is waiting.
+    ///
+    /// ```
+    /// let client = liftwatch::Client::from_env();
+    /// assert!(client.batch().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.events == 0
+    }
+
+    fn push_simple(
+        &mut self,
+        name: &str,
+        value: f64,
+        kind: MetricKind,
+        unit: Unit,
+    ) -> Result<(), SendError> {
+        self.push(protocol::check_simple(name, value), |buf| {
+            protocol::write_metric::<&str, &str>(buf, name, value, unit, kind, &[], Resolution::Standard);
+        })
+    }
+
+    /// Appends one validated event as a line; sends the earlier lines first when the new
+    /// one takes the datagram past the recommended size.
+    fn push(
+        &mut self,
+        validated: Result<(), ProtocolError>,
+        write: impl FnOnce(&mut Vec<u8>),
+    ) -> Result<(), SendError> {
+        if let Err(error) = validated {
+            return self.client.tally(Err(SendError::Invalid(error)), 1);
+        }
+        if self.client.socket.is_none() {
+            return self.client.tally(Err(SendError::Disabled), 1);
+        }
+        if self.buf.capacity() == 0 {
+            self.buf.reserve(RECOMMENDED_DATAGRAM_BYTES + 512);
+        }
+        let earlier = self.buf.len();
+        if earlier > 0 {
+            self.buf.push(b'\n');
+        }
+        let line_start = self.buf.len();
+        write(&mut self.buf);
+        if let Err(error) = datagram_fits(self.buf.len() - line_start) {
+            self.buf.truncate(earlier);
+            return self.client.tally(Err(error), 1);
+        }
+        if earlier > 0 && self.buf.len() > RECOMMENDED_DATAGRAM_BYTES {
+            // A send failure here is counted against the earlier events, not this one.
+            let _ = self.client.transmit(self.buf.get(..earlier).unwrap_or_default(), self.events);
+            self.buf.drain(..line_start);
+            self.events = 0;
+        }
+        self.events += 1;
+        Ok(())
+    }
+}
+
+impl Drop for Batch<'_> {
+    fn drop(&mut self) {
+        let _ = self.flush();
+    }
+}

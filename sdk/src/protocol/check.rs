@@ -1,0 +1,194 @@
+//! The validation rules of protocol version 1, shared by the SDK (before sending) and the
+//! extension's intake (on receipt), so both sides accept exactly the same events.
+
+use super::{
+    MAX_DIMENSION_VALUE_CHARS, MAX_DIMENSIONS, MAX_MAGNITUDE, MAX_NAME_CHARS, MIN_MAGNITUDE,
+    ProtocolError, RESERVED_DIMENSION, invalid,
+};
+
+/// True when `s` has more than `max` characters; counts only when the byte length could.
+fn longer_than(s: &str, max: usize) -> bool {
+    s.len() > max && s.chars().count() > max
+}
+
+/// True when `s` holds a Unicode control character (U+0000–U+001F, U+007F–U+009F).
+fn has_control(s: &str) -> bool {
+    if s.is_ascii() {
+        s.bytes().any(|b| b < 0x20 || b == 0x7f)
+    } else {
+        s.chars().any(char::is_control)
+    }
+}
+
+/// Checks a metric or dimension name: 1–255 characters, not blank, no control characters.
+pub(super) fn check_name(field: &'static str, name: &str) -> Result<(), ProtocolError> {
+    if name.trim().is_empty() {
+        return Err(invalid(field, "must not be empty or blank"));
+    }
+    if longer_than(name, MAX_NAME_CHARS) {
+        return Err(invalid(field, "longer than 255 characters"));
+    }
+    if has_control(name) {
+        return Err(invalid(field, "contains a control character"));
+    }
+    Ok(())
+}
+
+/// Checks a metric name: 1–255 characters (Unicode scalar values), not empty or only
+/// whitespace, no control characters.
+///
+/// ```
+/// use liftwatch::protocol::check_metric_name;
+/// assert!(check_metric_name("Latency p99 (ms)").is_ok());
+/// assert!(check_metric_name("  ").is_err());
+/// assert!(check_metric_name("line\nbreak").is_err());
+/// ```
+pub fn check_metric_name(name: &str) -> Result<(), ProtocolError> {
+    check_name("name", name)
+}
+
+/// Checks that a value is one CloudWatch accepts: finite, and zero or a magnitude within
+/// [`MIN_MAGNITUDE`](super::MIN_MAGNITUDE)..=[`MAX_MAGNITUDE`](super::MAX_MAGNITUDE).
+///
+/// ```
+/// use liftwatch::protocol::check_value;
+/// assert!(check_value(-0.5).is_ok());
+/// assert!(check_value(0.0).is_ok());
+/// assert!(check_value(f64::INFINITY).is_err());
+/// assert!(check_value(1e200).is_err());
+/// ```
+pub fn check_value(value: f64) -> Result<(), ProtocolError> {
+    if !value.is_finite() {
+        return Err(invalid("value", "must be a finite number"));
+    }
+    let magnitude = value.abs();
+    if magnitude != 0.0 && !(MIN_MAGNITUDE..=MAX_MAGNITUDE).contains(&magnitude) {
+        return Err(invalid("value", "outside cloudwatch's range"));
+    }
+    Ok(())
+}
+
+/// Validates dimensions and returns them sorted by name: at most 29; names valid as
+/// [`check_metric_name`] and also ASCII, not starting with `:`, not `FunctionName`, unique;
+/// values 1–1024 characters, not only whitespace, no control characters.
+///
+/// ```
+/// use liftwatch::protocol::check_dimensions;
+/// let dims = vec![("Tenant".to_owned(), "acme".to_owned()), ("Region".to_owned(), "eu".to_owned())];
+/// let sorted = check_dimensions(dims).unwrap();
+/// assert_eq!(sorted[0].0, "Region");
+/// assert!(check_dimensions(vec![("FunctionName".to_owned(), "f".to_owned())]).is_err());
+/// ```
+pub fn check_dimensions(
+    mut dimensions: Vec<(String, String)>,
+) -> Result<Vec<(String, String)>, ProtocolError> {
+    if dimensions.len() > MAX_DIMENSIONS {
+        return Err(invalid("dimensions", "more than 29 dimensions"));
+    }
+    for (name, value) in &dimensions {
+        check_name("dimensions", name)?;
+        if !name.is_ascii() || name.starts_with(':') {
+            return Err(invalid("dimensions", "names must be ascii and not start with ':'"));
+        }
+        if name == RESERVED_DIMENSION {
+            return Err(invalid("dimensions", "FunctionName is added by the extension"));
+        }
+        if value.trim().is_empty() || longer_than(value, MAX_DIMENSION_VALUE_CHARS) {
+            return Err(invalid("dimensions", "values must be 1-1024 characters"));
+        }
+        if has_control(value) {
+            return Err(invalid("dimensions", "values must not contain control characters"));
+        }
+    }
+    dimensions.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    if dimensions.windows(2).any(|pair| pair[0].0 == pair[1].0) {
+        return Err(invalid("dimensions", "duplicate dimension name"));
+    }
+    Ok(dimensions)
+}
+
+/// The checks for a metric without dimensions, identical to [`super::MetricEvent::validate`]
+/// on one: the SDK's borrowed fast path (`Client::count` and friends) uses it.
+pub(crate) fn check_simple(name: &str, value: f64) -> Result<(), ProtocolError> {
+    check_name("name", name)?;
+    check_value(value)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use super::*;
+
+    fn dims(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())).collect()
+    }
+
+    fn reason(result: Result<impl std::fmt::Debug, ProtocolError>) -> &'static str {
+        match result {
+            Err(ProtocolError::InvalidField { reason, .. }) => reason,
+            other => panic!("expected an invalid field, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn names_count_characters_not_bytes() {
+        assert_eq!(check_metric_name(&"x".repeat(255)), Ok(()));
+        assert_eq!(check_metric_name(&"é".repeat(255)), Ok(()), "510 bytes, 255 characters");
+        assert_eq!(reason(check_metric_name(&"é".repeat(256))), "longer than 255 characters");
+        assert_eq!(reason(check_metric_name("")), "must not be empty or blank");
+        assert_eq!(reason(check_metric_name("\u{3000}\t")), "must not be empty or blank");
+        for bad in ["a\u{0}", "a\u{1f}", "a\u{7f}", "a\u{85}", "a\u{9f}"] {
+            assert_eq!(reason(check_metric_name(bad)), "contains a control character", "{bad:?}");
+        }
+        assert_eq!(check_metric_name("a\u{a0}b\u{200b}"), Ok(()), "only Cc characters are control");
+    }
+
+    #[test]
+    fn values_follow_cloudwatch_range() {
+        for ok in [0.0, -0.0, 1.0, -1.0, MAX_MAGNITUDE, -MAX_MAGNITUDE, MIN_MAGNITUDE] {
+            assert_eq!(check_value(ok), Ok(()), "{ok}");
+        }
+        assert_eq!(reason(check_value(f64::NAN)), "must be a finite number");
+        assert_eq!(reason(check_value(f64::NEG_INFINITY)), "must be a finite number");
+        assert_eq!(reason(check_value(1.2e108)), "outside cloudwatch's range");
+        assert_eq!(reason(check_value(-8.5e-109)), "outside cloudwatch's range");
+        assert_eq!(reason(check_value(f64::MIN_POSITIVE)), "outside cloudwatch's range");
+    }
+
+    #[test]
+    fn dimensions_are_checked_and_sorted() {
+        let sorted = check_dimensions(dims(&[("b", "2"), ("a", "1"), ("C", "3")])).unwrap();
+        assert_eq!(sorted, dims(&[("C", "3"), ("a", "1"), ("b", "2")]), "byte order");
+        let max: Vec<_> = (0..29).map(|i| (format!("d{i:02}"), "v".to_owned())).collect();
+        assert_eq!(check_dimensions(max.clone()).map(|d| d.len()), Ok(29));
+        let mut over = max;
+        over.push(("d29".to_owned(), "v".to_owned()));
+        assert_eq!(reason(check_dimensions(over)), "more than 29 dimensions");
+        let cases: [(&[(&str, &str)], &str); 9] = [
+            (&[("", "v")], "must not be empty or blank"),
+            (&[("é", "v")], "names must be ascii and not start with ':'"),
+            (&[(":a", "v")], "names must be ascii and not start with ':'"),
+            (&[("FunctionName", "f")], "FunctionName is added by the extension"),
+            (&[("a", " ")], "values must be 1-1024 characters"),
+            (&[("a", "")], "values must be 1-1024 characters"),
+            (&[("a", "x\ty")], "values must not contain control characters"),
+            (&[("a", "1"), ("a", "2")], "duplicate dimension name"),
+            (&[("a\n", "1")], "contains a control character"),
+        ];
+        for (pairs, expected) in cases {
+            assert_eq!(reason(check_dimensions(dims(pairs))), expected, "{pairs:?}");
+        }
+        let long = "é".repeat(1024);
+        assert!(check_dimensions(dims(&[("a", &long)])).is_ok());
+        let longer = "é".repeat(1025);
+        assert_eq!(reason(check_dimensions(dims(&[("a", &longer)]))), "values must be 1-1024 characters");
+        assert!(check_dimensions(dims(&[("functionname", "f")])).is_ok(), "case-sensitive");
+    }
+
+    #[test]
+    fn the_fast_path_checks_what_validate_checks() {
+        assert_eq!(check_simple("A", 1.0), Ok(()));
+        assert_eq!(reason(check_simple("", f64::NAN)), "must not be empty or blank", "name first");
+        assert_eq!(reason(check_simple("A", f64::NAN)), "must be a finite number");
+    }
+}

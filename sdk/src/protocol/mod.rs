@@ -1,0 +1,252 @@
+//! The wire protocol between handlers and the extension (version 1), the single source of
+//! truth for both sides: the SDK encodes with it and the extension's intake decodes with it.
+//!
+//! A datagram is UTF-8 text holding one or more JSON objects separated by `\n`; each
+//! object is one event. `docs/PROTOCOL.md` is the language-neutral description, and
+//! `testdata/golden/` pins the exact bytes.
+//!
+//! ```
+//! use liftwatch::protocol::{self, Event};
+//! let mut events = Vec::new();
+//! protocol::decode_datagram(br#"{"v":1,"type":"metric","name":"Orders","value":2,"kind":"count"}"#, |e| {
+//!     events.push(e)
+//! });
+//! let Ok(Event::Metric(metric)) = &events[0] else { unreachable!() };
+//! assert_eq!((metric.name.as_str(), metric.value), ("Orders", 2.0));
+//!
+//! let mut line = Vec::new();
+//! protocol::encode(&Event::Metric(metric.clone()), &mut line);
+//! assert_eq!(line, br#"{"v":1,"type":"metric","name":"Orders","value":2,"unit":"None","kind":"count"}"#);
+//! ```
+
+mod check;
+mod decode;
+mod encode;
+
+use std::fmt;
+
+use crate::unit::Unit;
+
+pub use check::{check_dimensions, check_metric_name, check_value};
+pub(crate) use check::check_simple;
+use check::check_name;
+pub use decode::{decode_datagram, decode_line};
+pub use encode::encode;
+pub(crate) use encode::write_metric;
+
+/// The protocol version this crate speaks; carried in every event as `"v"`.
+pub const PROTOCOL_VERSION: u64 = 1;
+/// The default UDP port of the extension's intake on 127.0.0.1 (`LIFTWATCH_PORT`).
+pub const DEFAULT_PORT: u16 = 9325;
+/// The largest datagram the intake reads (the largest UDP payload over IPv4); longer ones
+/// are counted and dropped.
+pub const MAX_DATAGRAM_BYTES: usize = 65_507;
+/// The datagram size senders should stay under when they pack several events together.
+pub const RECOMMENDED_DATAGRAM_BYTES: usize = 8 * 1024;
+/// Dimensions a handler may attach to one metric; CloudWatch allows 30 and the
+/// extension always adds `FunctionName`.
+pub const MAX_DIMENSIONS: usize = 29;
+/// The dimension the extension adds to every metric; handlers may not set it.
+pub const RESERVED_DIMENSION: &str = "FunctionName";
+/// Characters (Unicode scalar values) in a metric or dimension name.
+pub const MAX_NAME_CHARS: usize = 255;
+/// Characters (Unicode scalar values) in a dimension value.
+pub const MAX_DIMENSION_VALUE_CHARS: usize = 1024;
+/// The largest magnitude CloudWatch accepts.
+pub const MAX_MAGNITUDE: f64 = 1.174_271e108;
+/// The smallest non-zero magnitude CloudWatch accepts.
+pub const MIN_MAGNITUDE: f64 = 8.515_920e-109;
+
+/// How the extension aggregates a metric's values within one flush.
+///
+/// ```
+/// use liftwatch::MetricKind;
+/// assert_eq!(MetricKind::default(), MetricKind::Distribution);
+/// assert_eq!(MetricKind::Count.as_str(), "count");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum MetricKind {
+    /// Values are summed; one data point per flush.
+    Count,
+    /// The last value wins; one data point per flush.
+    Gauge,
+    /// Every value is kept as a sample (percentiles work in CloudWatch).
+    #[default]
+    Distribution,
+}
+
+impl MetricKind {
+    /// The wire name.
+    ///
+    /// ```
+    /// assert_eq!(liftwatch::MetricKind::Gauge.as_str(), "gauge");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricKind::Count => "count",
+            MetricKind::Gauge => "gauge",
+            MetricKind::Distribution => "distribution",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "count" => Some(MetricKind::Count),
+            "gauge" => Some(MetricKind::Gauge),
+            "distribution" => Some(MetricKind::Distribution),
+            _ => None,
+        }
+    }
+}
+
+/// CloudWatch storage resolution: standard (60 s) or high (1 s).
+///
+/// ```
+/// use liftwatch::Resolution;
+/// assert_eq!(Resolution::default().seconds(), 60);
+/// assert_eq!(Resolution::High.seconds(), 1);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
+pub enum Resolution {
+    /// 60-second resolution, the CloudWatch default.
+    #[default]
+    Standard,
+    /// 1-second resolution (billed as a high-resolution metric).
+    High,
+}
+
+impl Resolution {
+    /// The resolution in seconds, as written on the wire and in EMF.
+    ///
+    /// ```
+    /// assert_eq!(liftwatch::Resolution::Standard.seconds(), 60);
+    /// ```
+    pub fn seconds(self) -> u32 {
+        match self {
+            Resolution::Standard => 60,
+            Resolution::High => 1,
+        }
+    }
+}
+
+/// One custom metric value sent by a handler.
+///
+/// ```
+/// use liftwatch::protocol::MetricEvent;
+/// use liftwatch::{MetricKind, Resolution, Unit};
+/// let event = MetricEvent {
+///     name: "Orders".into(),
+///     value: 1.0,
+///     unit: Unit::Count,
+///     kind: MetricKind::Count,
+///     dimensions: vec![("Tenant".into(), "acme".into())],
+///     resolution: Resolution::Standard,
+/// };
+/// assert_eq!(event.clone().validate(), Ok(event));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricEvent {
+    /// Metric name, 1–255 characters.
+    pub name: String,
+    /// A finite value within CloudWatch's range.
+    pub value: f64,
+    /// CloudWatch unit.
+    pub unit: Unit,
+    /// How values are aggregated per flush.
+    pub kind: MetricKind,
+    /// Dimensions, sorted by name, unique, at most [`MAX_DIMENSIONS`].
+    pub dimensions: Vec<(String, String)>,
+    /// Storage resolution.
+    pub resolution: Resolution,
+}
+
+impl MetricEvent {
+    /// Validates every field, as the extension does on receipt, and sorts the dimensions
+    /// by name. Checks run in wire order: name, value, dimensions.
+    ///
+    /// ```
+    /// use liftwatch::protocol::{MetricEvent, ProtocolError};
+    /// use liftwatch::{MetricKind, Resolution, Unit};
+    /// let event = MetricEvent {
+    ///     name: "Orders".into(),
+    ///     value: f64::NAN,
+    ///     unit: Unit::Count,
+    ///     kind: MetricKind::Count,
+    ///     dimensions: Vec::new(),
+    ///     resolution: Resolution::Standard,
+    /// };
+    /// assert!(matches!(event.validate(), Err(ProtocolError::InvalidField { field: "value", .. })));
+    /// ```
+    pub fn validate(mut self) -> Result<Self, ProtocolError> {
+        check_name("name", &self.name)?;
+        check_value(self.value)?;
+        self.dimensions = check_dimensions(self.dimensions)?;
+        Ok(self)
+    }
+}
+
+/// One event on the wire.
+///
+/// ```
+/// use liftwatch::protocol::{decode_line, Event};
+/// let event = decode_line(r#"{"v":1,"type":"metric","name":"A","value":1}"#);
+/// assert!(matches!(event, Ok(Event::Metric(m)) if m.name == "A"));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Event {
+    /// A custom metric value.
+    Metric(MetricEvent),
+}
+
+/// Why an event was rejected. The extension counts these as `EventsMalformed`.
+///
+/// ```
+/// use liftwatch::protocol::{decode_line, ProtocolError};
+/// assert_eq!(
+///     decode_line(r#"{"v":2,"type":"metric"}"#),
+///     Err(ProtocolError::UnsupportedVersion(2))
+/// );
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum ProtocolError {
+    /// The line (or, for a one-line datagram, the datagram) is not UTF-8.
+    NotUtf8,
+    /// The datagram is longer than [`MAX_DATAGRAM_BYTES`].
+    TooLong(usize),
+    /// A line is not a JSON object of the expected shape.
+    Json(String),
+    /// The event's `v` is not a version this side speaks.
+    UnsupportedVersion(u64),
+    /// The event's `type` is unknown.
+    UnknownType(String),
+    /// A field is missing or its value is out of range.
+    InvalidField {
+        /// The field's wire name.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+}
+
+impl fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProtocolError::NotUtf8 => f.write_str("event is not utf-8"),
+            ProtocolError::TooLong(n) => write!(f, "datagram of {n} bytes is too long"),
+            ProtocolError::Json(e) => write!(f, "event is not valid json: {e}"),
+            ProtocolError::UnsupportedVersion(v) => write!(f, "unsupported protocol version {v}"),
+            ProtocolError::UnknownType(t) => write!(f, "unknown event type {t:?}"),
+            ProtocolError::InvalidField { field, reason } => {
+                write!(f, "invalid field {field:?}: {reason}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ProtocolError {}
+
+fn invalid(field: &'static str, reason: &'static str) -> ProtocolError {
+    ProtocolError::InvalidField { field, reason }
+}

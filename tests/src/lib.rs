@@ -1,0 +1,85 @@
+//! A local AWS Lambda sandbox: runs an external extension and a function as child
+//! processes exactly as Lambda does (extension from `opt/extensions/`, function as
+//! `var/task/bootstrap`, Lambda's environment, Runtime/Extensions/Telemetry APIs, freezing
+//! between invocations, a SHUTDOWN phase with a deadline and a kill), so tests can drive
+//! the built `liftwatch` binary beside a built example function and read back both what
+//! it published (EMF on stdout) and what the platform reported (captured telemetry).
+//!
+//! It is built on the `lambda-simulator` crate (0.2), with an intercepting proxy in front.
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), liftwatch_sandbox::SandboxError> {
+//! use liftwatch_sandbox::SandboxConfig;
+//! let mut sandbox = SandboxConfig::new("target/debug/liftwatch", "target/debug/hello-function")
+//!     .env("LIFTWATCH_FLUSH", "end")
+//!     .start()
+//!     .await?;
+//! let outcome = sandbox.invoke(serde_json::json!({"name": "world"})).await?;
+//! assert!(outcome.is_success());
+//! let shutdown = sandbox.shutdown().await?;
+//! assert!(shutdown.extension.clean());
+//! let published = sandbox.metric_summaries();
+//! let reported = sandbox.platform_reports().await;
+//! # let _ = (published, reported); Ok(()) }
+//! ```
+//!
+//! # Where the sandbox differs from the simulator crate
+//!
+//! The simulator's gaps, and what this crate does about them (without patching it):
+//!
+//! 1. **Telemetry subscriptions always succeed.** Lambda answers 403 to a subscription
+//!    made after init; the simulator accepts it, and a subscription cannot be made to
+//!    fail. The [`proxy::InterceptingProxy`] in front of it answers 403
+//!    (`Telemetry.SubscriptionNotAllowed`) once init is over (the runtime and every
+//!    registered extension have called `/next`), and 500 to every subscription when
+//!    [`SandboxConfig::refuse_telemetry_subscription`] is set.
+//! 2. **`platform.report` is synthetic.** `maxMemoryUsedMB` is always half the memory
+//!    size and `initDurationMs` is absent. The values are left alone; tests compare the
+//!    extension's output with the captured records ([`Sandbox::platform_reports`],
+//!    [`Sandbox::runtime_done_records`], [`Sandbox::init_reports`]), not with reality.
+//! 3. **SHUTDOWN kills nothing.** `graceful_shutdown` sends SHUTDOWN and waits for an
+//!    acknowledgement. [`Sandbox::shutdown`] also SIGTERMs the runtime (SIGKILL after
+//!    300 ms), waits for the extension to exit until the deadline (2,000 ms), SIGKILLs
+//!    it if needed, and reports timings and exit statuses ([`ShutdownOutcome`]). The
+//!    simulator flushes buffered telemetry first (retrying a dead subscriber for ~1 s); the
+//!    kill deadline counts from delivery, as in Lambda.
+//! 4. **Thawing a vanished process panics** inside `Simulator::enqueue`. `invoke` checks
+//!    that both children run first and enqueues in a task, turning a panic into an error.
+//! 5. **Freezing signals single pids** and `spawn_process` cannot capture output. The
+//!    children are spawned here, each in its own process group, with piped output; the
+//!    negated group id is registered for freezing, so the whole group is stopped, as
+//!    Lambda freezes the whole sandbox.
+//! 6. **JSON endpoints insist on `Content-Type: application/json`** (415 otherwise); the
+//!    proxy passes register and subscribe bodies on with that header, as Lambda accepts them.
+//! 7. **Small fidelity fixes:** the invoked function ARN and `AWS_LAMBDA_LOG_GROUP_NAME`
+//!    use the configured function name (the simulator hard-codes `test-function`).
+//!
+//! Not worked around: timeouts are not enforced (`invoke` gives up with an error after
+//! the timeout plus a margin; the runtime is not killed), `function`/`extension` log
+//! records are never delivered, and `platform.report` waits at most the invocation
+//! timeout for extensions.
+
+pub mod config;
+pub mod emf;
+pub mod error;
+pub mod inspect;
+pub mod invoke;
+pub mod output;
+pub mod ports;
+pub mod proxy;
+pub mod sandbox;
+pub mod shutdown;
+pub mod table;
+
+mod child;
+mod layout;
+
+pub use config::SandboxConfig;
+pub use emf::{EmfMetric, EmfScan, MetricSummary};
+pub use error::{Role, SandboxError};
+pub use invoke::{FunctionError, InvokeOutcome, InvokeStatus};
+pub use lambda_simulator::TelemetryEvent;
+pub use output::{OutputCapture, Stream};
+pub use proxy::{ProxyObservations, SubscriptionAttempt, SubscriptionVerdict};
+pub use sandbox::{Sandbox, SandboxPorts};
+pub use shutdown::{ProcessEnd, ShutdownOutcome};

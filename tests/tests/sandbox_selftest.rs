@@ -1,0 +1,382 @@
+//! Self-test of the sandbox with stand-in processes (bash + curl scripts in
+//! `tests/fixtures/`): invocations complete with the Runtime API headers forwarded, the
+//! proxy rejects a late telemetry subscription with 403 and refuses every one with 500
+//! when told to, telemetry is delivered over HTTP, and SHUTDOWN ends a cooperative
+//! extension cleanly and kills one that ignores it at the deadline.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, ensure};
+use liftwatch_sandbox::config::TELEMETRY_PORT_VAR;
+use liftwatch_sandbox::{
+    InvokeStatus, Role, Sandbox, SandboxConfig, SandboxError, SubscriptionVerdict, emf,
+};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
+}
+
+/// The stand-ins need bash and curl; without them the tests are skipped (with a note).
+fn have_tools() -> bool {
+    let ok = ["bash", "curl"].iter().all(|tool| {
+        Command::new(tool)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    if !ok {
+        eprintln!("skipping: the stand-in processes need bash and curl");
+    }
+    ok
+}
+
+fn config() -> SandboxConfig {
+    SandboxConfig::new(fixture("standin-extension"), fixture("standin-function"))
+        .function_name("selftest-fn")
+        .memory_mb(256)
+}
+
+/// A minimal HTTP/1.1 endpoint that accepts Telemetry API batches (POST bodies holding a
+/// JSON array) and keeps every record it received.
+struct TelemetrySink {
+    port: u16,
+    records: Arc<Mutex<Vec<Value>>>,
+}
+
+impl TelemetrySink {
+    async fn start() -> anyhow::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let port = listener.local_addr()?.port();
+        let records = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&records);
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let sink = Arc::clone(&sink);
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    loop {
+                        let Some(end) = find(&buf, b"\r\n\r\n") else {
+                            let mut chunk = [0u8; 4096];
+                            match stream.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                            continue;
+                        };
+                        let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
+                        let length: usize = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .and_then(|v| v.trim().parse().ok())
+                            .unwrap_or(0);
+                        while buf.len() < end + 4 + length {
+                            let mut chunk = [0u8; 4096];
+                            match stream.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                        }
+                        let body: Vec<u8> = buf.drain(..end + 4 + length).skip(end + 4).collect();
+                        if let Ok(Value::Array(batch)) = serde_json::from_slice(&body) {
+                            sink.lock().map(|mut s| s.extend(batch)).ok();
+                        }
+                        let reply = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+                        if stream.write_all(reply).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        Ok(TelemetrySink { port, records })
+    }
+
+    fn records_of(&self, event_type: &str) -> Vec<Value> {
+        self.records
+            .lock()
+            .map(|r| {
+                r.iter()
+                    .filter(|e| e["type"] == event_type)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// The state letter of `/proc/<pid>/stat` (`T` = stopped).
+fn process_state(pid: u32) -> anyhow::Result<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let after_name = stat.rsplit_once(") ").context("bad stat")?.1;
+    after_name.chars().next().context("empty stat")
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn three_invocations_with_forwarded_headers_and_a_rejected_late_subscription()
+-> anyhow::Result<()> {
+    if !have_tools() {
+        return Ok(());
+    }
+    let telemetry = TelemetrySink::start().await?;
+    let mut sandbox = config()
+        .env(TELEMETRY_PORT_VAR, telemetry.port.to_string())
+        .start()
+        .await?;
+    assert_eq!(sandbox.ports().telemetry, telemetry.port);
+    assert!(
+        sandbox
+            .extension_path()
+            .ends_with("opt/extensions/standin-extension")
+    );
+
+    let seen = sandbox.proxy_observations();
+    assert_eq!(seen.registered.len(), 1);
+    assert_eq!(seen.registered[0].name, "standin-extension");
+    assert!(seen.init_complete);
+    assert_eq!(seen.subscriptions.len(), 1);
+    assert_eq!(
+        seen.subscriptions[0].verdict,
+        SubscriptionVerdict::Forwarded
+    );
+    assert_eq!(seen.subscriptions[0].status, 200);
+    assert!(seen.subscriptions[0].during_init);
+
+    let mut request_ids = Vec::new();
+    for i in 0..3 {
+        let payload = json!({ "n": i, "name": "world" });
+        let outcome = sandbox.invoke(payload.clone()).await?;
+        assert_eq!(outcome.status, InvokeStatus::Success, "{outcome:?}");
+        let response = outcome.response.clone().context("no response")?;
+        assert_eq!(response["echo"], payload);
+        assert_eq!(response["requestId"], outcome.request_id.as_str());
+        let deadline: i64 = response["deadlineMs"].as_str().unwrap_or("").parse()?;
+        assert!(deadline > 1_600_000_000_000, "deadline header {deadline}");
+        assert!(
+            response["traceId"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("Root=1-"))
+        );
+        assert_eq!(
+            response["arn"],
+            "arn:aws:lambda:us-east-1:123456789012:function:selftest-fn"
+        );
+        assert_eq!(outcome.report["requestId"], outcome.request_id.as_str());
+        assert_eq!(outcome.report["metrics"]["memorySizeMB"], 256);
+        assert!(outcome.wall_time >= outcome.response_time);
+        assert!(
+            sandbox.is_frozen(),
+            "the sandbox freezes after each invocation"
+        );
+        for pid in [sandbox.extension_pid(), sandbox.function_pid()] {
+            assert_eq!(process_state(pid)?, 'T', "process {pid} is stopped");
+        }
+        request_ids.push(outcome.request_id);
+    }
+
+    let seen = sandbox.proxy_observations();
+    assert_eq!(seen.subscriptions.len(), 2, "{:?}", seen.subscriptions);
+    let late = &seen.subscriptions[1];
+    assert_eq!(late.verdict, SubscriptionVerdict::RejectedAfterInit);
+    assert_eq!(late.status, 403);
+    assert!(!late.during_init);
+    let stderr = sandbox.extension_stderr();
+    assert!(
+        stderr.iter().any(|l| l == "subscribe init 200"),
+        "{stderr:?}"
+    );
+    assert!(
+        stderr.iter().any(|l| l == "subscribe after-init 403"),
+        "{stderr:?}"
+    );
+
+    let reports = sandbox.platform_reports().await;
+    let reported: Vec<&str> = reports
+        .iter()
+        .filter_map(|r| r["requestId"].as_str())
+        .collect();
+    assert_eq!(reported, request_ids);
+    assert_eq!(sandbox.runtime_done_records().await.len(), 3);
+    assert_eq!(sandbox.init_reports().await.len(), 1);
+
+    // Platform telemetry reached the subscriber over HTTP.
+    for _ in 0..200 {
+        if telemetry.records_of("platform.runtimeDone").len() == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let delivered: Vec<Value> = telemetry
+        .records_of("platform.runtimeDone")
+        .into_iter()
+        .map(|e| e["record"]["requestId"].clone())
+        .collect();
+    assert_eq!(
+        delivered,
+        request_ids.iter().map(|r| json!(r)).collect::<Vec<_>>()
+    );
+
+    sandbox
+        .wait_for_stdout(|l| l.contains("StandinInvokes"), Duration::from_secs(5))
+        .await?;
+    let shutdown = sandbox.shutdown().await?;
+    assert!(shutdown.delivered, "{shutdown:?}");
+    assert!(shutdown.extension.clean(), "{shutdown:?}");
+    assert!(!shutdown.runtime.exited_before_shutdown);
+    let after = shutdown
+        .extension_exit_after_delivery
+        .context("no exit timing")?;
+    assert!(after < Duration::from_secs(1), "{shutdown}");
+
+    let metrics = sandbox.emf().metrics;
+    let function = [("FunctionName", "selftest-fn")];
+    assert_eq!(emf::total(&metrics, "StandinInvokes", &function), 3.0);
+    assert_eq!(emf::total(&metrics, "StandinShutdowns", &function), 1.0);
+    assert_eq!(
+        sandbox.platform_reports().await.len(),
+        3,
+        "snapshot survives shutdown"
+    );
+    assert!(matches!(
+        sandbox.invoke(json!({})).await,
+        Err(SandboxError::ShutDown)
+    ));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_subscriptions_get_500_and_invocations_still_work() -> anyhow::Result<()> {
+    if !have_tools() {
+        return Ok(());
+    }
+    let mut sandbox = config()
+        .refuse_telemetry_subscription(true)
+        .freeze(false)
+        .start()
+        .await?;
+    let first = sandbox.invoke(json!({"a": 1})).await?;
+    let failed = sandbox.invoke(json!({"please": "fail"})).await?;
+    assert!(first.is_success());
+    assert_eq!(failed.status, InvokeStatus::Error);
+    let error = failed.error.context("no error")?;
+    assert_eq!(error.error_type, "StandinError");
+    assert!(!sandbox.is_frozen());
+
+    let seen = sandbox.proxy_observations();
+    let verdicts: Vec<(SubscriptionVerdict, u16, bool)> = seen
+        .subscriptions
+        .iter()
+        .map(|s| (s.verdict, s.status, s.during_init))
+        .collect();
+    assert_eq!(
+        verdicts,
+        vec![
+            (SubscriptionVerdict::Refused, 500, true),
+            (SubscriptionVerdict::Refused, 500, false),
+        ]
+    );
+    let stderr = sandbox.extension_stderr();
+    assert!(
+        stderr.iter().any(|l| l == "subscribe init 500"),
+        "{stderr:?}"
+    );
+    let statuses: Vec<String> = sandbox
+        .runtime_done_records()
+        .await
+        .iter()
+        .filter_map(|r| r["status"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(statuses, vec!["success", "error"]);
+    let shutdown = sandbox.shutdown().await?;
+    assert!(shutdown.extension.clean(), "{shutdown:?}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn shutdown_kills_an_extension_that_ignores_it_at_the_deadline() -> anyhow::Result<()> {
+    if !have_tools() {
+        return Ok(());
+    }
+    let deadline = Duration::from_millis(2_000);
+    // A live subscriber: the simulator flushes buffered telemetry before SHUTDOWN and
+    // retries a dead destination for ~1 s, which would delay delivery.
+    let telemetry = TelemetrySink::start().await?;
+    let mut sandbox = config()
+        .env(TELEMETRY_PORT_VAR, telemetry.port.to_string())
+        .env("STANDIN_IGNORE_SHUTDOWN", "1")
+        .shutdown_deadline(deadline)
+        .start()
+        .await?;
+    sandbox.invoke(json!({})).await?;
+    let shutdown = sandbox.shutdown().await?;
+    eprintln!("{shutdown}");
+    ensure!(
+        shutdown.delivered,
+        "SHUTDOWN was not delivered: {shutdown:?}"
+    );
+    assert!(shutdown.extension.killed, "{shutdown:?}");
+    let signal = shutdown
+        .extension
+        .status
+        .and_then(|s| std::os::unix::process::ExitStatusExt::signal(&s));
+    assert_eq!(signal, Some(9));
+    // Killed at the event's deadlineMs: the budget counts from delivery, as in Lambda.
+    let after = shutdown
+        .extension_exit_after_delivery
+        .context("no timing")?;
+    assert!(after >= deadline - Duration::from_millis(50), "{shutdown}");
+    assert!(after <= deadline + Duration::from_millis(500), "{shutdown}");
+    let delivered = shutdown.delivered_after.context("no delivery timing")?;
+    assert!(delivered < Duration::from_millis(500), "{shutdown}");
+    assert!(
+        shutdown.extension.after_start <= deadline + Duration::from_secs(1),
+        "{shutdown}"
+    );
+    assert!(
+        sandbox
+            .extension_stderr()
+            .iter()
+            .any(|l| l == "ignoring SHUTDOWN")
+    );
+    assert!(
+        !sandbox
+            .extension_stdout()
+            .iter()
+            .any(|l| l.contains("StandinShutdowns")),
+        "a killed extension never gets to publish"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_missing_binary_is_reported_before_anything_starts() -> anyhow::Result<()> {
+    let missing = fixture("no-such-extension");
+    let result = SandboxConfig::new(&missing, fixture("standin-function"))
+        .start()
+        .await;
+    match result {
+        Err(SandboxError::BinaryNotFound { role, path }) => {
+            assert_eq!(role, Role::Extension);
+            assert_eq!(path, missing);
+        }
+        other => anyhow::bail!("expected BinaryNotFound, got {other:?}"),
+    }
+    Ok(())
+}
+
+#[test]
+fn the_sandbox_can_move_between_tasks() {
+    fn is_send<T: Send + Sync>() {}
+    is_send::<Sandbox>();
+}
