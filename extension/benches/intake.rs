@@ -16,7 +16,10 @@ use liftwatch_extension::intake::{BATCH_DATAGRAMS, UdpIntake};
 const DURATION: Duration = Duration::from_secs(2);
 
 fn run(rate: u64) {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async move {
         let mut intake = UdpIntake::bind(0).unwrap();
         let port = intake.local_addr().unwrap().port();
@@ -28,10 +31,10 @@ fn run(rate: u64) {
             for i in 0..total {
                 // Pace in small bursts: sleep whenever ahead of schedule.
                 let due = start + Duration::from_nanos(i * 1_000_000_000 / rate);
-                if i % 64 == 0 {
-                    if let Some(wait) = due.checked_duration_since(Instant::now()) {
-                        std::thread::sleep(wait);
-                    }
+                if i % 64 == 0
+                    && let Some(wait) = due.checked_duration_since(Instant::now())
+                {
+                    std::thread::sleep(wait);
                 }
                 client.count("Requests", 1.0);
             }

@@ -1,9 +1,11 @@
 //! Lifecycle benchmark: runs the built `liftwatch` binary against a minimal in-process
 //! Lambda platform (Extensions + Telemetry APIs over real HTTP) and prints
+//!
 //! - start-up: process spawn to the first `/next` call,
 //! - end-mode latency: `platform.runtimeDone` delivered (POST sent) to the next `/next`,
 //!   p50 / p99 / max over many invocations (the platform's own buffering excluded),
 //! - peak RSS (VmHWM) after the run, and the shutdown time.
+//!
 //! Run with `cargo bench -p liftwatch-extension --bench lifecycle`. Prints figures; never
 //! asserts on time.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
@@ -31,17 +33,28 @@ struct Platform {
     next_calls: mpsc::Sender<Instant>,
 }
 
-async fn handle(platform: Arc<Platform>, request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(
+    platform: Arc<Platform>,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = request.uri().path().to_owned();
     let _ = request.into_body().collect().await;
     let response = match path.as_str() {
         "/2020-01-01/extension/register" => Response::builder()
             .header("Lambda-Extension-Identifier", "bench-id")
-            .body(Full::from(r#"{"functionName":"bench","functionVersion":"$LATEST","handler":"x"}"#)),
+            .body(Full::from(
+                r#"{"functionName":"bench","functionVersion":"$LATEST","handler":"x"}"#,
+            )),
         "/2022-07-01/telemetry" => Response::builder().body(Full::from("OK")),
         "/2020-01-01/extension/event/next" => {
             let _ = platform.next_calls.send(Instant::now()).await;
-            let event = platform.events.lock().await.recv().await.unwrap_or_default();
+            let event = platform
+                .events
+                .lock()
+                .await
+                .recv()
+                .await
+                .unwrap_or_default();
             Response::builder().body(Full::from(event))
         }
         _ => Response::builder().status(404).body(Full::default()),
@@ -50,11 +63,18 @@ async fn handle(platform: Arc<Platform>, request: Request<Incoming>) -> Result<R
 }
 
 fn free_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -64,7 +84,9 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 fn batch(records: &[(&str, String)]) -> String {
     let items: Vec<String> = records
         .iter()
-        .map(|(kind, record)| format!(r#"{{"time":"2026-01-01T00:00:00.000Z","type":"{kind}","record":{record}}}"#))
+        .map(|(kind, record)| {
+            format!(r#"{{"time":"2026-01-01T00:00:00.000Z","type":"{kind}","record":{record}}}"#)
+        })
         .collect();
     format!("[{}]", items.join(","))
 }
@@ -75,14 +97,19 @@ async fn main() {
     let api = listener.local_addr().unwrap();
     let (events_tx, events_rx) = mpsc::channel(4);
     let (next_tx, mut next_rx) = mpsc::channel(4);
-    let platform = Arc::new(Platform { events: Mutex::new(events_rx), next_calls: next_tx });
+    let platform = Arc::new(Platform {
+        events: Mutex::new(events_rx),
+        next_calls: next_tx,
+    });
     tokio::spawn(async move {
         loop {
             let (stream, _) = listener.accept().await.unwrap();
             let platform = Arc::clone(&platform);
             tokio::spawn(async move {
                 let service = service_fn(move |r| handle(Arc::clone(&platform), r));
-                let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
             });
         }
     });
@@ -97,6 +124,10 @@ async fn main() {
         .env("LIFTWATCH_TELEMETRY_PORT", telemetry_port.to_string())
         .env("LIFTWATCH_TELEMETRY_BIND", "127.0.0.1")
         .env("LIFTWATCH_TELEMETRY_HOST", "127.0.0.1")
+        .env(
+            "LIFTWATCH_LOG_LEVEL",
+            std::env::var("BENCH_LOG").unwrap_or_else(|_| "warn".into()),
+        )
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
@@ -108,7 +139,10 @@ async fn main() {
         let mut invocations = 0.0;
         while let Ok(Some(line)) = lines.next_line().await {
             let doc: serde_json::Value = serde_json::from_str(&line).unwrap();
-            invocations += doc.get("Invocations").and_then(|v| v.as_f64()).unwrap_or(0.0);
+            invocations += doc
+                .get("Invocations")
+                .and_then(|v| v.as_f64())
+                .unwrap_or(0.0);
         }
         invocations
     });
@@ -119,7 +153,9 @@ async fn main() {
         .build_http::<Full<Bytes>>();
     let telemetry_uri = format!("http://127.0.0.1:{telemetry_port}/");
     let post = |body: String| {
-        let request = Request::post(&telemetry_uri).body(Full::from(body)).unwrap();
+        let request = Request::post(&telemetry_uri)
+            .body(Full::from(body))
+            .unwrap();
         client.request(request)
     };
     let mut latencies = Vec::with_capacity(INVOCATIONS);
@@ -133,25 +169,39 @@ async fn main() {
         if i > 0 {
             // Lambda delivers the previous invocation's report after the thaw.
             let prev = format!("req-{}", i - 1);
-            let report = format!(r#"{{"requestId":"{prev}","status":"success","metrics":{{"durationMs":12.5,"billedDurationMs":13,"memorySizeMB":128,"maxMemoryUsedMB":40}}}}"#);
+            let report = format!(
+                r#"{{"requestId":"{prev}","status":"success","metrics":{{"durationMs":12.5,"billedDurationMs":13,"memorySizeMB":128,"maxMemoryUsedMB":40}}}}"#
+            );
             post(batch(&[("platform.report", report)])).await.unwrap();
         }
         tokio::time::sleep(Duration::from_micros(200)).await;
-        let done = format!(r#"{{"requestId":"{id}","status":"success","metrics":{{"durationMs":10.0,"producedBytes":10}}}}"#);
+        let done = format!(
+            r#"{{"requestId":"{id}","status":"success","metrics":{{"durationMs":10.0,"producedBytes":10}}}}"#
+        );
         let body = batch(&[("platform.runtimeDone", done)]);
         let sent = Instant::now();
         post(body).await.unwrap();
         let next = next_rx.recv().await.unwrap();
         latencies.push(next.saturating_duration_since(sent));
     }
-    let last = format!(r#"{{"requestId":"req-{}","status":"success","metrics":{{"durationMs":12.5,"billedDurationMs":13,"memorySizeMB":128,"maxMemoryUsedMB":40}}}}"#, INVOCATIONS - 1);
+    let last = format!(
+        r#"{{"requestId":"req-{}","status":"success","metrics":{{"durationMs":12.5,"billedDurationMs":13,"memorySizeMB":128,"maxMemoryUsedMB":40}}}}"#,
+        INVOCATIONS - 1
+    );
     post(batch(&[("platform.report", last)])).await.unwrap();
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let hwm = status.lines().find(|l| l.starts_with("VmHWM")).unwrap_or("VmHWM: ?").to_owned();
+    let hwm = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM"))
+        .unwrap_or("VmHWM: ?")
+        .to_owned();
 
     let shutdown_sent = Instant::now();
     events_tx
-        .send(format!(r#"{{"eventType":"SHUTDOWN","shutdownReason":"spindown","deadlineMs":{}}}"#, now_ms() + 2_000))
+        .send(format!(
+            r#"{{"eventType":"SHUTDOWN","shutdownReason":"spindown","deadlineMs":{}}}"#,
+            now_ms() + 2_000
+        ))
         .await
         .unwrap();
     let exit = child.wait().await.unwrap();
@@ -159,12 +209,23 @@ async fn main() {
     let invocations = emf_lines.await.unwrap();
 
     latencies.sort();
-    println!("start-up to first /next:        {:>9.3} ms", startup.as_secs_f64() * 1e3);
-    println!("runtimeDone -> /next (end mode): p50 {:.3} ms  p99 {:.3} ms  max {:.3} ms  (n={INVOCATIONS})",
+    println!(
+        "start-up to first /next:        {:>9.3} ms",
+        startup.as_secs_f64() * 1e3
+    );
+    println!(
+        "runtimeDone -> /next (end mode): p50 {:.3} ms  p99 {:.3} ms  max {:.3} ms  (n={INVOCATIONS})",
         percentile(&latencies, 0.5).as_secs_f64() * 1e3,
         percentile(&latencies, 0.99).as_secs_f64() * 1e3,
-        latencies.last().unwrap().as_secs_f64() * 1e3);
-    println!("peak RSS:                        {}", hwm.split_whitespace().skip(1).collect::<Vec<_>>().join(" "));
-    println!("shutdown to exit:                {:>9.3} ms ({exit})", shutdown.as_secs_f64() * 1e3);
+        latencies.last().unwrap().as_secs_f64() * 1e3
+    );
+    println!(
+        "peak RSS:                        {}",
+        hwm.split_whitespace().skip(1).collect::<Vec<_>>().join(" ")
+    );
+    println!(
+        "shutdown to exit:                {:>9.3} ms ({exit})",
+        shutdown.as_secs_f64() * 1e3
+    );
     println!("Invocations published:           {invocations} of {INVOCATIONS}");
 }

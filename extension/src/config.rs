@@ -89,19 +89,37 @@ impl Config {
     pub fn from_lookup(
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<(Self, Vec<String>), ConfigError> {
-        let mut env = Reader { lookup, warnings: Vec::new() };
+        let mut env = Reader {
+            lookup,
+            warnings: Vec::new(),
+        };
         let default_bind = IpAddr::from([0, 0, 0, 0]);
-        let platform_only = TelemetryTypes { platform: true, function: false };
-        let buffer_ms = env.parse_or(vars::TELEMETRY_BUFFER_MS, DEFAULT_TELEMETRY_BUFFER_MS, |s| {
-            s.parse().ok().filter(|ms| TELEMETRY_BUFFER_RANGE_MS.contains(ms))
-        });
+        let platform_only = TelemetryTypes {
+            platform: true,
+            function: false,
+        };
+        let buffer_ms = env.parse_or(
+            vars::TELEMETRY_BUFFER_MS,
+            DEFAULT_TELEMETRY_BUFFER_MS,
+            |s| {
+                s.parse()
+                    .ok()
+                    .filter(|ms| TELEMETRY_BUFFER_RANGE_MS.contains(ms))
+            },
+        );
         let config = Config {
-            runtime_api: env.get(vars::RUNTIME_API).ok_or(ConfigError::Missing(vars::RUNTIME_API))?,
-            function_name: env.get(vars::FUNCTION_NAME).unwrap_or_else(|| "unknown".to_owned()),
+            runtime_api: env
+                .get(vars::RUNTIME_API)
+                .ok_or(ConfigError::Missing(vars::RUNTIME_API))?,
+            function_name: env
+                .get(vars::FUNCTION_NAME)
+                .unwrap_or_else(|| "unknown".to_owned()),
             function_version: env
                 .get(vars::FUNCTION_VERSION)
                 .unwrap_or_else(|| "$LATEST".to_owned()),
-            memory_size_mb: env.parse_or(vars::FUNCTION_MEMORY_SIZE, None, |s| s.parse().ok().map(Some)),
+            memory_size_mb: env.parse_or(vars::FUNCTION_MEMORY_SIZE, None, |s| {
+                s.parse().ok().map(Some)
+            }),
             region: env
                 .get(vars::REGION)
                 .or_else(|| env.get(vars::DEFAULT_REGION))
@@ -109,7 +127,9 @@ impl Config {
             namespace: env.parse_or(vars::NAMESPACE, "Liftwatch".to_owned(), |s| {
                 valid_namespace(s).then(|| s.to_owned())
             }),
-            port: env.parse_or(vars::PORT, DEFAULT_PORT, |s| s.parse().ok().filter(|p| *p != 0)),
+            port: env.parse_or(vars::PORT, DEFAULT_PORT, |s| {
+                s.parse().ok().filter(|p| *p != 0)
+            }),
             telemetry_port: env.parse_or(vars::TELEMETRY_PORT, DEFAULT_TELEMETRY_PORT, |s| {
                 s.parse().ok().filter(|p| *p != 0 && *p != 9001)
             }),
@@ -120,7 +140,9 @@ impl Config {
             telemetry_types: env.parse_or(vars::TELEMETRY_TYPES, platform_only, parse_types),
             telemetry_buffer: Duration::from_millis(buffer_ms),
             flush: env.parse_or(vars::FLUSH, FlushMode::default(), FlushMode::parse),
-            log_level: env.get(vars::LOG_LEVEL).unwrap_or_else(|| "warn".to_owned()),
+            log_level: env
+                .get(vars::LOG_LEVEL)
+                .unwrap_or_else(|| "warn".to_owned()),
         };
         Ok((config, env.warnings))
     }
@@ -135,7 +157,9 @@ struct Reader<F> {
 impl<F: Fn(&str) -> Option<String>> Reader<F> {
     /// The trimmed value of `key`, `None` when unset or blank.
     fn get(&self, key: &str) -> Option<String> {
-        (self.lookup)(key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+        (self.lookup)(key)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
     }
 
     /// Parses `key`, keeping `default` (with a warning) when the value is invalid.
@@ -144,14 +168,19 @@ impl<F: Fn(&str) -> Option<String>> Reader<F> {
             return default;
         };
         parse(&raw).unwrap_or_else(|| {
-            self.warnings.push(format!("ignoring {key}={raw:?}: invalid value, using the default"));
+            self.warnings.push(format!(
+                "ignoring {key}={raw:?}: invalid value, using the default"
+            ));
             default
         })
     }
 }
 
 fn parse_types(raw: &str) -> Option<TelemetryTypes> {
-    let mut types = TelemetryTypes { platform: true, function: false };
+    let mut types = TelemetryTypes {
+        platform: true,
+        function: false,
+    };
     for item in raw.split(',').map(str::trim) {
         match item {
             "platform" => {}
@@ -174,8 +203,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(pairs: &[(&str, &str)]) -> (Config, Vec<String>) {
-        let env: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let env: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|k| env.get(k).cloned()).unwrap()
     }
 
@@ -193,7 +224,13 @@ mod tests {
         assert_eq!(c.telemetry_buffer, Duration::from_millis(25));
         assert_eq!(c.flush, FlushMode::Adaptive);
         assert_eq!(c.region, "us-east-1");
-        assert_eq!(c.telemetry_types, TelemetryTypes { platform: true, function: false });
+        assert_eq!(
+            c.telemetry_types,
+            TelemetryTypes {
+                platform: true,
+                function: false
+            }
+        );
     }
 
     #[test]

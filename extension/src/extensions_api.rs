@@ -97,8 +97,15 @@ impl ExtensionsApi {
         }
     }
 
-    async fn call(&self, request: Request<Full<Bytes>>) -> Result<(hyper::HeaderMap, Bytes), ApiError> {
-        let response = self.client.request(request).await.map_err(ApiError::Request)?;
+    async fn call(
+        &self,
+        request: Request<Full<Bytes>>,
+    ) -> Result<(hyper::HeaderMap, Bytes), ApiError> {
+        let response = self
+            .client
+            .request(request)
+            .await
+            .map_err(ApiError::Request)?;
         let (parts, body) = response.into_parts();
         let body = body.collect().await.map_err(ApiError::Body)?.to_bytes();
         if !parts.status.is_success() {
@@ -197,8 +204,12 @@ mod tests {
     #[test]
     fn parses_documented_invoke_and_shutdown_events() {
         let invoke = r#"{"eventType":"INVOKE","deadlineMs":1700000000123,"requestId":"3da1f2dc-3222-475e-9205-e2e6c6318895","invokedFunctionArn":"arn:aws:lambda:us-east-1:123456789012:function:ExtensionTest","tracing":{"type":"X-Amzn-Trace-Id","value":"Root=1-5f35ae12-0c0fec141ab77a00bc047aa2;Parent=2be948a625588e32;Sampled=1"}}"#;
-        let NextEvent::Invoke { request_id, deadline_ms, tracing, .. } =
-            serde_json::from_str(invoke).unwrap()
+        let NextEvent::Invoke {
+            request_id,
+            deadline_ms,
+            tracing,
+            ..
+        } = serde_json::from_str(invoke).unwrap()
         else {
             unreachable!("not an invoke")
         };
@@ -206,16 +217,22 @@ mod tests {
         assert_eq!(deadline_ms, 1_700_000_000_123);
         assert!(tracing.unwrap().value.starts_with("Root=1-5f35ae12"));
 
-        let shutdown = r#"{"eventType":"SHUTDOWN","shutdownReason":"spindown","deadlineMs":1700000002000}"#;
+        let shutdown =
+            r#"{"eventType":"SHUTDOWN","shutdownReason":"spindown","deadlineMs":1700000002000}"#;
         assert_eq!(
             serde_json::from_str::<NextEvent>(shutdown).unwrap(),
-            NextEvent::Shutdown { shutdown_reason: "spindown".into(), deadline_ms: 1_700_000_002_000 }
+            NextEvent::Shutdown {
+                shutdown_reason: "spindown".into(),
+                deadline_ms: 1_700_000_002_000
+            }
         );
     }
 
     #[test]
     fn unknown_event_types_are_errors_not_panics() {
-        assert!(serde_json::from_str::<NextEvent>(r#"{"eventType":"RESTORE","deadlineMs":1}"#).is_err());
+        assert!(
+            serde_json::from_str::<NextEvent>(r#"{"eventType":"RESTORE","deadlineMs":1}"#).is_err()
+        );
         assert!(serde_json::from_str::<NextEvent>("[]").is_err());
     }
 }

@@ -99,8 +99,14 @@ mod tests {
         let table = [
             ("end", Some(FlushMode::End)),
             ("adaptive", Some(FlushMode::Adaptive)),
-            (" periodic:10 ", Some(FlushMode::Periodic(Duration::from_secs(10)))),
-            ("periodic:3600", Some(FlushMode::Periodic(Duration::from_secs(3600)))),
+            (
+                " periodic:10 ",
+                Some(FlushMode::Periodic(Duration::from_secs(10))),
+            ),
+            (
+                "periodic:3600",
+                Some(FlushMode::Periodic(Duration::from_secs(3600))),
+            ),
             ("periodic:0", None),
             ("periodic:3601", None),
             ("periodic:", None),
@@ -123,7 +129,10 @@ mod tests {
             assert!(end.flush_at_end(t));
             assert!(!periodic.flush_at_end(t));
         }
-        assert_eq!(FlushMode::Periodic(Duration::from_secs(5)).interval(), Duration::from_secs(5));
+        assert_eq!(
+            FlushMode::Periodic(Duration::from_secs(5)).interval(),
+            Duration::from_secs(5)
+        );
         assert_eq!(FlushMode::End.interval(), DEFAULT_INTERVAL);
     }
 
@@ -132,12 +141,21 @@ mod tests {
         let t0 = Instant::now();
         let mut policy = FlushPolicy::new(FlushMode::Adaptive);
         let secs = |s: u64| t0 + Duration::from_secs(s);
-        assert!(policy.flush_at_end(secs(0)), "first invocation flushes at its end");
+        assert!(
+            policy.flush_at_end(secs(0)),
+            "first invocation flushes at its end"
+        );
         assert!(policy.flush_at_end(secs(10)));
-        assert!(!policy.flush_at_end(secs(20)), "three within a minute: periodic");
+        assert!(
+            !policy.flush_at_end(secs(20)),
+            "three within a minute: periodic"
+        );
         assert!(!policy.flush_at_end(secs(30)));
         assert!(policy.flush_at_end(secs(200)), "a long gap: back to end");
         assert!(policy.flush_at_end(secs(300)));
-        assert!(policy.flush_at_end(secs(400)), "one every 100 s stays at end");
+        assert!(
+            policy.flush_at_end(secs(400)),
+            "one every 100 s stays at end"
+        );
     }
 }

@@ -69,7 +69,15 @@ mod tests {
         h.dropped(1);
         h.malformed(2);
         let taken = h.take();
-        assert_eq!(taken, HealthCounts { received: 3, dropped: 1, malformed: 2, sink_errors: 0 });
+        assert_eq!(
+            taken,
+            HealthCounts {
+                received: 3,
+                dropped: 1,
+                malformed: 2,
+                sink_errors: 0
+            }
+        );
         assert_eq!(h.take(), HealthCounts::default());
         h.received(1);
         h.restore(taken);

@@ -4,7 +4,10 @@
 //! Pipeline: `lifecycle` (Extensions API) and the intakes (`telemetry`, `intake`) feed
 //! the `pipeline` task, which owns the `aggregate` state and flushes `metrics` batches to
 //! the `sink`s (EMF on stdout by default) as the `flush` strategy says.
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 pub mod aggregate;
 pub mod config;

@@ -56,11 +56,17 @@ impl Running {
 }
 
 /// Registers under `name` and runs until SHUTDOWN.
-pub async fn run(config: Config, name: &str, sinks: Vec<Box<dyn Sink>>) -> Result<(), LifecycleError> {
+pub async fn run(
+    config: Config,
+    name: &str,
+    sinks: Vec<Box<dyn Sink>>,
+) -> Result<(), LifecycleError> {
     let api = ExtensionsApi::new(&config.runtime_api);
     let registration = api.register(name).await.map_err(LifecycleError::Register)?;
     let id = registration.id;
-    let function = registration.function_name.unwrap_or_else(|| config.function_name.clone());
+    let function = registration
+        .function_name
+        .unwrap_or_else(|| config.function_name.clone());
     let mut running = start(&config, &api, &id, function, sinks).await;
     let mut failures = 0;
     loop {
@@ -78,10 +84,17 @@ pub async fn run(config: Config, name: &str, sinks: Vec<Box<dyn Sink>>) -> Resul
             Err(error) => return Err(LifecycleError::Next(error)),
         };
         match event {
-            NextEvent::Invoke { request_id, deadline_ms, .. } => {
+            NextEvent::Invoke {
+                request_id,
+                deadline_ms,
+                ..
+            } => {
                 on_invoke(&mut running, &request_id, instant_at(deadline_ms)).await;
             }
-            NextEvent::Shutdown { shutdown_reason, deadline_ms } => {
+            NextEvent::Shutdown {
+                shutdown_reason,
+                deadline_ms,
+            } => {
                 tracing::debug!(reason = %shutdown_reason, "shutdown");
                 on_shutdown(&mut running, instant_at(deadline_ms)).await;
                 return Ok(());
@@ -107,9 +120,20 @@ async fn start(
         .ok();
     let (batches, telemetry_rx) = mpsc::channel(TELEMETRY_CAPACITY);
     let telemetry = start_telemetry(config, api, id, batches, Arc::clone(&health)).await;
-    let (pipeline, _task) =
-        Pipeline::new(function, intake, telemetry_rx, health, sinks, config.flush.interval()).spawn();
-    Running { pipeline: Some(pipeline), telemetry, policy: FlushPolicy::new(config.flush) }
+    let (pipeline, _task) = Pipeline::new(
+        function,
+        intake,
+        telemetry_rx,
+        health,
+        sinks,
+        config.flush.interval(),
+    )
+    .spawn();
+    Running {
+        pipeline: Some(pipeline),
+        telemetry,
+        policy: FlushPolicy::new(config.flush),
+    }
 }
 
 async fn start_telemetry(
@@ -128,7 +152,10 @@ async fn start_telemetry(
         }
     };
     tokio::spawn(listener.serve(batches, health));
-    match api.subscribe_telemetry(id, subscribe::subscription_body(config)).await {
+    match api
+        .subscribe_telemetry(id, subscribe::subscription_body(config))
+        .await
+    {
         Ok(()) => true,
         Err(error) => {
             tracing::error!(%error, "telemetry subscription refused; invocation metrics are off");
@@ -165,7 +192,9 @@ async fn on_shutdown(running: &mut Running, deadline: Instant) {
     let Some(pipeline) = running.pipeline.take() else {
         return;
     };
-    let deadline = deadline.checked_sub(SHUTDOWN_MARGIN).unwrap_or_else(Instant::now);
+    let deadline = deadline
+        .checked_sub(SHUTDOWN_MARGIN)
+        .unwrap_or_else(Instant::now);
     if running.telemetry {
         let wait_until = deadline.min(Instant::now() + SHUTDOWN_REPORT_WAIT);
         let _ = timeout_at(wait_until.into(), pipeline.reports_in()).await;

@@ -37,7 +37,10 @@ fn main() -> ExitCode {
             Vec::new()
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("liftwatch: cannot start the async runtime: {error}");

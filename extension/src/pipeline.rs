@@ -46,9 +46,15 @@ pub struct PipelineHandle {
 }
 
 impl PipelineHandle {
-    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, PipelineGone> {
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, PipelineGone> {
         let (tx, rx) = oneshot::channel();
-        self.commands.send(make(tx)).await.map_err(|_| PipelineGone)?;
+        self.commands
+            .send(make(tx))
+            .await
+            .map_err(|_| PipelineGone)?;
         rx.await.map_err(|_| PipelineGone)
     }
 
@@ -62,7 +68,8 @@ impl PipelineHandle {
 
     /// Resolves once `platform.runtimeDone` for `request_id` has been recorded.
     pub async fn runtime_done(&self, request_id: &str) -> Result<(), PipelineGone> {
-        self.ask(|tx| Command::WaitRuntimeDone(request_id.to_owned(), tx)).await
+        self.ask(|tx| Command::WaitRuntimeDone(request_id.to_owned(), tx))
+            .await
     }
 
     /// Resolves once every started invocation has its `platform.report`.
@@ -235,8 +242,12 @@ impl Pipeline {
         self.drain_intake(usize::MAX);
         self.drain_telemetry();
         self.last_flush = Instant::now();
-        let mut batch = MetricBatch { timestamp_ms: now_ms(), series: Vec::new() };
-        self.invocations.flush_into(&self.function, &mut batch.series);
+        let mut batch = MetricBatch {
+            timestamp_ms: now_ms(),
+            series: Vec::new(),
+        };
+        self.invocations
+            .flush_into(&self.function, &mut batch.series);
         self.custom.flush_into(&self.function, &mut batch.series);
         let counts = self.health.take();
         aggregate::health_series(&self.function, counts, &mut batch.series);
@@ -252,7 +263,10 @@ impl Pipeline {
                 }
             }
         }
-        FlushSummary { series: batch.series.len(), values: batch.value_count() }
+        FlushSummary {
+            series: batch.series.len(),
+            values: batch.value_count(),
+        }
     }
 }
 

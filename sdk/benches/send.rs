@@ -1,8 +1,15 @@
 //! Cost of one event on the handler side: encoding alone, `client.count` to a bound
-//! socket that a background thread drains, and a builder metric with three dimensions.
-//! Criterion's `time:` is per event (one event per iteration); a summary with per-event
-//! figures from a plain timed loop is printed at the end. Target: below 2 µs per event.
-#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used, missing_docs)]
+//! socket that a background thread drains, and a builder metric with three dimensions;
+//! for comparison, a bare `UdpSocket::send` of the same bytes (the floor for one datagram
+//! per event) and `Batch::count` (many events per datagram). Criterion's `time:` is per
+//! event (one event per iteration); a summary with per-event figures from a plain timed
+//! loop is printed at the end. Target: below 2 µs per event.
+#![allow(
+    clippy::print_stdout,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    missing_docs
+)]
 
 use std::hint::black_box;
 use std::net::UdpSocket;
@@ -27,7 +34,9 @@ struct Drain {
 impl Drain {
     fn start() -> Self {
         let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-        socket.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_millis(20)))
+            .unwrap();
         let port = socket.local_addr().unwrap().port();
         let stop = Arc::new(AtomicBool::new(false));
         let received = Arc::new(AtomicU64::new(0));
@@ -42,7 +51,12 @@ impl Drain {
                 }
             })
         };
-        Drain { port, stop, received, thread: Some(thread) }
+        Drain {
+            port,
+            stop,
+            received,
+            thread: Some(thread),
+        }
     }
 }
 
@@ -99,7 +113,30 @@ fn benches(c: &mut Criterion) {
     group.bench_function("client_send_3_dimensions", |b| {
         b.iter(|| client.send(three_dimensions()));
     });
+    let raw = raw_socket(drain.port);
+    let line = encoded_line();
+    group.bench_function("raw_udp_send_floor", |b| {
+        b.iter(|| raw.send(black_box(&line)));
+    });
+    group.bench_function("batch_count", |b| {
+        let mut batch = client.batch();
+        b.iter(|| batch.count(black_box("OrdersPlaced"), black_box(1.0)));
+    });
     group.finish();
+}
+
+/// A connected non-blocking socket like the client's, for the bare-send floor.
+fn raw_socket(port: u16) -> UdpSocket {
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.connect(("127.0.0.1", port)).unwrap();
+    socket.set_nonblocking(true).unwrap();
+    socket
+}
+
+fn encoded_line() -> Vec<u8> {
+    let mut line = Vec::new();
+    protocol::encode(&sample_event(), &mut line);
+    line
 }
 
 /// Mean nanoseconds per call of `f` over `n` calls, after a warm-up.
@@ -125,15 +162,38 @@ fn summary() {
     });
     let drain = Drain::start();
     let client = Client::new(drain.port);
-    let count = per_event(N, || client.count(black_box("OrdersPlaced"), black_box(1.0)));
-    let builder = per_event(N, || client.send(Metric::count(black_box("OrdersPlaced"), 1.0)));
+    let count = per_event(N, || {
+        client.count(black_box("OrdersPlaced"), black_box(1.0))
+    });
+    let builder = per_event(N, || {
+        client.send(Metric::count(black_box("OrdersPlaced"), 1.0))
+    });
     let dims = per_event(N, || client.send(three_dimensions()));
+    let (raw, line) = (raw_socket(drain.port), encoded_line());
+    let floor = per_event(N, || {
+        let _ = raw.send(black_box(&line));
+    });
+    let mut batch = client.batch();
+    let batched = per_event(N, || batch.count(black_box("OrdersPlaced"), black_box(1.0)));
+    drop(batch);
+    // A bound socket nobody reads: the send path without waking a receiver (the kernel
+    // drops what does not fit in the full buffer).
+    let idle = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let undrained = Client::new(idle.local_addr().unwrap().port());
+    let no_wakeup = per_event(N, || {
+        undrained.count(black_box("OrdersPlaced"), black_box(1.0))
+    });
+    let no_wakeup_dims = per_event(N, || undrained.send(three_dimensions()));
     std::thread::sleep(Duration::from_millis(100));
     println!("per event (mean of {N}, target < 2000 ns):");
     println!("  encode only               {encode:>8.0} ns");
     println!("  client.count              {count:>8.0} ns");
     println!("  client.send(Metric::count){builder:>8.0} ns");
     println!("  client.send(3 dimensions) {dims:>8.0} ns");
+    println!("  bare UdpSocket::send      {floor:>8.0} ns   (floor: one datagram per event)");
+    println!("  batch.count               {batched:>8.0} ns   (about 90 events per datagram)");
+    println!("  client.count, not drained {no_wakeup:>8.0} ns   (no receiver wake-up)");
+    println!("  3 dimensions, not drained {no_wakeup_dims:>8.0} ns   (no receiver wake-up)");
     println!(
         "  client: sent {} failed {}; drain received {}",
         client.sent(),

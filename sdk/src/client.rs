@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::metric::Metric;
 use crate::protocol::{
-    self, DEFAULT_PORT, MAX_DATAGRAM_BYTES, MetricEvent, MetricKind, ProtocolError,
-    RECOMMENDED_DATAGRAM_BYTES, Resolution,
+    self, DEFAULT_PORT, MAX_DATAGRAM_BYTES, MetricKind, ProtocolError, RECOMMENDED_DATAGRAM_BYTES,
+    Resolution,
 };
 use crate::unit::Unit;
 
@@ -22,6 +22,10 @@ mod batch;
 pub use batch::Batch;
 
 /// The environment variable naming the extension's UDP port.
+///
+/// ```
+/// assert_eq!(liftwatch::PORT_VAR, "LIFTWATCH_PORT");
+/// ```
 pub const PORT_VAR: &str = "LIFTWATCH_PORT";
 
 /// The encode buffer kept per thread; a larger one (after an unusually big event) is
@@ -75,7 +79,7 @@ impl std::error::Error for SendError {
 /// A client for the liftwatch extension. Create one per process and share it (it is
 /// `Send + Sync`); every send reuses the same socket.
 ///
-/// ```
+/// ```no_run
 /// use liftwatch::{Client, Metric, Unit};
 /// let client = Client::from_env();
 /// client.count("OrdersPlaced", 1.0);
@@ -92,7 +96,7 @@ pub struct Client {
 impl Client {
     /// A client for the port in `LIFTWATCH_PORT` (default 9325) on 127.0.0.1.
     ///
-    /// ```
+    /// ```no_run
     /// let client = liftwatch::Client::from_env();
     /// client.count("ColdStarts", 1.0);
     /// ```
@@ -148,7 +152,7 @@ impl Client {
 
     /// Sends a metric, ignoring failures (they are counted in [`Client::failed`]).
     ///
-    /// ```
+    /// ```no_run
     /// use liftwatch::{Client, Metric, Unit};
     /// let client = Client::from_env();
     /// client.send(Metric::distribution("Payload", 512.0).unit(Unit::Bytes).dimension("Route", "/orders"));
@@ -160,7 +164,7 @@ impl Client {
     /// Adds `value` to a counter metric (unit `Count`, kind `count`). Same rules as
     /// `send(Metric::count(name, value))`, without building the metric.
     ///
-    /// ```
+    /// ```no_run
     /// let client = liftwatch::Client::from_env();
     /// client.count("OrdersPlaced", 1.0);
     /// ```
@@ -171,7 +175,7 @@ impl Client {
     /// Records a duration sample in milliseconds (unit `Milliseconds`, kind
     /// `distribution`).
     ///
-    /// ```
+    /// ```no_run
     /// let client = liftwatch::Client::from_env();
     /// client.timing("PaymentLatency", 87.0);
     /// ```
@@ -181,7 +185,7 @@ impl Client {
 
     /// Sets a gauge (unit `None`, kind `gauge`: the last value per flush wins).
     ///
-    /// ```
+    /// ```no_run
     /// let client = liftwatch::Client::from_env();
     /// client.gauge("QueueDepth", 12.0);
     /// ```
@@ -199,8 +203,8 @@ impl Client {
     /// assert_eq!(client.failed(), 1);
     /// ```
     pub fn try_send(&self, metric: Metric) -> Result<(), SendError> {
-        let result = match metric.into_metric_event() {
-            Ok(event) => self.transmit_with(|buf| encode_event(buf, &event)),
+        let result = match metric.validated() {
+            Ok(metric) => self.transmit_with(|buf| metric.write(buf)),
             Err(error) => Err(SendError::Invalid(error)),
         };
         self.tally(result, 1)
@@ -212,13 +216,16 @@ impl Client {
     /// returns.
     ///
     /// ```
-    /// let client = liftwatch::Client::from_env();
+    /// # let intake = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// # let port = intake.local_addr().unwrap().port();
+    /// let client = liftwatch::Client::new(port);
     /// let mut batch = client.batch();
-    /// for item in ["a", "b", "c"] {
+    /// for _ in 0..3 {
     ///     batch.count("ItemsProcessed", 1.0);
     /// }
     /// assert_eq!(batch.len(), 3);
     /// drop(batch); // sends one datagram
+    /// assert_eq!(client.sent(), 3);
     /// ```
     pub fn batch(&self) -> Batch<'_> {
         Batch::new(self)
@@ -245,7 +252,7 @@ impl Client {
         self.failed.load(Ordering::Relaxed)
     }
 
-    /// The borrowed fast path: the checks of [`MetricEvent::validate`] for a metric
+    /// The borrowed fast path: the checks of `MetricEvent::validate` for a metric
     /// without dimensions, then the encoder, with no allocation.
     fn try_simple(
         &self,
@@ -256,15 +263,7 @@ impl Client {
     ) -> Result<(), SendError> {
         let result = match protocol::check_simple(name, value) {
             Ok(()) => self.transmit_with(|buf| {
-                protocol::write_metric::<&str, &str>(
-                    buf,
-                    name,
-                    value,
-                    unit,
-                    kind,
-                    &[],
-                    Resolution::Standard,
-                );
+                protocol::write_metric(buf, name, value, unit, kind, [], Resolution::Standard);
             }),
             Err(error) => Err(SendError::Invalid(error)),
         };
@@ -274,22 +273,10 @@ impl Client {
     /// Encodes one event into the thread's buffer and sends it.
     fn transmit_with(&self, write: impl FnOnce(&mut Vec<u8>)) -> Result<(), SendError> {
         let socket = self.socket.as_ref().ok_or(SendError::Disabled)?;
-        let send = |buf: &mut Vec<u8>| {
-            buf.clear();
+        with_buffer(|buf| {
             write(buf);
             datagram_fits(buf.len())?;
             socket.send(buf).map(drop).map_err(SendError::Io)
-        };
-        ENCODE_BUF.with(|cell| match cell.try_borrow_mut() {
-            Ok(mut buf) => {
-                let result = send(&mut buf);
-                if buf.capacity() > KEPT_BUFFER_BYTES {
-                    *buf = Vec::new();
-                }
-                result
-            }
-            // Unreachable (nothing re-enters while the buffer is borrowed), but harmless.
-            Err(_) => send(&mut Vec::new()),
         })
     }
 
@@ -304,14 +291,37 @@ impl Client {
     }
 
     fn tally(&self, result: Result<(), SendError>, events: u64) -> Result<(), SendError> {
-        let counter = if result.is_ok() { &self.sent } else { &self.failed };
+        let counter = if result.is_ok() {
+            &self.sent
+        } else {
+            &self.failed
+        };
         counter.fetch_add(events, Ordering::Relaxed);
         result
     }
 }
 
-fn encode_event(buf: &mut Vec<u8>, m: &MetricEvent) {
-    protocol::write_metric(buf, &m.name, m.value, m.unit, m.kind, &m.dimensions, m.resolution);
+/// Runs `f` on the thread's cleared encode buffer, or on a fresh one when that buffer is
+/// unavailable (re-entered, or the thread's locals already destroyed at thread exit), so a
+/// send never panics.
+fn with_buffer(f: impl FnOnce(&mut Vec<u8>) -> Result<(), SendError>) -> Result<(), SendError> {
+    let mut f = Some(f);
+    let pooled = ENCODE_BUF.try_with(|cell| {
+        let mut buf = cell.try_borrow_mut().ok()?;
+        let f = f.take()?;
+        buf.clear();
+        let result = f(&mut buf);
+        if buf.capacity() > KEPT_BUFFER_BYTES {
+            *buf = Vec::new();
+        }
+        Some(result)
+    });
+    match (pooled, f.take()) {
+        (Ok(Some(result)), _) => result,
+        (_, Some(f)) => f(&mut Vec::new()),
+        // `f` was taken only on the path that returned its result.
+        (_, None) => Err(SendError::Disabled),
+    }
 }
 
 /// An encoded event longer than a datagram can be is refused before the kernel sees it.

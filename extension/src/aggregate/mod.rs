@@ -34,7 +34,12 @@ pub fn health_series(function: &str, counts: HealthCounts, out: &mut Vec<Series>
     ];
     for (name, count) in all {
         if count > 0 {
-            out.push(function_series(function, name, Unit::Count, vec![count as f64]));
+            out.push(function_series(
+                function,
+                name,
+                Unit::Count,
+                vec![count as f64],
+            ));
         }
     }
 }

@@ -141,14 +141,17 @@ impl<'b> Session<'_, 'b, '_> {
         let mut queue = std::mem::take(&mut self.queue);
         let mut full = false;
         for mut pending in queue.drain(..) {
-            if full
-                || self.names.len() == MAX_METRICS_PER_DOCUMENT
-                || self.holds(&pending.series.name)
-            {
+            if full || self.names.len() == MAX_METRICS_PER_DOCUMENT {
                 self.deferred.push(pending);
                 continue;
             }
-            match self.write_metric(&mut pending, start) {
+            let hash = name_hash(&pending.series.name);
+            let Err(slot) = self.find(hash, &pending.series.name) else {
+                // The name is in this document already.
+                self.deferred.push(pending);
+                continue;
+            };
+            match self.write_metric(&mut pending, start, (hash, slot)) {
                 Outcome::Done => {}
                 Outcome::More => self.deferred.push(pending),
                 Outcome::Full => {
@@ -213,18 +216,6 @@ impl<'b> Session<'_, 'b, '_> {
         }
     }
 
-    fn holds(&self, name: &str) -> bool {
-        self.find(name_hash(name), name).is_ok()
-    }
-
-    fn insert(&mut self, name: &'b str) {
-        let hash = name_hash(name);
-        if let Err(slot) = self.find(hash, name) {
-            self.names.push((hash, name));
-            self.slots[slot] = self.names.len() as u16;
-        }
-    }
-
     /// Skips (and counts) rejected values from `pending.next`; true when a value is left.
     fn skip_invalid(&mut self, pending: &mut Pending<'_>) -> bool {
         let values = &pending.series.values;
@@ -239,8 +230,16 @@ impl<'b> Session<'_, 'b, '_> {
     }
 
     /// Writes the definition and up to 100 values of one series into the open document,
-    /// keeping its line under the encoder's byte limit.
-    fn write_metric(&mut self, pending: &mut Pending<'b>, start: usize) -> Outcome {
+    /// keeping its line under the encoder's byte limit. `(hash, slot)` come from [`find`]
+    /// and record the name once something is written.
+    ///
+    /// [`find`]: Self::find
+    fn write_metric(
+        &mut self,
+        pending: &mut Pending<'b>,
+        start: usize,
+        (hash, slot): (u64, usize),
+    ) -> Outcome {
         if !self.skip_invalid(pending) {
             return Outcome::Done;
         }
@@ -319,7 +318,8 @@ impl<'b> Session<'_, 'b, '_> {
         } else {
             self.values.push(b']');
         }
-        self.insert(&series.name);
+        self.names.push((hash, &series.name));
+        self.slots[slot] = self.names.len() as u16;
         self.stats.values_written += written;
 
         if full {

@@ -8,6 +8,25 @@ const INTEGER_LIMIT: f64 = 1e16;
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+/// For each byte, 0 when it is copied as is, else the letter of its escape (`u` for
+/// `\u00XX`). The same table-driven approach as serde_json's.
+const ESCAPE: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        table[byte] = b'u';
+        byte += 1;
+    }
+    table[0x08] = b'b';
+    table[0x09] = b't';
+    table[0x0a] = b'n';
+    table[0x0c] = b'f';
+    table[0x0d] = b'r';
+    table[b'"' as usize] = b'"';
+    table[b'\\' as usize] = b'\\';
+    table
+};
+
 /// Appends `s` as a JSON string literal, quotes included, escaped as RFC 8259 requires:
 /// `"`, `\` and the C0 controls. Everything else, non-ASCII included, is copied as is.
 pub(super) fn push_str(out: &mut Vec<u8>, s: &str) {
@@ -16,24 +35,17 @@ pub(super) fn push_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
     let mut start = 0;
     for (i, &byte) in bytes.iter().enumerate() {
-        let short: &[u8] = match byte {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0c => b"\\f",
-            0x00..=0x1f => b"",
-            _ => continue,
-        };
+        let escape = ESCAPE[usize::from(byte)];
+        if escape == 0 {
+            continue;
+        }
         out.extend_from_slice(&bytes[start..i]);
-        if short.is_empty() {
+        if escape == b'u' {
             out.extend_from_slice(b"\\u00");
             out.push(HEX[usize::from(byte >> 4)]);
             out.push(HEX[usize::from(byte & 0x0f)]);
         } else {
-            out.extend_from_slice(short);
+            out.extend_from_slice(&[b'\\', escape]);
         }
         start = i + 1;
     }

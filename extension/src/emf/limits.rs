@@ -45,11 +45,23 @@ fn blank(s: &str) -> bool {
 }
 
 fn has_control(s: &str) -> bool {
-    if s.is_ascii() {
-        s.bytes().any(|b| b < 0x20 || b == 0x7f)
-    } else {
-        s.chars().any(char::is_control)
+    s.chars().any(char::is_control)
+}
+
+/// True when `s` is not blank and holds no control character: the check every name and
+/// dimension value needs, in one pass over ASCII text.
+fn visible(s: &str) -> bool {
+    let mut seen = false;
+    for &b in s.as_bytes() {
+        if b >= 0x80 {
+            return !blank(s) && !has_control(s);
+        }
+        if b < 0x20 || b == 0x7f {
+            return false;
+        }
+        seen |= b != b' ';
     }
+    seen
 }
 
 /// Why a namespace is refused, or `None` when CloudWatch accepts it: 1–255 ASCII characters,
@@ -74,11 +86,7 @@ pub(super) fn namespace_problem(namespace: &str) -> Option<&'static str> {
 
 /// Checks a metric name: 1–255 characters, not blank, no control characters, not `_aws`.
 pub(super) fn check_metric_name(name: &str) -> Result<(), Rejection> {
-    if blank(name)
-        || longer_than(name, MAX_NAME_CHARS)
-        || has_control(name)
-        || name == METADATA_MEMBER
-    {
+    if !visible(name) || longer_than(name, MAX_NAME_CHARS) || name == METADATA_MEMBER {
         return Err(Rejection::MetricName);
     }
     Ok(())
@@ -92,17 +100,16 @@ pub(super) fn check_dimensions(dimensions: &[(String, String)]) -> Result<(), Re
         return Err(Rejection::TooManyDimensions);
     }
     for (i, (name, value)) in dimensions.iter().enumerate() {
-        if blank(name)
+        if !visible(name)
             || name.len() > MAX_DIMENSION_NAME_CHARS
             || !name.is_ascii()
-            || has_control(name)
             || name.starts_with(':')
             || name == METADATA_MEMBER
             || dimensions[..i].iter().any(|(earlier, _)| earlier == name)
         {
             return Err(Rejection::DimensionName);
         }
-        if blank(value) || longer_than(value, MAX_DIMENSION_VALUE_CHARS) || has_control(value) {
+        if !visible(value) || longer_than(value, MAX_DIMENSION_VALUE_CHARS) {
             return Err(Rejection::DimensionValue);
         }
     }
@@ -149,6 +156,7 @@ mod tests {
             "nul\0",
             "del\u{7f}",
             "c1\u{85}",
+            "\u{a0}\u{2003}",
             &"x".repeat(256),
             &"é".repeat(256),
         ];

@@ -11,9 +11,10 @@
 //!   "FunctionName":"orders","Invocations":3,"Duration":[12.5,8,30.25]}
 //! ```
 //!
-//! (one line in the output). Series with identical dimension vectors share documents. A
-//! metric's values are a plain number when it has one value in the document, an array
-//! otherwise. `StorageResolution` is written only for high resolution (1); 60 is the
+//! (one line in the output). Series with identical dimension vectors share documents (sets
+//! in first-seen order, series in batch order); two series of one set with the same name,
+//! e.g. with different units, go to different documents. A metric's values are a plain
+//! number when it has one value in the document, an array otherwise. `StorageResolution` is written only for high resolution (1); 60 is the
 //! default and is omitted.
 //!
 //! Every document holds at most [`MAX_METRICS_PER_DOCUMENT`] metrics, [`MAX_DIMENSIONS`]

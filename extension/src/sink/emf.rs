@@ -17,14 +17,20 @@ pub struct EmfSink {
 
 impl std::fmt::Debug for EmfSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EmfSink").field("encoder", &self.encoder).finish_non_exhaustive()
+        f.debug_struct("EmfSink")
+            .field("encoder", &self.encoder)
+            .finish_non_exhaustive()
     }
 }
 
 impl EmfSink {
     /// A sink writing to `out`.
     pub fn new(encoder: EmfEncoder, out: Box<dyn Write + Send>) -> Self {
-        EmfSink { encoder, buf: Vec::with_capacity(16 * 1024), out }
+        EmfSink {
+            encoder,
+            buf: Vec::with_capacity(16 * 1024),
+            out,
+        }
     }
 
     /// A sink writing to the process's stdout.

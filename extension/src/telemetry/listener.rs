@@ -31,7 +31,9 @@ pub struct TelemetryListener {
 impl TelemetryListener {
     /// Binds `addr`; done during init, before subscribing.
     pub async fn bind(addr: SocketAddr) -> std::io::Result<Self> {
-        Ok(TelemetryListener { listener: TcpListener::bind(addr).await? })
+        Ok(TelemetryListener {
+            listener: TcpListener::bind(addr).await?,
+        })
     }
 
     /// The bound address.
@@ -74,7 +76,10 @@ async fn handle(
     batches: mpsc::Sender<Vec<Record>>,
     health: Arc<Health>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
-    let body = match Limited::new(request.into_body(), MAX_BODY_BYTES).collect().await {
+    let body = match Limited::new(request.into_body(), MAX_BODY_BYTES)
+        .collect()
+        .await
+    {
         Ok(collected) => collected.to_bytes(),
         Err(error) => {
             health.malformed(1);
@@ -86,7 +91,11 @@ async fn handle(
 }
 
 /// Parses one batch and queues its good records; the status to answer with.
-pub fn accept_batch(body: &[u8], batches: &mpsc::Sender<Vec<Record>>, health: &Health) -> StatusCode {
+pub fn accept_batch(
+    body: &[u8],
+    batches: &mpsc::Sender<Vec<Record>>,
+    health: &Health,
+) -> StatusCode {
     let parsed = match record::parse_batch(body) {
         Ok(parsed) => parsed,
         Err(error) => {

@@ -11,22 +11,40 @@ fn longer_than(s: &str, max: usize) -> bool {
     s.len() > max && s.chars().count() > max
 }
 
-/// True when `s` holds a Unicode control character (U+0000–U+001F, U+007F–U+009F).
-fn has_control(s: &str) -> bool {
-    if s.is_ascii() {
-        s.bytes().any(|b| b < 0x20 || b == 0x7f)
-    } else {
-        s.chars().any(char::is_control)
+/// True when `s` is empty or only Unicode whitespace (what `str::trim` removes).
+fn blank(s: &str) -> bool {
+    match s.as_bytes().first() {
+        None => true,
+        // An ASCII first byte that is not whitespace settles it without a scan.
+        Some(&b) if b.is_ascii() && !matches!(b, b' ' | b'\t'..=b'\r') => false,
+        Some(_) => s.trim().is_empty(),
     }
 }
 
-/// Checks a metric or dimension name: 1–255 characters, not blank, no control characters.
+/// True when `s` holds a Unicode control character (U+0000–U+001F, U+007F–U+009F). One
+/// plain byte scan settles almost every string: U+0080–U+009F are the only other control
+/// characters, and their UTF-8 encoding starts with `C2`.
+fn has_control(s: &str) -> bool {
+    s.bytes().any(|b| b < 0x20 || b == 0x7f || b == 0xc2) && s.chars().any(char::is_control)
+}
+
+/// Dimension names: EMF's schema allows at most 250 characters.
+const MAX_DIMENSION_NAME_CHARS: usize = 250;
+
+/// Checks a metric or dimension name: 1–255 characters, not blank, not `_aws`, no control
+/// characters.
 pub(super) fn check_name(field: &'static str, name: &str) -> Result<(), ProtocolError> {
-    if name.trim().is_empty() {
+    if blank(name) {
         return Err(invalid(field, "must not be empty or blank"));
     }
     if longer_than(name, MAX_NAME_CHARS) {
         return Err(invalid(field, "longer than 255 characters"));
+    }
+    if name == "_aws" {
+        return Err(invalid(
+            field,
+            "_aws is reserved by the embedded metric format",
+        ));
     }
     if has_control(name) {
         return Err(invalid(field, "contains a control character"));
@@ -82,29 +100,61 @@ pub fn check_value(value: f64) -> Result<(), ProtocolError> {
 pub fn check_dimensions(
     mut dimensions: Vec<(String, String)>,
 ) -> Result<Vec<(String, String)>, ProtocolError> {
-    if dimensions.len() > MAX_DIMENSIONS {
-        return Err(invalid("dimensions", "more than 29 dimensions"));
-    }
+    check_dimension_count(dimensions.len())?;
     for (name, value) in &dimensions {
-        check_name("dimensions", name)?;
-        if !name.is_ascii() || name.starts_with(':') {
-            return Err(invalid("dimensions", "names must be ascii and not start with ':'"));
-        }
-        if name == RESERVED_DIMENSION {
-            return Err(invalid("dimensions", "FunctionName is added by the extension"));
-        }
-        if value.trim().is_empty() || longer_than(value, MAX_DIMENSION_VALUE_CHARS) {
-            return Err(invalid("dimensions", "values must be 1-1024 characters"));
-        }
-        if has_control(value) {
-            return Err(invalid("dimensions", "values must not contain control characters"));
-        }
+        check_dimension(name, value)?;
     }
     dimensions.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     if dimensions.windows(2).any(|pair| pair[0].0 == pair[1].0) {
-        return Err(invalid("dimensions", "duplicate dimension name"));
+        return Err(duplicate_dimension());
     }
     Ok(dimensions)
+}
+
+/// The first dimension check: at most [`MAX_DIMENSIONS`].
+pub(crate) fn check_dimension_count(count: usize) -> Result<(), ProtocolError> {
+    if count > MAX_DIMENSIONS {
+        return Err(invalid("dimensions", "more than 29 dimensions"));
+    }
+    Ok(())
+}
+
+/// The checks of one dimension, run in the order the dimensions were given.
+pub(crate) fn check_dimension(name: &str, value: &str) -> Result<(), ProtocolError> {
+    check_name("dimensions", name)?;
+    if longer_than(name, MAX_DIMENSION_NAME_CHARS) {
+        return Err(invalid(
+            "dimensions",
+            "names must be at most 250 characters",
+        ));
+    }
+    if !name.is_ascii() || name.starts_with(':') {
+        return Err(invalid(
+            "dimensions",
+            "names must be ascii and not start with ':'",
+        ));
+    }
+    if name == RESERVED_DIMENSION {
+        return Err(invalid(
+            "dimensions",
+            "FunctionName is added by the extension",
+        ));
+    }
+    if blank(value) || longer_than(value, MAX_DIMENSION_VALUE_CHARS) {
+        return Err(invalid("dimensions", "values must be 1-1024 characters"));
+    }
+    if has_control(value) {
+        return Err(invalid(
+            "dimensions",
+            "values must not contain control characters",
+        ));
+    }
+    Ok(())
+}
+
+/// The last dimension check, once sorted by name: no name twice.
+pub(crate) fn duplicate_dimension() -> ProtocolError {
+    invalid("dimensions", "duplicate dimension name")
 }
 
 /// The checks for a metric without dimensions, identical to [`super::MetricEvent::validate`]
@@ -120,7 +170,10 @@ mod tests {
     use super::*;
 
     fn dims(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())).collect()
+        pairs
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect()
     }
 
     fn reason(result: Result<impl std::fmt::Debug, ProtocolError>) -> &'static str {
@@ -133,33 +186,97 @@ mod tests {
     #[test]
     fn names_count_characters_not_bytes() {
         assert_eq!(check_metric_name(&"x".repeat(255)), Ok(()));
-        assert_eq!(check_metric_name(&"é".repeat(255)), Ok(()), "510 bytes, 255 characters");
-        assert_eq!(reason(check_metric_name(&"é".repeat(256))), "longer than 255 characters");
+        assert_eq!(
+            check_metric_name(&"é".repeat(255)),
+            Ok(()),
+            "510 bytes, 255 characters"
+        );
+        assert_eq!(
+            reason(check_metric_name(&"é".repeat(256))),
+            "longer than 255 characters"
+        );
         assert_eq!(reason(check_metric_name("")), "must not be empty or blank");
-        assert_eq!(reason(check_metric_name("\u{3000}\t")), "must not be empty or blank");
+        assert_eq!(
+            reason(check_metric_name("\u{3000}\t")),
+            "must not be empty or blank"
+        );
         for bad in ["a\u{0}", "a\u{1f}", "a\u{7f}", "a\u{85}", "a\u{9f}"] {
-            assert_eq!(reason(check_metric_name(bad)), "contains a control character", "{bad:?}");
+            assert_eq!(
+                reason(check_metric_name(bad)),
+                "contains a control character",
+                "{bad:?}"
+            );
         }
-        assert_eq!(check_metric_name("a\u{a0}b\u{200b}"), Ok(()), "only Cc characters are control");
+        assert_eq!(
+            check_metric_name("a\u{a0}b\u{200b}"),
+            Ok(()),
+            "only Cc characters are control"
+        );
     }
 
     #[test]
     fn values_follow_cloudwatch_range() {
-        for ok in [0.0, -0.0, 1.0, -1.0, MAX_MAGNITUDE, -MAX_MAGNITUDE, MIN_MAGNITUDE] {
+        for ok in [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            MAX_MAGNITUDE,
+            -MAX_MAGNITUDE,
+            MIN_MAGNITUDE,
+        ] {
             assert_eq!(check_value(ok), Ok(()), "{ok}");
         }
         assert_eq!(reason(check_value(f64::NAN)), "must be a finite number");
-        assert_eq!(reason(check_value(f64::NEG_INFINITY)), "must be a finite number");
+        assert_eq!(
+            reason(check_value(f64::NEG_INFINITY)),
+            "must be a finite number"
+        );
         assert_eq!(reason(check_value(1.2e108)), "outside cloudwatch's range");
         assert_eq!(reason(check_value(-8.5e-109)), "outside cloudwatch's range");
-        assert_eq!(reason(check_value(f64::MIN_POSITIVE)), "outside cloudwatch's range");
+        assert_eq!(
+            reason(check_value(f64::MIN_POSITIVE)),
+            "outside cloudwatch's range"
+        );
+    }
+
+    #[test]
+    fn names_that_would_clash_in_an_emf_document_are_refused() {
+        assert_eq!(
+            reason(check_metric_name("_aws")),
+            "_aws is reserved by the embedded metric format"
+        );
+        assert!(check_dimensions(dims(&[("_aws", "x")])).is_err());
+        assert!(check_dimensions(dims(&[(&"d".repeat(250), "x")])).is_ok());
+        assert_eq!(
+            reason(check_dimensions(dims(&[(&"d".repeat(251), "x")]))),
+            "names must be at most 250 characters"
+        );
+        let event = super::super::MetricEvent {
+            name: "Tenant".into(),
+            value: 1.0,
+            unit: crate::Unit::Count,
+            kind: super::super::MetricKind::Count,
+            dimensions: dims(&[("Tenant", "acme")]),
+            resolution: super::super::Resolution::Standard,
+        };
+        assert_eq!(
+            reason(event.validate()),
+            "a metric cannot share its name with one of its dimensions"
+        );
     }
 
     #[test]
     fn dimensions_are_checked_and_sorted() {
         let sorted = check_dimensions(dims(&[("b", "2"), ("a", "1"), ("C", "3")])).unwrap();
-        assert_eq!(sorted, dims(&[("C", "3"), ("a", "1"), ("b", "2")]), "byte order");
-        let max: Vec<_> = (0..29).map(|i| (format!("d{i:02}"), "v".to_owned())).collect();
+        assert_eq!(
+            sorted,
+            dims(&[("C", "3"), ("a", "1"), ("b", "2")]),
+            "byte order"
+        );
+        let max: Vec<_> = (0..29)
+            .map(|i| (format!("d{i:02}"), "v".to_owned()))
+            .collect();
         assert_eq!(check_dimensions(max.clone()).map(|d| d.len()), Ok(29));
         let mut over = max;
         over.push(("d29".to_owned(), "v".to_owned()));
@@ -168,10 +285,16 @@ mod tests {
             (&[("", "v")], "must not be empty or blank"),
             (&[("é", "v")], "names must be ascii and not start with ':'"),
             (&[(":a", "v")], "names must be ascii and not start with ':'"),
-            (&[("FunctionName", "f")], "FunctionName is added by the extension"),
+            (
+                &[("FunctionName", "f")],
+                "FunctionName is added by the extension",
+            ),
             (&[("a", " ")], "values must be 1-1024 characters"),
             (&[("a", "")], "values must be 1-1024 characters"),
-            (&[("a", "x\ty")], "values must not contain control characters"),
+            (
+                &[("a", "x\ty")],
+                "values must not contain control characters",
+            ),
             (&[("a", "1"), ("a", "2")], "duplicate dimension name"),
             (&[("a\n", "1")], "contains a control character"),
         ];
@@ -181,14 +304,59 @@ mod tests {
         let long = "é".repeat(1024);
         assert!(check_dimensions(dims(&[("a", &long)])).is_ok());
         let longer = "é".repeat(1025);
-        assert_eq!(reason(check_dimensions(dims(&[("a", &longer)]))), "values must be 1-1024 characters");
-        assert!(check_dimensions(dims(&[("functionname", "f")])).is_ok(), "case-sensitive");
+        assert_eq!(
+            reason(check_dimensions(dims(&[("a", &longer)]))),
+            "values must be 1-1024 characters"
+        );
+        assert!(
+            check_dimensions(dims(&[("functionname", "f")])).is_ok(),
+            "case-sensitive"
+        );
+    }
+
+    #[test]
+    fn the_byte_scans_agree_with_the_char_definitions() {
+        let samples = [
+            "",
+            " ",
+            "\t\n\u{b}\u{c}\r",
+            "\u{3000}",
+            "\u{85}",
+            "a",
+            " a",
+            "\u{a0}",
+            "é",
+            "\u{80}",
+            "\u{9f}",
+            "\u{a0}\u{c2}",
+            "x\u{7f}",
+            "\u{1f}",
+            "ok\u{2028}",
+            "\u{feff}",
+            "日本",
+        ];
+        for s in samples {
+            assert_eq!(blank(s), s.trim().is_empty(), "{s:?}");
+            assert_eq!(has_control(s), s.chars().any(char::is_control), "{s:?}");
+        }
+        for c in (0..=0x3000).filter_map(char::from_u32) {
+            let s = format!("a{c}b");
+            assert_eq!(has_control(&s), c.is_control(), "{c:?}");
+            assert_eq!(blank(&c.to_string()), c.is_whitespace(), "{c:?}");
+        }
     }
 
     #[test]
     fn the_fast_path_checks_what_validate_checks() {
         assert_eq!(check_simple("A", 1.0), Ok(()));
-        assert_eq!(reason(check_simple("", f64::NAN)), "must not be empty or blank", "name first");
-        assert_eq!(reason(check_simple("A", f64::NAN)), "must be a finite number");
+        assert_eq!(
+            reason(check_simple("", f64::NAN)),
+            "must not be empty or blank",
+            "name first"
+        );
+        assert_eq!(
+            reason(check_simple("A", f64::NAN)),
+            "must be a finite number"
+        );
     }
 }

@@ -213,7 +213,12 @@ mod tests {
         let m = metric(r#"{"v":1,"type":"metric","name":"A","value":2}"#);
         assert_eq!(
             (m.unit, m.kind, m.resolution, m.dimensions.len()),
-            (Unit::None, MetricKind::Distribution, Resolution::Standard, 0)
+            (
+                Unit::None,
+                MetricKind::Distribution,
+                Resolution::Standard,
+                0
+            )
         );
         let nulls = r#"{"v":1,"type":"metric","name":"A","value":2,"unit":null,"kind":null,"dimensions":null,"resolution":null}"#;
         assert_eq!(metric(nulls), m);
@@ -226,11 +231,22 @@ mod tests {
         let base = |rest: &str| format!(r#"{{"v":1,"type":"metric"{rest}}}"#);
         assert_eq!(field(&base(r#","value":1"#)), ("name", "is required"));
         assert_eq!(field(&base(r#","name":"A""#)), ("value", "is required"));
-        assert_eq!(field(&base(r#","name":"A","value":1,"unit":"ms""#)), ("unit", "not a cloudwatch unit name"));
-        assert_eq!(field(&base(r#","name":"A","value":1,"kind":"Count""#)), ("kind", "not count|gauge|distribution"));
-        assert_eq!(field(&base(r#","name":"A","value":1,"resolution":30"#)), ("resolution", "must be 1 or 60"));
         assert_eq!(
-            field(&base(r#","name":"A","value":1,"dimensions":{"a":"1","a":"2"}"#)),
+            field(&base(r#","name":"A","value":1,"unit":"ms""#)),
+            ("unit", "not a cloudwatch unit name")
+        );
+        assert_eq!(
+            field(&base(r#","name":"A","value":1,"kind":"Count""#)),
+            ("kind", "not count|gauge|distribution")
+        );
+        assert_eq!(
+            field(&base(r#","name":"A","value":1,"resolution":30"#)),
+            ("resolution", "must be 1 or 60")
+        );
+        assert_eq!(
+            field(&base(
+                r#","name":"A","value":1,"dimensions":{"a":"1","a":"2"}"#
+            )),
             ("dimensions", "duplicate dimension name")
         );
     }
@@ -245,8 +261,17 @@ mod tests {
             decode_line(r#"{"v":1,"type":"span","value":[1]}"#),
             Err(ProtocolError::UnknownType("span".into()))
         );
-        for json in [r#"{"v":1,"type":"metric","name":"A","value":"1"}"#, r#"{"type":"metric"}"#, "[1]", "{", ""] {
-            assert!(matches!(decode_line(json), Err(ProtocolError::Json(_))), "{json}");
+        for json in [
+            r#"{"v":1,"type":"metric","name":"A","value":"1"}"#,
+            r#"{"type":"metric"}"#,
+            "[1]",
+            "{",
+            "",
+        ] {
+            assert!(
+                matches!(decode_line(json), Err(ProtocolError::Json(_))),
+                "{json}"
+            );
         }
     }
 
@@ -262,7 +287,10 @@ mod tests {
         assert_eq!(results.len(), 4, "{results:?}");
         assert_eq!(results[0], Ok("A".to_owned()));
         assert_eq!(results[1], Err(ProtocolError::NotUtf8));
-        assert!(matches!(results[2], Err(ProtocolError::Json(_))), "{results:?}");
+        assert!(
+            matches!(results[2], Err(ProtocolError::Json(_))),
+            "{results:?}"
+        );
         assert_eq!(results[3], Ok("A".to_owned()));
     }
 
@@ -271,6 +299,9 @@ mod tests {
         let mut ok = vec![b' '; MAX_DATAGRAM_BYTES];
         assert!(all(&ok).is_empty(), "whitespace only");
         ok.push(b' ');
-        assert_eq!(all(&ok), [Err(ProtocolError::TooLong(MAX_DATAGRAM_BYTES + 1))]);
+        assert_eq!(
+            all(&ok),
+            [Err(ProtocolError::TooLong(MAX_DATAGRAM_BYTES + 1))]
+        );
     }
 }

@@ -4,7 +4,7 @@
 //! when 1); no whitespace; numbers in their shortest round-trip decimal form without an
 //! exponent; strings as UTF-8 with only `"`, `\` and control characters escaped.
 
-use std::fmt::Write as _;
+use std::io::Write as _;
 
 use super::{Event, MetricEvent, MetricKind, PROTOCOL_VERSION, Resolution};
 use crate::unit::Unit;
@@ -37,18 +37,27 @@ pub fn encode(event: &Event, buf: &mut Vec<u8>) {
 }
 
 fn encode_metric(m: &MetricEvent, buf: &mut Vec<u8>) {
-    write_metric(buf, &m.name, m.value, m.unit, m.kind, &m.dimensions, m.resolution);
+    let dimensions = m.dimensions.iter().map(|(n, v)| (n.as_str(), v.as_str()));
+    write_metric(
+        buf,
+        &m.name,
+        m.value,
+        m.unit,
+        m.kind,
+        dimensions,
+        m.resolution,
+    );
 }
 
-/// Writes a metric event from borrowed parts: the one encoder behind [`encode`] and the
-/// client's allocation-free fast path.
-pub(crate) fn write_metric<N: AsRef<str>, V: AsRef<str>>(
+/// Writes a metric event from borrowed parts (dimensions in the order given): the one
+/// encoder behind [`encode`], the client's shortcuts and the builder.
+pub(crate) fn write_metric<'a>(
     buf: &mut Vec<u8>,
     name: &str,
     value: f64,
     unit: Unit,
     kind: MetricKind,
-    dimensions: &[(N, V)],
+    dimensions: impl IntoIterator<Item = (&'a str, &'a str)>,
     resolution: Resolution,
 ) {
     const _: () = assert!(PROTOCOL_VERSION == 1, "the prefix below spells the version");
@@ -61,16 +70,17 @@ pub(crate) fn write_metric<N: AsRef<str>, V: AsRef<str>>(
     buf.extend_from_slice(br#"","kind":""#);
     buf.extend_from_slice(kind.as_str().as_bytes());
     buf.push(b'"');
-    if let Some(((first_name, first_value), rest)) = dimensions.split_first() {
+    let mut dimensions = dimensions.into_iter();
+    if let Some((first_name, first_value)) = dimensions.next() {
         buf.extend_from_slice(br#","dimensions":{"#);
-        push_json_str(buf, first_name.as_ref());
+        push_json_str(buf, first_name);
         buf.push(b':');
-        push_json_str(buf, first_value.as_ref());
-        for (name, value) in rest {
+        push_json_str(buf, first_value);
+        for (name, value) in dimensions {
             buf.push(b',');
-            push_json_str(buf, name.as_ref());
+            push_json_str(buf, name);
             buf.push(b':');
-            push_json_str(buf, value.as_ref());
+            push_json_str(buf, value);
         }
         buf.push(b'}');
     }
@@ -106,11 +116,128 @@ fn push_json_number(buf: &mut Vec<u8>, value: f64) {
         #[allow(clippy::cast_possible_truncation)]
         push_integer(buf, value as i64);
     } else if value.is_finite() {
-        let mut text = String::new();
-        let _ = write!(text, "{value}");
-        buf.extend_from_slice(text.as_bytes());
+        push_shortest(buf, value);
     } else {
         buf.extend_from_slice(b"null");
+    }
+}
+
+/// The longest number serde_json writes (`-2.2250738585072014e-308` is 24 bytes).
+const SHORTEST_MAX_BYTES: usize = 32;
+/// Up to this many significant digits, the shortest round-trip digits are unique (two
+/// candidates one unit apart in the 15th digit cannot both read back as the same f64), so
+/// any shortest formatter gives exactly `Display`'s digits.
+const UNAMBIGUOUS_DIGITS: usize = 15;
+
+/// Writes a finite f64 exactly as `Display` does (shortest round-trip digits, plain
+/// notation). Values with up to 15 significant digits (`12.5`, `0.003`, most values a
+/// handler sends) take their digits from serde_json's shortest formatter, several times
+/// faster than `Display`, laid out in plain notation; longer ones use `Display`, because
+/// for them two shortest candidates can tie and formatters break ties differently.
+fn push_shortest(buf: &mut Vec<u8>, value: f64) {
+    let mut text = [0u8; SHORTEST_MAX_BYTES];
+    let mut rest = &mut text[..];
+    let written = match serde_json::to_writer(&mut rest, &value) {
+        Ok(()) => SHORTEST_MAX_BYTES - rest.len(),
+        Err(_) => 0,
+    };
+    let mut digits = [0u8; SHORTEST_MAX_BYTES];
+    match Decimal::parse(text.get(..written).unwrap_or_default(), &mut digits) {
+        Some(decimal) if decimal.digits.len() <= UNAMBIGUOUS_DIGITS => decimal.write_plain(buf),
+        // Writing into a Vec cannot fail.
+        _ => {
+            let _ = write!(buf, "{value}");
+        }
+    }
+}
+
+/// A decimal number as significant digits and the position of the point.
+#[derive(Debug)]
+struct Decimal<'a> {
+    negative: bool,
+    /// Significant digits, without leading or trailing zeros (empty for zero).
+    digits: &'a [u8],
+    /// Where the point goes, counted in digits from the first one (may be negative or
+    /// past the end).
+    point: i32,
+}
+
+impl<'a> Decimal<'a> {
+    /// Reads a JSON number (`-12.5`, `1e21`, `1.5e-7`, `3.0`), copying its digits into
+    /// `scratch`; `None` when it is not one of that shape.
+    fn parse(number: &[u8], scratch: &'a mut [u8; SHORTEST_MAX_BYTES]) -> Option<Self> {
+        let (negative, number) = match number.split_first()? {
+            (b'-', rest) => (true, rest),
+            _ => (false, number),
+        };
+        let (mantissa, exponent) = match number.iter().position(|&b| b == b'e' || b == b'E') {
+            Some(at) => {
+                let exponent = std::str::from_utf8(number.get(at + 1..)?)
+                    .ok()?
+                    .parse::<i32>()
+                    .ok()?;
+                (number.get(..at)?, exponent)
+            }
+            None => (number, 0),
+        };
+        let mut len = 0;
+        let mut point = None;
+        for &b in mantissa {
+            match b {
+                b'.' if point.is_none() => point = Some(len),
+                b'0'..=b'9' => {
+                    *scratch.get_mut(len)? = b;
+                    len += 1;
+                }
+                _ => return None,
+            }
+        }
+        if len == 0 {
+            return None;
+        }
+        let mut point = i32::try_from(point.unwrap_or(len))
+            .ok()?
+            .checked_add(exponent)?;
+        let mut digits = scratch.get(..len)?;
+        while let Some((b'0', rest)) = digits.split_first() {
+            digits = rest;
+            point -= 1;
+        }
+        while let Some((b'0', rest)) = digits.split_last() {
+            digits = rest;
+        }
+        Some(Decimal {
+            negative,
+            digits,
+            point,
+        })
+    }
+
+    /// Writes the number in plain notation: `-12.5`, `1000000000000000000000`,
+    /// `0.00000015`, `3`, `-0`.
+    fn write_plain(&self, buf: &mut Vec<u8>) {
+        if self.negative {
+            buf.push(b'-');
+        }
+        let count = i32::try_from(self.digits.len()).unwrap_or(i32::MAX);
+        let zeros = |n: i32| std::iter::repeat_n(b'0', usize::try_from(n).unwrap_or(0));
+        if self.digits.is_empty() {
+            buf.push(b'0');
+        } else if self.point <= 0 {
+            buf.extend_from_slice(b"0.");
+            buf.extend(zeros(-self.point));
+            buf.extend_from_slice(self.digits);
+        } else if self.point >= count {
+            buf.extend_from_slice(self.digits);
+            buf.extend(zeros(self.point - count));
+        } else {
+            let (whole, fraction) = self
+                .digits
+                .split_at(usize::try_from(self.point).unwrap_or(0));
+            buf.extend_from_slice(whole);
+            buf.push(b'.');
+            buf.extend_from_slice(fraction);
+        }
     }
 }
 
@@ -151,9 +278,28 @@ mod tests {
     #[test]
     fn numbers_match_display_and_read_back() {
         let samples = [
-            0.0, -0.0, 1.0, -1.0, 7.0, 10.0, 1234.0, -987_654_321.0, 999_999_999_999_999.0,
-            1e15, 1e16, 1e21, 123_456_789_012_345_680.0, 0.5, -0.25, 12.5, 0.1, 1.0 / 3.0,
-            1e-7, 8.515_920e-109, 1.174_271e108, 2.0e-300,
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            7.0,
+            10.0,
+            1234.0,
+            -987_654_321.0,
+            999_999_999_999_999.0,
+            1e15,
+            1e16,
+            1e21,
+            123_456_789_012_345_680.0,
+            0.5,
+            -0.25,
+            12.5,
+            0.1,
+            1.0 / 3.0,
+            1e-7,
+            8.515_920e-109,
+            1.174_271e108,
+            2.0e-300,
         ];
         for value in samples {
             let text = number(value);
@@ -188,6 +334,60 @@ mod tests {
     }
 
     #[test]
+    fn every_finite_value_is_written_as_display_writes_it() {
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut checked = 0;
+        for i in 0..500_000_u64 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            // Half raw bit patterns (every magnitude), half short decimals (12.5, 0.003).
+            let value = if i % 2 == 0 {
+                f64::from_bits(state)
+            } else {
+                #[allow(clippy::cast_precision_loss)]
+                let mantissa = (state % 1_000_000) as f64;
+                mantissa / 10f64.powi(i32::try_from(state % 9).unwrap())
+            };
+            if !value.is_finite() {
+                continue;
+            }
+            assert_eq!(number(value), value.to_string(), "{value:e}");
+            checked += 1;
+        }
+        assert!(checked > 400_000, "{checked}");
+    }
+
+    #[test]
+    fn decimals_are_laid_out_plainly() {
+        let cases = [
+            ("1e21", "1000000000000000000000"),
+            ("-1.5e-7", "-0.00000015"),
+            ("3.0", "3"),
+            ("-0.0", "-0"),
+            ("120.50", "120.5"),
+            ("1.2345e3", "1234.5"),
+            ("0.001", "0.001"),
+            ("5e-3", "0.005"),
+            ("1.5E+2", "150"),
+        ];
+        for (json, plain) in cases {
+            let mut scratch = [0u8; SHORTEST_MAX_BYTES];
+            let decimal = Decimal::parse(json.as_bytes(), &mut scratch).unwrap();
+            let mut buf = Vec::new();
+            decimal.write_plain(&mut buf);
+            assert_eq!(String::from_utf8(buf).unwrap(), plain, "{json}");
+        }
+        for junk in ["", "-", "1.2.3", "1e", "abc", "1e99999999999"] {
+            let mut scratch = [0u8; SHORTEST_MAX_BYTES];
+            assert!(
+                Decimal::parse(junk.as_bytes(), &mut scratch).is_none(),
+                "{junk}"
+            );
+        }
+    }
+
+    #[test]
     fn integers_cover_the_whole_range() {
         for n in [0, 1, 9, 10, 99, 100, -1, -10, i64::MAX, i64::MIN] {
             let mut buf = Vec::new();
@@ -198,10 +398,24 @@ mod tests {
 
     #[test]
     fn strings_escape_like_serde_json() {
-        for s in ["plain", "", "quote\"", "back\\slash", "tab\t", "nul\0", "é日本🦀", "slash/", "del\u{7f}"] {
+        for s in [
+            "plain",
+            "",
+            "quote\"",
+            "back\\slash",
+            "tab\t",
+            "nul\0",
+            "é日本🦀",
+            "slash/",
+            "del\u{7f}",
+        ] {
             let mut buf = Vec::new();
             push_json_str(&mut buf, s);
-            assert_eq!(String::from_utf8(buf).unwrap(), serde_json::to_string(s).unwrap(), "{s:?}");
+            assert_eq!(
+                String::from_utf8(buf).unwrap(),
+                serde_json::to_string(s).unwrap(),
+                "{s:?}"
+            );
         }
     }
 }

@@ -27,34 +27,87 @@ use std::fmt;
 
 use crate::unit::Unit;
 
-pub use check::{check_dimensions, check_metric_name, check_value};
-pub(crate) use check::check_simple;
 use check::check_name;
+pub(crate) use check::{check_dimension, check_dimension_count, check_simple, duplicate_dimension};
+pub use check::{check_dimensions, check_metric_name, check_value};
 pub use decode::{decode_datagram, decode_line};
 pub use encode::encode;
 pub(crate) use encode::write_metric;
 
 /// The protocol version this crate speaks; carried in every event as `"v"`.
+///
+/// ```
+/// assert_eq!(liftwatch::protocol::PROTOCOL_VERSION, 1);
+/// ```
 pub const PROTOCOL_VERSION: u64 = 1;
 /// The default UDP port of the extension's intake on 127.0.0.1 (`LIFTWATCH_PORT`).
+///
+/// ```
+/// assert_eq!(liftwatch::protocol::DEFAULT_PORT, 9325);
+/// ```
 pub const DEFAULT_PORT: u16 = 9325;
 /// The largest datagram the intake reads (the largest UDP payload over IPv4); longer ones
 /// are counted and dropped.
+///
+/// ```
+/// use liftwatch::protocol::{decode_datagram, ProtocolError, MAX_DATAGRAM_BYTES};
+/// let mut errors = Vec::new();
+/// decode_datagram(&vec![b' '; MAX_DATAGRAM_BYTES + 1], |r| errors.push(r));
+/// assert_eq!(errors, [Err(ProtocolError::TooLong(MAX_DATAGRAM_BYTES + 1))]);
+/// ```
 pub const MAX_DATAGRAM_BYTES: usize = 65_507;
 /// The datagram size senders should stay under when they pack several events together.
+///
+/// ```
+/// assert_eq!(liftwatch::protocol::RECOMMENDED_DATAGRAM_BYTES, 8192);
+/// ```
 pub const RECOMMENDED_DATAGRAM_BYTES: usize = 8 * 1024;
 /// Dimensions a handler may attach to one metric; CloudWatch allows 30 and the
 /// extension always adds `FunctionName`.
+///
+/// ```
+/// use liftwatch::Metric;
+/// let wide = (0..=liftwatch::protocol::MAX_DIMENSIONS)
+///     .fold(Metric::count("M", 1.0), |m, i| m.dimension(&format!("D{i}"), "v"));
+/// assert!(wide.into_event().is_err(), "30 dimensions");
+/// ```
 pub const MAX_DIMENSIONS: usize = 29;
 /// The dimension the extension adds to every metric; handlers may not set it.
+///
+/// ```
+/// use liftwatch::{protocol::RESERVED_DIMENSION, Metric};
+/// assert!(Metric::count("M", 1.0).dimension(RESERVED_DIMENSION, "f").into_event().is_err());
+/// ```
 pub const RESERVED_DIMENSION: &str = "FunctionName";
 /// Characters (Unicode scalar values) in a metric or dimension name.
+///
+/// ```
+/// use liftwatch::protocol::{check_metric_name, MAX_NAME_CHARS};
+/// assert!(check_metric_name(&"é".repeat(MAX_NAME_CHARS)).is_ok());
+/// assert!(check_metric_name(&"é".repeat(MAX_NAME_CHARS + 1)).is_err());
+/// ```
 pub const MAX_NAME_CHARS: usize = 255;
 /// Characters (Unicode scalar values) in a dimension value.
+///
+/// ```
+/// use liftwatch::{protocol::MAX_DIMENSION_VALUE_CHARS, Metric};
+/// let value = "x".repeat(MAX_DIMENSION_VALUE_CHARS + 1);
+/// assert!(Metric::count("M", 1.0).dimension("D", &value).into_event().is_err());
+/// ```
 pub const MAX_DIMENSION_VALUE_CHARS: usize = 1024;
 /// The largest magnitude CloudWatch accepts.
+///
+/// ```
+/// use liftwatch::protocol::{check_value, MAX_MAGNITUDE};
+/// assert!(check_value(MAX_MAGNITUDE).is_ok() && check_value(MAX_MAGNITUDE * 1.01).is_err());
+/// ```
 pub const MAX_MAGNITUDE: f64 = 1.174_271e108;
 /// The smallest non-zero magnitude CloudWatch accepts.
+///
+/// ```
+/// use liftwatch::protocol::{check_value, MIN_MAGNITUDE};
+/// assert!(check_value(MIN_MAGNITUDE).is_ok() && check_value(MIN_MAGNITUDE / 2.0).is_err());
+/// ```
 pub const MIN_MAGNITUDE: f64 = 8.515_920e-109;
 
 /// How the extension aggregates a metric's values within one flush.
@@ -181,6 +234,13 @@ impl MetricEvent {
         check_name("name", &self.name)?;
         check_value(self.value)?;
         self.dimensions = check_dimensions(self.dimensions)?;
+        // In EMF a metric and its dimensions are members of one JSON object.
+        if self.dimensions.iter().any(|(name, _)| *name == self.name) {
+            return Err(ProtocolError::InvalidField {
+                field: "name",
+                reason: "a metric cannot share its name with one of its dimensions",
+            });
+        }
         Ok(self)
     }
 }

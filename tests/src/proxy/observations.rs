@@ -58,6 +58,8 @@ pub struct ProxyObservations {
     pub registered: Vec<Registration>,
     /// Whether the runtime has called `/runtime/invocation/next`.
     pub runtime_polled: bool,
+    /// Whether every registered extension has called `/next` (its init is done).
+    pub extensions_ready: bool,
     /// Whether init is over (runtime and every registered extension called `/next`).
     pub init_complete: bool,
     /// Every telemetry subscription attempt, in order.
@@ -77,6 +79,12 @@ pub(super) struct Log {
 impl Log {
     /// Marks init complete once the runtime and every registered extension polled.
     pub(super) fn refresh_init(&mut self) {
+        self.seen.extensions_ready = !self.seen.registered.is_empty()
+            && self
+                .seen
+                .registered
+                .iter()
+                .all(|r| self.polled_extensions.contains(&r.id));
         if !self.seen.init_complete
             && self.seen.runtime_polled
             && self

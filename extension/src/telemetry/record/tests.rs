@@ -200,8 +200,10 @@ fn fixtures_parse_to_exact_records() {
 
 #[test]
 fn mixed_batch_keeps_every_good_record_in_order() {
-    let batch =
-        parse_batch(include_bytes!("../../../testdata/telemetry/mixed-batch.json")).unwrap();
+    let batch = parse_batch(include_bytes!(
+        "../../../testdata/telemetry/mixed-batch.json"
+    ))
+    .unwrap();
     let first = "79b4f56e-95b1-4643-9700-2807f4e68189";
     let second = "e4d7a1c9-2b3f-4e5a-9c8d-7f6e5d4c3b2a";
     let trace = Some(TraceContext {
@@ -640,8 +642,10 @@ fn enums_round_trip_their_wire_strings() {
 
 #[test]
 fn type_names_match_the_wire() {
-    let batch =
-        parse_batch(include_bytes!("../../../testdata/telemetry/mixed-batch.json")).unwrap();
+    let batch = parse_batch(include_bytes!(
+        "../../../testdata/telemetry/mixed-batch.json"
+    ))
+    .unwrap();
     let names: Vec<&str> = batch.records.iter().map(Record::type_name).collect();
     assert_eq!(
         names,

@@ -1,0 +1,355 @@
+//! End-to-end: the built `liftwatch` extension and `hello-function` run in the local
+//! Lambda sandbox (real Extensions, Telemetry and Runtime APIs, processes frozen between
+//! invocations, SHUTDOWN with a deadline), and the EMF the extension printed is compared
+//! with what the platform reported. Build the binaries first: `cargo build --workspace`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use liftwatch_sandbox::emf::{EmfMetric, total};
+use liftwatch_sandbox::{InvokeStatus, Sandbox, SandboxConfig, ShutdownOutcome};
+use serde_json::{Value, json};
+
+const FUNCTION: &str = "e2e-fn";
+
+fn binary(name: &str) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let path = target.join("debug").join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --workspace --bins` first (scripts/test.sh does)",
+        path.display()
+    );
+    path
+}
+
+fn sandbox(env: &[(&str, &str)]) -> SandboxConfig {
+    let mut config = SandboxConfig::new(binary("liftwatch"), binary("hello-function"))
+        .function_name(FUNCTION)
+        .memory_mb(256);
+    for (key, value) in env {
+        config = config.env(*key, *value);
+    }
+    config
+}
+
+fn fn_dims() -> [(&'static str, &'static str); 1] {
+    [("FunctionName", FUNCTION)]
+}
+
+/// Every value the extension published for `name` with only the FunctionName dimension.
+fn published(metrics: &[EmfMetric], name: &str) -> Vec<f64> {
+    let mut values: Vec<f64> = metrics
+        .iter()
+        .filter(|m| {
+            m.name == name
+                && m.dimensions.len() == 1
+                && m.dimensions.get("FunctionName").map(String::as_str) == Some(FUNCTION)
+        })
+        .flat_map(|m| m.values.iter().copied())
+        .collect();
+    values.sort_by(f64::total_cmp);
+    values
+}
+
+fn reported(records: &[Value], field: &str) -> Vec<f64> {
+    let mut values: Vec<f64> = records
+        .iter()
+        .map(|r| r["metrics"][field].as_f64().unwrap())
+        .collect();
+    values.sort_by(f64::total_cmp);
+    values
+}
+
+async fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let until = Instant::now() + timeout;
+    while !done() {
+        assert!(Instant::now() < until, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn assert_clean_shutdown(outcome: &ShutdownOutcome) {
+    assert!(outcome.delivered, "SHUTDOWN was not delivered: {outcome}");
+    assert!(
+        !outcome.extension.killed,
+        "the extension had to be killed: {outcome}"
+    );
+    assert_eq!(outcome.extension.exit_code(), Some(0), "{outcome}");
+    let exit = outcome.extension_exit_after_delivery.expect("exit time");
+    assert!(
+        exit < outcome.deadline,
+        "exited after the deadline: {outcome}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn end_mode_publishes_each_invocation_before_next_and_matches_the_platform() {
+    let mut sandbox = Sandbox::start(sandbox(&[("LIFTWATCH_FLUSH", "end")]))
+        .await
+        .unwrap();
+    let invocations = 6;
+    for i in 0..invocations {
+        let fail = i == 3;
+        let outcome = sandbox
+            .invoke(json!({ "items": 7, "fail": fail }))
+            .await
+            .unwrap();
+        let expected = if fail {
+            InvokeStatus::Error
+        } else {
+            InvokeStatus::Success
+        };
+        assert_eq!(outcome.status, expected);
+        // End mode: the handler's events were flushed before the extension called /next.
+        let want = 7.0 * f64::from(i + 1);
+        wait_until(
+            "this invocation's handler events on stdout",
+            Duration::from_secs(2),
+            || total(&sandbox.emf().metrics, "ItemsProcessed", &fn_dims()) == want,
+        )
+        .await;
+    }
+    let shutdown = sandbox.shutdown().await.unwrap();
+    assert_clean_shutdown(&shutdown);
+
+    let scan = sandbox.emf();
+    assert!(scan.rejected.is_empty(), "invalid EMF: {:?}", scan.rejected);
+    assert!(
+        sandbox
+            .extension_stdout()
+            .iter()
+            .all(|l| l.starts_with('{')),
+        "stdout holds only EMF"
+    );
+    let m = &scan.metrics;
+    assert!(m.iter().all(|m| m.namespace == "Liftwatch"));
+
+    let reports = sandbox.platform_reports().await;
+    assert_eq!(reports.len(), invocations as usize);
+    assert_eq!(
+        published(m, "Invocations").iter().sum::<f64>(),
+        6.0,
+        "each invocation once"
+    );
+    assert_eq!(published(m, "Errors").iter().sum::<f64>(), 1.0);
+    assert_eq!(published(m, "Timeouts").iter().sum::<f64>(), 0.0);
+    assert_eq!(
+        published(m, "ColdStarts").iter().sum::<f64>(),
+        1.0,
+        "one cold start"
+    );
+    assert_eq!(published(m, "Duration"), reported(&reports, "durationMs"));
+    assert_eq!(
+        published(m, "BilledDuration"),
+        reported(&reports, "billedDurationMs")
+    );
+    assert_eq!(
+        published(m, "MaxMemoryUsed"),
+        reported(&reports, "maxMemoryUsedMB")
+    );
+    let utilization: Vec<f64> = reports
+        .iter()
+        .map(|r| {
+            100.0 * r["metrics"]["maxMemoryUsedMB"].as_f64().unwrap()
+                / r["metrics"]["memorySizeMB"].as_f64().unwrap()
+        })
+        .collect();
+    assert_eq!(published(m, "MemoryUtilization").len(), 6);
+    assert!(
+        published(m, "MemoryUtilization")
+            .iter()
+            .zip(&utilization)
+            .all(|(a, b)| (a - b).abs() < 1e-9)
+    );
+    assert!(published(m, "MemorySize").iter().all(|v| *v == 256.0));
+    let runtime_done = sandbox.runtime_done_records().await;
+    assert_eq!(
+        published(m, "RuntimeDuration"),
+        reported(&runtime_done, "durationMs")
+    );
+    assert_eq!(published(m, "PostRuntimeDuration").len(), 6);
+    let init = sandbox.init_reports().await;
+    assert_eq!(published(m, "InitDuration"), reported(&init, "durationMs"));
+
+    // Handler events: all of them, with their own dimensions.
+    assert_eq!(total(m, "ItemsProcessed", &fn_dims()), 42.0);
+    let item_sizes: usize = m
+        .iter()
+        .filter(|x| {
+            x.name == "ItemSize" && x.dimensions.get("Shop").map(String::as_str) == Some("demo")
+        })
+        .map(|x| x.values.len())
+        .sum();
+    assert_eq!(
+        item_sizes, 42,
+        "every distribution sample sent before the handler returned"
+    );
+    assert_eq!(total(m, "Failures", &fn_dims()), 1.0);
+    assert_eq!(published(m, "HandlerLatency").len(), 5);
+    assert_eq!(total(m, "EventsMalformed", &fn_dims()), 0.0);
+    assert_eq!(total(m, "EventsDropped", &fn_dims()), 0.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn periodic_mode_keeps_everything_across_freezes_until_shutdown() {
+    let mut sandbox = Sandbox::start(sandbox(&[("LIFTWATCH_FLUSH", "periodic:600")]))
+        .await
+        .unwrap();
+    for _ in 0..8 {
+        let outcome = sandbox.invoke(json!({ "items": 3 })).await.unwrap();
+        assert_eq!(outcome.status, InvokeStatus::Success);
+    }
+    assert_eq!(
+        total(&sandbox.emf().metrics, "Invocations", &fn_dims()),
+        0.0,
+        "periodic:600 has not flushed yet"
+    );
+    let shutdown = sandbox.shutdown().await.unwrap();
+    assert_clean_shutdown(&shutdown);
+    let m = sandbox.emf().metrics;
+    assert_eq!(
+        total(&m, "Invocations", &fn_dims()),
+        8.0,
+        "the last report too, exactly once"
+    );
+    assert_eq!(total(&m, "ColdStarts", &fn_dims()), 1.0);
+    assert_eq!(total(&m, "ItemsProcessed", &fn_dims()), 24.0);
+    assert_eq!(
+        published(&m, "Duration"),
+        reported(&sandbox.platform_reports().await, "durationMs")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_adaptive_mode_counts_every_invocation_once() {
+    let mut sandbox = Sandbox::start(sandbox(&[])).await.unwrap();
+    for _ in 0..10 {
+        sandbox.invoke(json!({ "items": 1 })).await.unwrap();
+    }
+    assert_clean_shutdown(&sandbox.shutdown().await.unwrap());
+    let m = sandbox.emf().metrics;
+    assert_eq!(total(&m, "Invocations", &fn_dims()), 10.0);
+    assert_eq!(total(&m, "ItemsProcessed", &fn_dims()), 10.0);
+    assert_eq!(published(&m, "Duration").len(), 10);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_with_unknown_and_malformed_records_loses_nothing_else() {
+    let mut sandbox = Sandbox::start(sandbox(&[("LIFTWATCH_FLUSH", "end")]))
+        .await
+        .unwrap();
+    let port = sandbox.ports().telemetry;
+    let batch = json!([
+        {"time": "2026-11-28T00:00:00.000Z", "type": "platform.somethingNew", "record": {"requestId": "x"}},
+        {"time": "2026-11-28T00:00:00.001Z", "type": "platform.report", "record": {"requestId": "bad", "status": "success"}},
+        {"time": "2026-11-28T00:00:00.002Z", "type": "platform.report", "record": {"requestId": "injected", "status": "success",
+            "metrics": {"durationMs": 77.7, "billedDurationMs": 78, "memorySizeMB": 256, "maxMemoryUsedMB": 99}}},
+    ]);
+    // Post while the sandbox is thawed: during a slow invocation.
+    let post = async {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        post_batch(port, &batch.to_string()).await
+    };
+    let (outcome, status) = tokio::join!(sandbox.invoke(json!({ "sleep_ms": 600 })), post);
+    assert_eq!(outcome.unwrap().status, InvokeStatus::Success);
+    assert_eq!(status, 200, "a batch with bad records is still accepted");
+    assert_clean_shutdown(&sandbox.shutdown().await.unwrap());
+    let m = sandbox.emf().metrics;
+    assert_eq!(
+        total(&m, "Invocations", &fn_dims()),
+        2.0,
+        "the real one and the injected one"
+    );
+    assert!(published(&m, "Duration").contains(&77.7));
+    assert!(published(&m, "MaxMemoryUsed").contains(&99.0));
+    assert_eq!(
+        total(&m, "EventsMalformed", &fn_dims()),
+        2.0,
+        "one unknown type, one malformed report"
+    );
+}
+
+/// Posts a Telemetry API batch to the extension's listener; returns the HTTP status.
+async fn post_batch(port: u16, body: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let request = format!(
+        "POST / HTTP/1.1\r\nHost: sandbox.localdomain\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    response.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_telemetry_subscription_does_not_block_invocations() {
+    let config = sandbox(&[("LIFTWATCH_FLUSH", "end")]).refuse_telemetry_subscription(true);
+    let mut sandbox = Sandbox::start(config).await.unwrap();
+    for _ in 0..4 {
+        let outcome = sandbox.invoke(json!({ "items": 2 })).await.unwrap();
+        assert_eq!(outcome.status, InvokeStatus::Success);
+        assert!(
+            outcome.wall_time < Duration::from_secs(5),
+            "invocation stalled: {:?}",
+            outcome.wall_time
+        );
+    }
+    assert_clean_shutdown(&sandbox.shutdown().await.unwrap());
+    let m = sandbox.emf().metrics;
+    assert_eq!(
+        total(&m, "Invocations", &fn_dims()),
+        0.0,
+        "no telemetry, no invocation metrics"
+    );
+    assert_eq!(
+        total(&m, "ItemsProcessed", &fn_dims()),
+        8.0,
+        "handler events still flow"
+    );
+    let stderr = sandbox.extension_stderr().join("\n");
+    assert_eq!(
+        stderr.matches("telemetry subscription refused").count(),
+        1,
+        "logged once: {stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_intake_port_in_use_degrades_to_telemetry_only() {
+    let blocker = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = blocker.local_addr().unwrap().port().to_string();
+    let mut sandbox = Sandbox::start(sandbox(&[
+        ("LIFTWATCH_FLUSH", "end"),
+        ("LIFTWATCH_PORT", &port),
+    ]))
+    .await
+    .unwrap();
+    for _ in 0..3 {
+        assert_eq!(
+            sandbox.invoke(json!({})).await.unwrap().status,
+            InvokeStatus::Success
+        );
+    }
+    assert_clean_shutdown(&sandbox.shutdown().await.unwrap());
+    let m = sandbox.emf().metrics;
+    assert_eq!(total(&m, "Invocations", &fn_dims()), 3.0);
+    assert_eq!(
+        total(&m, "ItemsProcessed", &fn_dims()),
+        0.0,
+        "the blocker got the events"
+    );
+    assert!(
+        sandbox
+            .extension_stderr()
+            .join("\n")
+            .contains("cannot bind the udp intake")
+    );
+}
