@@ -240,6 +240,9 @@ impl Pipeline {
 
     async fn flush(&mut self, deadline: Instant) -> FlushSummary {
         self.drain_intake(usize::MAX);
+        if let Some(intake) = self.intake.as_mut() {
+            self.health.dropped(intake.take_kernel_drops());
+        }
         self.drain_telemetry();
         self.last_flush = Instant::now();
         let mut batch = MetricBatch {

@@ -353,3 +353,37 @@ async fn an_intake_port_in_use_degrades_to_telemetry_only() {
             .contains("cannot bind the udp intake")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_telemetry_port_in_use_does_not_block_invocations() {
+    let blocker = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = blocker.local_addr().unwrap().port().to_string();
+    let env = [
+        ("LIFTWATCH_FLUSH", "end"),
+        ("LIFTWATCH_TELEMETRY_PORT", port.as_str()),
+    ];
+    let mut sandbox = Sandbox::start(sandbox(&env)).await.unwrap();
+    for _ in 0..3 {
+        let outcome = sandbox.invoke(json!({ "items": 4 })).await.unwrap();
+        assert_eq!(outcome.status, InvokeStatus::Success);
+    }
+    assert_clean_shutdown(&sandbox.shutdown().await.unwrap());
+    let m = sandbox.emf().metrics;
+    assert_eq!(total(&m, "Invocations", &fn_dims()), 0.0);
+    assert_eq!(
+        total(&m, "ItemsProcessed", &fn_dims()),
+        12.0,
+        "handler events still flow"
+    );
+    let stderr = sandbox.extension_stderr().join("\n");
+    assert_eq!(
+        stderr.matches("cannot bind the telemetry listener").count(),
+        1,
+        "{stderr}"
+    );
+    let subscriptions = sandbox.proxy_observations().subscriptions;
+    assert!(
+        subscriptions.is_empty(),
+        "no subscription without a listener: {subscriptions:?}"
+    );
+}
