@@ -14,7 +14,6 @@ pub mod vars {
     pub const RUNTIME_API: &str = "AWS_LAMBDA_RUNTIME_API";
     pub const FUNCTION_NAME: &str = "AWS_LAMBDA_FUNCTION_NAME";
     pub const FUNCTION_VERSION: &str = "AWS_LAMBDA_FUNCTION_VERSION";
-    pub const FUNCTION_MEMORY_SIZE: &str = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE";
     pub const REGION: &str = "AWS_REGION";
     pub const DEFAULT_REGION: &str = "AWS_DEFAULT_REGION";
     pub const NAMESPACE: &str = "LIFTWATCH_NAMESPACE";
@@ -26,8 +25,12 @@ pub mod vars {
     pub const TELEMETRY_BUFFER_MS: &str = "LIFTWATCH_TELEMETRY_BUFFER_MS";
     pub const FLUSH: &str = "LIFTWATCH_FLUSH";
     pub const LOG_LEVEL: &str = "LIFTWATCH_LOG_LEVEL";
+    pub const SINKS: &str = "LIFTWATCH_SINKS";
+    pub const RESOURCES: &str = "LIFTWATCH_RESOURCES";
 }
 
+/// The accepted values of `LIFTWATCH_LOG_LEVEL`.
+const LOG_LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
 /// The default UDP intake port (matches the SDK's default).
 pub const DEFAULT_PORT: u16 = liftwatch::protocol::DEFAULT_PORT;
 /// The default Telemetry API listener port.
@@ -52,7 +55,6 @@ pub struct Config {
     pub runtime_api: String,
     pub function_name: String,
     pub function_version: String,
-    pub memory_size_mb: Option<u32>,
     pub region: String,
     /// CloudWatch namespace for every metric.
     pub namespace: String,
@@ -70,6 +72,10 @@ pub struct Config {
     pub flush: FlushMode,
     /// `tracing` level for the extension's own logs (stderr).
     pub log_level: String,
+    /// Where flushed metrics go (`LIFTWATCH_SINKS`).
+    pub sinks: Sinks,
+    /// Whether the resource sampler runs during invocations (`LIFTWATCH_RESOURCES`).
+    pub resources: bool,
 }
 
 /// Why the configuration cannot be used at all.
@@ -117,15 +123,14 @@ impl Config {
             function_version: env
                 .get(vars::FUNCTION_VERSION)
                 .unwrap_or_else(|| "$LATEST".to_owned()),
-            memory_size_mb: env.parse_or(vars::FUNCTION_MEMORY_SIZE, None, |s| {
-                s.parse().ok().map(Some)
-            }),
             region: env
                 .get(vars::REGION)
                 .or_else(|| env.get(vars::DEFAULT_REGION))
                 .unwrap_or_else(|| "us-east-1".to_owned()),
             namespace: env.parse_or(vars::NAMESPACE, "Liftwatch".to_owned(), |s| {
-                valid_namespace(s).then(|| s.to_owned())
+                crate::emf::namespace_problem(s)
+                    .is_none()
+                    .then(|| s.to_owned())
             }),
             port: env.parse_or(vars::PORT, DEFAULT_PORT, |s| {
                 s.parse().ok().filter(|p| *p != 0)
@@ -140,9 +145,11 @@ impl Config {
             telemetry_types: env.parse_or(vars::TELEMETRY_TYPES, platform_only, parse_types),
             telemetry_buffer: Duration::from_millis(buffer_ms),
             flush: env.parse_or(vars::FLUSH, FlushMode::default(), FlushMode::parse),
-            log_level: env
-                .get(vars::LOG_LEVEL)
-                .unwrap_or_else(|| "warn".to_owned()),
+            log_level: env.parse_or(vars::LOG_LEVEL, "warn".to_owned(), |s| {
+                LOG_LEVELS.contains(&s).then(|| s.to_owned())
+            }),
+            sinks: env.parse_or(vars::SINKS, Sinks::default(), Sinks::parse),
+            resources: env.parse_or(vars::RESOURCES, true, parse_switch),
         };
         Ok((config, env.warnings))
     }
@@ -176,6 +183,50 @@ impl<F: Fn(&str) -> Option<String>> Reader<F> {
     }
 }
 
+/// The sinks flushed metrics go to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sinks {
+    /// EMF documents on stdout (CloudWatch Logs turns them into metrics).
+    pub emf: bool,
+    /// The CloudWatch `PutMetricData` API.
+    pub cloudwatch: bool,
+}
+
+impl Default for Sinks {
+    fn default() -> Self {
+        Sinks {
+            emf: true,
+            cloudwatch: false,
+        }
+    }
+}
+
+impl Sinks {
+    /// Parses a comma list of `emf` and `cloudwatch` (at least one).
+    pub fn parse(raw: &str) -> Option<Self> {
+        let mut sinks = Sinks {
+            emf: false,
+            cloudwatch: false,
+        };
+        for item in raw.split(',').map(str::trim) {
+            match item {
+                "emf" => sinks.emf = true,
+                "cloudwatch" => sinks.cloudwatch = true,
+                _ => return None,
+            }
+        }
+        Some(sinks)
+    }
+}
+
+fn parse_switch(raw: &str) -> Option<bool> {
+    match raw {
+        "on" | "true" | "1" => Some(true),
+        "off" | "false" | "0" => Some(false),
+        _ => None,
+    }
+}
+
 fn parse_types(raw: &str) -> Option<TelemetryTypes> {
     let mut types = TelemetryTypes {
         platform: true,
@@ -192,9 +243,6 @@ fn parse_types(raw: &str) -> Option<TelemetryTypes> {
 }
 
 /// CloudWatch namespaces: 1–255 characters, none of them control characters, not `AWS/...`.
-fn valid_namespace(ns: &str) -> bool {
-    ns.chars().count() <= 255 && !ns.chars().any(char::is_control) && !ns.starts_with("AWS/")
-}
 
 #[cfg(test)]
 mod tests {
@@ -244,7 +292,6 @@ mod tests {
         let (c, warnings) = config(&[
             (vars::RUNTIME_API, "localhost:1"),
             (vars::FUNCTION_NAME, "orders"),
-            (vars::FUNCTION_MEMORY_SIZE, "512"),
             (vars::DEFAULT_REGION, "eu-west-1"),
             (vars::NAMESPACE, "Shop"),
             (vars::PORT, "7000"),
@@ -254,10 +301,11 @@ mod tests {
             (vars::TELEMETRY_TYPES, "platform,function"),
             (vars::TELEMETRY_BUFFER_MS, "1000"),
             (vars::FLUSH, "periodic:5"),
+            (vars::SINKS, "emf, cloudwatch"),
+            (vars::RESOURCES, "off"),
         ]);
         assert!(warnings.is_empty(), "{warnings:?}");
         assert_eq!(c.function_name, "orders");
-        assert_eq!(c.memory_size_mb, Some(512));
         assert_eq!(c.region, "eu-west-1");
         assert_eq!(c.namespace, "Shop");
         assert_eq!((c.port, c.telemetry_port), (7000, 7001));
@@ -266,6 +314,14 @@ mod tests {
         assert!(c.telemetry_types.function);
         assert_eq!(c.telemetry_buffer, Duration::from_millis(1000));
         assert_eq!(c.flush, FlushMode::Periodic(Duration::from_secs(5)));
+        assert_eq!(
+            c.sinks,
+            Sinks {
+                emf: true,
+                cloudwatch: true
+            }
+        );
+        assert!(!c.resources);
     }
 
     #[test]
@@ -290,8 +346,13 @@ mod tests {
             (vars::FLUSH, "periodic:0"),
             (vars::TELEMETRY_BIND, "sandbox"),
             (vars::TELEMETRY_TYPES, "platform,extension"),
-            (vars::FUNCTION_MEMORY_SIZE, "lots"),
+            (vars::LOG_LEVEL, "loud"),
+            (vars::NAMESPACE, ":Orders"),
+            (vars::NAMESPACE, "Liftwätch"),
             (vars::NAMESPACE, "AWS/Lambda"),
+            (vars::SINKS, "emf,statsd"),
+            (vars::SINKS, ","),
+            (vars::RESOURCES, "maybe"),
         ];
         let (default, _) = config(&[(vars::RUNTIME_API, "x")]);
         for (key, value) in cases {

@@ -28,6 +28,12 @@ const SHUTDOWN_MARGIN: Duration = Duration::from_millis(300);
 const SHUTDOWN_REPORT_WAIT: Duration = Duration::from_millis(1_000);
 /// Time a flush in `end` mode may take before `/next` is called anyway.
 const END_FLUSH_BUDGET: Duration = Duration::from_millis(500);
+/// The final flush's budget even when SHUTDOWN's deadline leaves less.
+const MIN_FINAL_FLUSH: Duration = Duration::from_millis(100);
+/// Added to the telemetry buffering timeout: how long `platform.start` may take to arrive.
+const START_GRACE: Duration = Duration::from_secs(1);
+/// Longest wait for a registration or subscription answer during init.
+const INIT_CALL_TIMEOUT: Duration = Duration::from_secs(3);
 /// Consecutive `/next` failures tolerated before giving up.
 const NEXT_RETRIES: u32 = 5;
 
@@ -38,16 +44,35 @@ pub enum LifecycleError {
     Register(#[source] ApiError),
     #[error("the extensions api stopped answering /next")]
     Next(#[source] ApiError),
+    #[error("registration with the extensions api timed out")]
+    RegisterTimeout,
 }
 
 /// The pipeline when it is healthy; `None` once degraded to calling `/next` only.
 struct Running {
     pipeline: Option<PipelineHandle>,
-    telemetry: bool,
+    /// Telemetry records are reaching the pipeline (subscribed, and not gone silent).
+    telemetry_flowing: bool,
+    /// Telemetry records the pipeline had received at the last flush.
+    telemetry_records: u64,
+    /// How long `platform.start` may take to arrive after INVOKE.
+    start_grace: Duration,
+    /// The "no telemetry" warning was logged.
+    warned_silent: bool,
     policy: FlushPolicy,
+    /// When init ended (the first `/next` call); taken by the first INVOKE.
+    init_done_at: Option<SystemTime>,
 }
 
 impl Running {
+    /// Notes the pipeline's telemetry count; new records mean telemetry flows (again).
+    fn telemetry_seen(&mut self, records: u64) {
+        if records > self.telemetry_records {
+            self.telemetry_records = records;
+            self.telemetry_flowing = true;
+        }
+    }
+
     fn degrade(&mut self, what: &str) {
         if self.pipeline.take().is_some() {
             tracing::error!(what, "pipeline failed; continuing without metrics");
@@ -62,12 +87,16 @@ pub async fn run(
     sinks: Vec<Box<dyn Sink>>,
 ) -> Result<(), LifecycleError> {
     let api = ExtensionsApi::new(&config.runtime_api);
-    let registration = api.register(name).await.map_err(LifecycleError::Register)?;
+    let registration = tokio::time::timeout(INIT_CALL_TIMEOUT, api.register(name))
+        .await
+        .map_err(|_| LifecycleError::RegisterTimeout)?
+        .map_err(LifecycleError::Register)?;
     let id = registration.id;
     let function = registration
         .function_name
         .unwrap_or_else(|| config.function_name.clone());
     let mut running = start(&config, &api, &id, function, sinks).await;
+    running.init_done_at = Some(SystemTime::now());
     let mut failures = 0;
     loop {
         let event = match api.next(&id).await {
@@ -131,8 +160,12 @@ async fn start(
     .spawn();
     Running {
         pipeline: Some(pipeline),
-        telemetry,
+        telemetry_flowing: telemetry,
+        telemetry_records: 0,
+        start_grace: config.telemetry_buffer + START_GRACE,
+        warned_silent: false,
         policy: FlushPolicy::new(config.flush),
+        init_done_at: None,
     }
 }
 
@@ -152,13 +185,15 @@ async fn start_telemetry(
         }
     };
     tokio::spawn(listener.serve(batches, health));
-    match api
-        .subscribe_telemetry(id, subscribe::subscription_body(config))
-        .await
-    {
-        Ok(()) => true,
-        Err(error) => {
+    let body = subscribe::subscription_body(config);
+    match tokio::time::timeout(INIT_CALL_TIMEOUT, api.subscribe_telemetry(id, body)).await {
+        Ok(Ok(())) => true,
+        Ok(Err(error)) => {
             tracing::error!(%error, "telemetry subscription refused; invocation metrics are off");
+            false
+        }
+        Err(_) => {
+            tracing::error!("telemetry subscription timed out; invocation metrics are off");
             false
         }
     }
@@ -166,25 +201,73 @@ async fn start_telemetry(
 
 async fn on_invoke(running: &mut Running, request_id: &str, deadline: Instant) {
     let flush_at_end = running.policy.flush_at_end(Instant::now());
+    // Wall clock: the monotonic clock may not advance while the sandbox is frozen.
+    let init_gap = running
+        .init_done_at
+        .take()
+        .and_then(|done| SystemTime::now().duration_since(done).ok());
     let Some(pipeline) = running.pipeline.clone() else {
         return;
     };
-    if pipeline.invoke_started(request_id).await.is_err() {
+    if pipeline.invoke_started(request_id, init_gap).await.is_err() {
         return running.degrade("invoke");
     }
-    if !(flush_at_end && running.telemetry) {
+    if !flush_at_end {
         return;
     }
-    // The invocation's deadline bounds the wait: a timed-out function sends runtimeDone
-    // late or never, and the extension must still call /next.
-    match timeout_at(deadline.into(), pipeline.runtime_done(request_id)).await {
-        Ok(Err(_)) => return running.degrade("runtime done"),
-        Err(_) => tracing::debug!(request_id, "no runtimeDone before the deadline"),
-        Ok(Ok(())) => {}
+    // Without telemetry the end of the invocation cannot be seen: flush now instead, which
+    // publishes what the previous invocations sent.
+    if running.telemetry_flowing && !wait_for_end(running, &pipeline, request_id, deadline).await {
+        return;
     }
     let flush_deadline = Instant::now() + END_FLUSH_BUDGET;
-    if let Ok(Err(_)) = timeout_at(flush_deadline.into(), pipeline.flush(flush_deadline)).await {
-        running.degrade("flush");
+    match timeout_at(flush_deadline.into(), pipeline.flush(flush_deadline)).await {
+        Ok(Ok(summary)) => running.telemetry_seen(summary.telemetry_records),
+        Ok(Err(_)) => running.degrade("flush"),
+        Err(_) => tracing::warn!("end-of-invocation flush ran out of time"),
+    }
+}
+
+/// Waits for the invocation's `platform.runtimeDone`, bounded by its deadline. Gives up
+/// early when not even the invocation's `platform.start` arrives within the buffering
+/// timeout plus a grace period: the telemetry is not reaching the extension, and waiting
+/// would hold the sandbox (and the bill) until the function's timeout. False when the
+/// pipeline is gone.
+async fn wait_for_end(
+    running: &mut Running,
+    pipeline: &PipelineHandle,
+    request_id: &str,
+    deadline: Instant,
+) -> bool {
+    let started_by = deadline.min(Instant::now() + running.start_grace);
+    match timeout_at(started_by.into(), pipeline.started(request_id)).await {
+        Ok(Err(_)) => {
+            running.degrade("start");
+            return false;
+        }
+        Err(_) => {
+            running.telemetry_flowing = false;
+            if !std::mem::replace(&mut running.warned_silent, true) {
+                tracing::warn!(
+                    request_id,
+                    "no telemetry arrived for this invocation; flushing at each INVOKE until it does"
+                );
+            }
+            return true;
+        }
+        Ok(Ok(())) => {}
+    }
+    // A timed-out function sends runtimeDone late or never; the deadline bounds the wait.
+    match timeout_at(deadline.into(), pipeline.runtime_done(request_id)).await {
+        Ok(Err(_)) => {
+            running.degrade("runtime done");
+            false
+        }
+        Err(_) => {
+            tracing::debug!(request_id, "no runtimeDone before the deadline");
+            true
+        }
+        Ok(Ok(())) => true,
     }
 }
 
@@ -192,11 +275,14 @@ async fn on_shutdown(running: &mut Running, deadline: Instant) {
     let Some(pipeline) = running.pipeline.take() else {
         return;
     };
+    // Keep a margin before the platform's kill, but always give the final flush a chance.
+    let now = Instant::now();
     let deadline = deadline
         .checked_sub(SHUTDOWN_MARGIN)
-        .unwrap_or_else(Instant::now);
-    if running.telemetry {
-        let wait_until = deadline.min(Instant::now() + SHUTDOWN_REPORT_WAIT);
+        .filter(|d| *d > now + MIN_FINAL_FLUSH)
+        .unwrap_or(now + MIN_FINAL_FLUSH);
+    if running.telemetry_flowing {
+        let wait_until = deadline.min(now + SHUTDOWN_REPORT_WAIT);
         let _ = timeout_at(wait_until.into(), pipeline.reports_in()).await;
     }
     match timeout_at(deadline.into(), pipeline.shutdown(deadline)).await {

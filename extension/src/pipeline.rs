@@ -21,15 +21,37 @@ const COMMAND_CAPACITY: usize = 16;
 /// What a flush published.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct FlushSummary {
+    /// Telemetry records the pipeline has received since it started (all flushes).
+    pub telemetry_records: u64,
     pub series: usize,
     pub values: usize,
 }
 
+/// What a lifecycle call waits for.
+#[derive(Debug)]
+enum Await {
+    /// `platform.start` of this request: telemetry for it is flowing.
+    Started(String),
+    /// `platform.runtimeDone` of this request.
+    RuntimeDone(String),
+    /// Every started invocation has its `platform.report`.
+    ReportsIn,
+}
+
+impl Await {
+    fn holds(&self, invocations: &InvocationAggregator) -> bool {
+        match self {
+            Await::Started(id) => invocations.started_for(id),
+            Await::RuntimeDone(id) => invocations.runtime_done_for(id),
+            Await::ReportsIn => invocations.pending_reports() == 0,
+        }
+    }
+}
+
 #[derive(Debug)]
 enum Command {
-    InvokeStarted(String),
-    WaitRuntimeDone(String, oneshot::Sender<()>),
-    WaitReports(oneshot::Sender<()>),
+    InvokeStarted(String, Option<Duration>),
+    Wait(Await, oneshot::Sender<()>),
     Flush(Instant, oneshot::Sender<FlushSummary>),
     Shutdown(Instant, oneshot::Sender<FlushSummary>),
 }
@@ -58,23 +80,34 @@ impl PipelineHandle {
         rx.await.map_err(|_| PipelineGone)
     }
 
-    /// Notes an INVOKE so shutdown can wait for its report.
-    pub async fn invoke_started(&self, request_id: &str) -> Result<(), PipelineGone> {
+    /// Notes an INVOKE so shutdown can wait for its report; `init_gap` is the time from
+    /// the end of init to the sandbox's first INVOKE, passed with that first one.
+    pub async fn invoke_started(
+        &self,
+        request_id: &str,
+        init_gap: Option<Duration>,
+    ) -> Result<(), PipelineGone> {
         self.commands
-            .send(Command::InvokeStarted(request_id.to_owned()))
+            .send(Command::InvokeStarted(request_id.to_owned(), init_gap))
             .await
             .map_err(|_| PipelineGone)
     }
 
+    /// Resolves once `platform.start` (or a later record) for `request_id` was recorded.
+    pub async fn started(&self, request_id: &str) -> Result<(), PipelineGone> {
+        self.ask(|tx| Command::Wait(Await::Started(request_id.to_owned()), tx))
+            .await
+    }
+
     /// Resolves once `platform.runtimeDone` for `request_id` has been recorded.
     pub async fn runtime_done(&self, request_id: &str) -> Result<(), PipelineGone> {
-        self.ask(|tx| Command::WaitRuntimeDone(request_id.to_owned(), tx))
+        self.ask(|tx| Command::Wait(Await::RuntimeDone(request_id.to_owned()), tx))
             .await
     }
 
     /// Resolves once every started invocation has its `platform.report`.
     pub async fn reports_in(&self) -> Result<(), PipelineGone> {
-        self.ask(Command::WaitReports).await
+        self.ask(|tx| Command::Wait(Await::ReportsIn, tx)).await
     }
 
     /// Drains the intakes and flushes every sink, finishing by `deadline`.
@@ -99,8 +132,8 @@ pub struct Pipeline {
     interval: Duration,
     invocations: InvocationAggregator,
     custom: CustomAggregator,
-    runtime_done_waiters: Vec<(String, oneshot::Sender<()>)>,
-    report_waiters: Vec<oneshot::Sender<()>>,
+    waiters: Vec<(Await, oneshot::Sender<()>)>,
+    telemetry_records: u64,
     last_flush: Instant,
 }
 
@@ -123,8 +156,8 @@ impl Pipeline {
             interval,
             invocations: InvocationAggregator::default(),
             custom: CustomAggregator::default(),
-            runtime_done_waiters: Vec::new(),
-            report_waiters: Vec::new(),
+            waiters: Vec::new(),
+            telemetry_records: 0,
             last_flush: Instant::now(),
         }
     }
@@ -164,18 +197,15 @@ impl Pipeline {
 
     async fn handle(&mut self, command: Command) -> std::ops::ControlFlow<()> {
         match command {
-            Command::InvokeStarted(id) => self.invocations.invoke_started(&id),
-            Command::WaitRuntimeDone(id, reply) => {
-                self.drain_telemetry();
-                if self.invocations.runtime_done_for(&id) {
-                    let _ = reply.send(());
-                } else {
-                    self.runtime_done_waiters.push((id, reply));
+            Command::InvokeStarted(id, init_gap) => {
+                if let Some(gap) = init_gap {
+                    self.invocations.first_invoke_after(gap);
                 }
+                self.invocations.invoke_started(&id);
             }
-            Command::WaitReports(reply) => {
+            Command::Wait(condition, reply) => {
                 self.drain_telemetry();
-                self.report_waiters.push(reply);
+                self.waiters.push((condition, reply));
                 self.wake_waiters();
             }
             Command::Flush(deadline, reply) => {
@@ -195,6 +225,7 @@ impl Pipeline {
     }
 
     fn record_telemetry(&mut self, records: &[Record]) {
+        self.telemetry_records += records.len() as u64;
         for record in records {
             self.invocations.record(record);
         }
@@ -207,18 +238,14 @@ impl Pipeline {
         }
     }
 
+    /// Answers every waiter whose condition now holds; drops those nobody awaits any more.
     fn wake_waiters(&mut self) {
         let invocations = &self.invocations;
-        let (ready, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.runtime_done_waiters)
-            .into_iter()
-            .partition(|(id, _)| invocations.runtime_done_for(id));
-        self.runtime_done_waiters = waiting;
-        for (_, waiter) in ready {
-            let _ = waiter.send(());
-        }
-        if invocations.pending_reports() == 0 {
-            for waiter in self.report_waiters.drain(..) {
-                let _ = waiter.send(());
+        for (condition, reply) in std::mem::take(&mut self.waiters) {
+            if condition.holds(invocations) {
+                let _ = reply.send(());
+            } else if !reply.is_closed() {
+                self.waiters.push((condition, reply));
             }
         }
     }
@@ -255,7 +282,10 @@ impl Pipeline {
         let counts = self.health.take();
         aggregate::health_series(&self.function, counts, &mut batch.series);
         if batch.is_empty() {
-            return FlushSummary::default();
+            return FlushSummary {
+                telemetry_records: self.telemetry_records,
+                ..FlushSummary::default()
+            };
         }
         for sink in &mut self.sinks {
             match sink.export(&batch, deadline).await {
@@ -267,6 +297,7 @@ impl Pipeline {
             }
         }
         FlushSummary {
+            telemetry_records: self.telemetry_records,
             series: batch.series.len(),
             values: batch.value_count(),
         }

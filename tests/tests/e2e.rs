@@ -171,7 +171,21 @@ async fn end_mode_publishes_each_invocation_before_next_and_matches_the_platform
         published(m, "RuntimeDuration"),
         reported(&runtime_done, "durationMs")
     );
-    assert_eq!(published(m, "PostRuntimeDuration").len(), 6);
+    // Per request: the report's duration minus the runtime's own.
+    let mut post_runtime: Vec<f64> = reports
+        .iter()
+        .map(|report| {
+            let id = &report["requestId"];
+            let done = runtime_done.iter().find(|r| &r["requestId"] == id).unwrap();
+            let post = report["metrics"]["durationMs"].as_f64().unwrap()
+                - done["metrics"]["durationMs"].as_f64().unwrap();
+            post.max(0.0)
+        })
+        .collect();
+    post_runtime.sort_by(f64::total_cmp);
+    assert_eq!(published(m, "PostRuntimeDuration"), post_runtime);
+    assert_eq!(published(m, "OutOfMemory").iter().sum::<f64>(), 0.0);
+    assert_eq!(published(m, "EstimatedCost").len(), 6, "one sum per end-mode flush");
     let init = sandbox.init_reports().await;
     assert_eq!(published(m, "InitDuration"), reported(&init, "durationMs"));
 
@@ -309,6 +323,8 @@ async fn a_refused_telemetry_subscription_does_not_block_invocations() {
         0.0,
         "no telemetry, no invocation metrics"
     );
+    let documents = sandbox.extension_stdout().len();
+    assert!(documents >= 4, "each INVOKE flushed the previous invocation's events: {documents}");
     assert_eq!(
         total(&m, "ItemsProcessed", &fn_dims()),
         8.0,
@@ -386,4 +402,33 @@ async fn a_telemetry_port_in_use_does_not_block_invocations() {
         subscriptions.is_empty(),
         "no subscription without a listener: {subscriptions:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn telemetry_sent_nowhere_does_not_hold_invocations_until_their_deadline() {
+    // The subscription succeeds, but the platform posts to an address nobody listens on.
+    let env = [("LIFTWATCH_FLUSH", "end"), ("LIFTWATCH_TELEMETRY_HOST", "127.0.0.9")];
+    let mut sandbox = Sandbox::start(sandbox(&env)).await.unwrap();
+    let mut walls = Vec::new();
+    for i in 0..4 {
+        let outcome = sandbox.invoke(json!({ "items": 1 })).await.unwrap();
+        assert_eq!(outcome.status, InvokeStatus::Success);
+        walls.push(outcome.wall_time);
+        // From the second invocation on, each INVOKE flushes the previous one's events.
+        if i > 0 {
+            let want = f64::from(i);
+            wait_until("the previous invocation's events", Duration::from_secs(2), || {
+                total(&sandbox.emf().metrics, "ItemsProcessed", &fn_dims()) >= want
+            })
+            .await;
+        }
+    }
+    // The first invocation waits for platform.start (buffer 25 ms + 1 s grace), not for the
+    // function's timeout; the later ones do not wait at all.
+    assert!(walls[0] < Duration::from_secs(5), "{walls:?}");
+    assert!(walls[1..].iter().all(|w| *w < Duration::from_secs(1)), "{walls:?}");
+    assert_clean_shutdown(&sandbox.shutdown().await.unwrap());
+    assert_eq!(total(&sandbox.emf().metrics, "ItemsProcessed", &fn_dims()), 4.0);
+    let stderr = sandbox.extension_stderr().join("\n");
+    assert_eq!(stderr.matches("no telemetry arrived").count(), 1, "logged once: {stderr}");
 }

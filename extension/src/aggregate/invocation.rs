@@ -1,14 +1,23 @@
 //! Invocation metrics from platform telemetry: `Invocations`, `Errors`, `Timeouts`,
-//! `ColdStarts`, durations and memory. Each `platform.report` is counted exactly once,
-//! whenever it arrives (usually at the next thaw, after the extension called `/next`).
+//! `OutOfMemory`, `ColdStarts` (or `ProactiveInitializations`), `EstimatedCost`,
+//! durations and memory. Each `platform.report` is counted exactly once, whenever it
+//! arrives (usually at the next thaw, after the extension called `/next`).
 
 use std::collections::VecDeque;
+use std::time::Duration;
 
 use liftwatch::Unit;
 
+use crate::aggregate::cost::{Architecture, invocation_cost};
 use crate::aggregate::function_series;
 use crate::metrics::Series;
-use crate::telemetry::record::{Phase, Record, Status};
+use crate::telemetry::record::{InitType, Phase, Record, Status};
+
+/// An init whose first invocation came later than this after init was not waited for by
+/// any caller: Lambda initialised the sandbox ahead of demand.
+pub const PROACTIVE_INIT_GAP: Duration = Duration::from_secs(10);
+/// The runtime's error type when the function ran out of memory.
+const OUT_OF_MEMORY_ERROR: &str = "Runtime.OutOfMemory";
 
 /// How many recent request ids are remembered (runtimeDone durations, pending reports).
 const RECENT_REQUESTS: usize = 64;
@@ -45,12 +54,16 @@ impl<T> Recent<T> {
 }
 
 /// Aggregates platform records between flushes.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct InvocationAggregator {
+    architecture: Architecture,
     invocations: u64,
     errors: u64,
     timeouts: u64,
+    out_of_memory: u64,
     cold_starts: u64,
+    proactive_inits: u64,
+    estimated_cost: f64,
     duration: Vec<f64>,
     billed_duration: Vec<f64>,
     init_duration: Vec<f64>,
@@ -61,6 +74,12 @@ pub struct InvocationAggregator {
     memory_size: Option<f64>,
     /// True once the sandbox's first report was seen (that one is the cold start).
     first_report_seen: bool,
+    /// How the sandbox was initialised (`platform.initStart`).
+    init_type: Option<InitType>,
+    /// Time from the end of init to the first INVOKE, when known.
+    init_gap: Option<Duration>,
+    /// Requests whose runtimeDone said the runtime ran out of memory.
+    out_of_memory_ids: Recent<()>,
     /// True once an init duration was recorded, so the report's copy is not counted again.
     init_duration_seen: bool,
     /// runtimeDone durations waiting for their report (for `PostRuntimeDuration`).
@@ -69,12 +88,64 @@ pub struct InvocationAggregator {
     pending_reports: Recent<()>,
     /// Ids whose runtimeDone arrived, newest last.
     done: Recent<()>,
+    /// Ids whose start (or any later record) arrived.
+    started: Recent<()>,
+    /// Ids already reported: a batch delivered twice is not counted twice.
+    reported: Recent<()>,
+}
+
+impl Default for InvocationAggregator {
+    fn default() -> Self {
+        Self::new(Architecture::current())
+    }
 }
 
 impl InvocationAggregator {
+    /// An aggregator pricing invocations for `architecture`.
+    pub fn new(architecture: Architecture) -> Self {
+        InvocationAggregator {
+            architecture,
+            invocations: 0,
+            errors: 0,
+            timeouts: 0,
+            out_of_memory: 0,
+            cold_starts: 0,
+            proactive_inits: 0,
+            estimated_cost: 0.0,
+            duration: Vec::new(),
+            billed_duration: Vec::new(),
+            init_duration: Vec::new(),
+            runtime_duration: Vec::new(),
+            post_runtime_duration: Vec::new(),
+            max_memory_used: Vec::new(),
+            memory_utilization: Vec::new(),
+            memory_size: None,
+            first_report_seen: false,
+            init_type: None,
+            init_gap: None,
+            out_of_memory_ids: Recent::default(),
+            init_duration_seen: false,
+            runtime_done: Recent::default(),
+            pending_reports: Recent::default(),
+            done: Recent::default(),
+            started: Recent::default(),
+            reported: Recent::default(),
+        }
+    }
+
+    /// Notes how long after init the first INVOKE came (measured by the lifecycle loop).
+    pub fn first_invoke_after(&mut self, gap: Duration) {
+        self.init_gap.get_or_insert(gap);
+    }
+
     /// Notes that the platform sent INVOKE for `request_id`.
     pub fn invoke_started(&mut self, request_id: &str) {
         self.pending_reports.insert(request_id.to_owned(), ());
+    }
+
+    /// True once `platform.start`, `runtimeDone` or `report` for `request_id` was recorded.
+    pub fn started_for(&self, request_id: &str) -> bool {
+        self.started.contains(request_id)
     }
 
     /// True once `platform.runtimeDone` for `request_id` was recorded.
@@ -90,6 +161,13 @@ impl InvocationAggregator {
     /// Records one platform record.
     pub fn record(&mut self, record: &Record) {
         match record {
+            Record::InitStart {
+                initialization_type,
+                ..
+            } => {
+                self.init_type
+                    .get_or_insert_with(|| initialization_type.clone());
+            }
             Record::InitReport {
                 phase: Phase::Init,
                 duration_ms,
@@ -99,13 +177,24 @@ impl InvocationAggregator {
                 self.init_duration_seen = true;
             }
             Record::Start { request_id, .. } => {
-                self.pending_reports.insert(request_id.clone(), ());
+                self.started.insert(request_id.clone(), ());
+                if !self.reported.contains(request_id) {
+                    self.pending_reports.insert(request_id.clone(), ());
+                }
             }
             Record::RuntimeDone {
                 request_id,
                 duration_ms,
+                error_type,
                 ..
             } => {
+                self.started.insert(request_id.clone(), ());
+                if self.done.contains(request_id) {
+                    return;
+                }
+                if error_type.as_deref() == Some(OUT_OF_MEMORY_ERROR) {
+                    self.out_of_memory_ids.insert(request_id.clone(), ());
+                }
                 if let Some(ms) = duration_ms {
                     self.runtime_duration.push(*ms);
                     self.runtime_done.insert(request_id.clone(), *ms);
@@ -120,9 +209,15 @@ impl InvocationAggregator {
                 memory_size_mb,
                 max_memory_used_mb,
                 init_duration_ms,
+                error_type,
                 ..
             } => {
                 self.pending_reports.remove(request_id);
+                self.started.insert(request_id.clone(), ());
+                if self.reported.contains(request_id) {
+                    return;
+                }
+                self.reported.insert(request_id.clone(), ());
                 self.invocations += 1;
                 if *status != Status::Success {
                     self.errors += 1;
@@ -130,10 +225,23 @@ impl InvocationAggregator {
                 if *status == Status::Timeout {
                     self.timeouts += 1;
                 }
+                let runtime_said_oom = self.out_of_memory_ids.remove(request_id).is_some();
+                if runtime_said_oom
+                    || error_type.as_deref() == Some(OUT_OF_MEMORY_ERROR)
+                    || (*memory_size_mb > 0.0 && max_memory_used_mb >= memory_size_mb)
+                {
+                    self.out_of_memory += 1;
+                }
                 if !self.first_report_seen {
                     self.first_report_seen = true;
-                    self.cold_starts += 1;
+                    if self.init_was_proactive() {
+                        self.proactive_inits += 1;
+                    } else {
+                        self.cold_starts += 1;
+                    }
                 }
+                self.estimated_cost +=
+                    invocation_cost(self.architecture, *billed_duration_ms, *memory_size_mb);
                 if let (Some(ms), false) = (init_duration_ms, self.init_duration_seen) {
                     self.init_duration.push(*ms);
                     self.init_duration_seen = true;
@@ -155,6 +263,13 @@ impl InvocationAggregator {
         }
     }
 
+    /// A sandbox initialised ahead of demand: provisioned concurrency, or an on-demand
+    /// init whose first invocation came more than [`PROACTIVE_INIT_GAP`] later.
+    fn init_was_proactive(&self) -> bool {
+        self.init_type == Some(InitType::ProvisionedConcurrency)
+            || self.init_gap.is_some_and(|gap| gap > PROACTIVE_INIT_GAP)
+    }
+
     /// Moves everything recorded since the last flush into `out`.
     pub fn flush_into(&mut self, function: &str, out: &mut Vec<Series>) {
         if self.invocations > 0 {
@@ -162,6 +277,7 @@ impl InvocationAggregator {
                 ("Invocations", self.invocations),
                 ("Errors", self.errors),
                 ("Timeouts", self.timeouts),
+                ("OutOfMemory", self.out_of_memory),
                 ("ColdStarts", self.cold_starts),
             ];
             for (name, count) in counts {
@@ -172,6 +288,22 @@ impl InvocationAggregator {
                     vec![count as f64],
                 ));
             }
+            let cost = std::mem::take(&mut self.estimated_cost);
+            out.push(function_series(
+                function,
+                "EstimatedCost",
+                Unit::None,
+                vec![cost],
+            ));
+        }
+        if self.proactive_inits > 0 {
+            let count = std::mem::take(&mut self.proactive_inits) as f64;
+            out.push(function_series(
+                function,
+                "ProactiveInitializations",
+                Unit::Count,
+                vec![count],
+            ));
         }
         let distributions = [
             ("Duration", Unit::Milliseconds, &mut self.duration),
@@ -219,6 +351,7 @@ impl InvocationAggregator {
         self.invocations = 0;
         self.errors = 0;
         self.timeouts = 0;
+        self.out_of_memory = 0;
         self.cold_starts = 0;
     }
 }
@@ -351,5 +484,89 @@ mod tests {
         assert_eq!(values(&out, "ColdStarts"), Some(&[1.0][..]));
         assert_eq!(values(&out, "InitDuration"), None);
         assert_eq!(values(&out, "Duration").unwrap().len(), 6);
+    }
+
+    fn report(id: &str, status: &str, error_type: Option<&str>, used: u32, billed: u32) -> String {
+        let error = error_type
+            .map(|e| format!(r#","errorType":"{e}""#))
+            .unwrap_or_default();
+        format!(
+            r#"[{{"time":"t","type":"platform.report","record":{{"requestId":"{id}","status":"{status}"{error},"metrics":{{"durationMs":{billed},"billedDurationMs":{billed},"memorySizeMB":256,"maxMemoryUsedMB":{used}}}}}}}]"#
+        )
+    }
+
+    #[test]
+    fn out_of_memory_is_counted_once_per_request_from_any_source() {
+        let mut agg = InvocationAggregator::new(Architecture::X86_64);
+        let oom_runtime_done = r#"[{"time":"t","type":"platform.runtimeDone","record":{"requestId":"a","status":"error","errorType":"Runtime.OutOfMemory"}}]"#;
+        let batches = [
+            oom_runtime_done.to_owned(),
+            // a: the runtime said so, and the report says memory was full: still one.
+            report("a", "error", Some("Runtime.OutOfMemory"), 256, 10),
+            // b: only the memory figures say so.
+            report("b", "error", None, 256, 10),
+            // c: only the report's error type says so.
+            report("c", "failure", Some("Runtime.OutOfMemory"), 100, 10),
+            // d: a plain error.
+            report("d", "error", Some("Runtime.ExitError"), 100, 10),
+        ];
+        for batch in &batches {
+            for record in records(batch) {
+                agg.record(&record);
+            }
+        }
+        let out = flush(&mut agg);
+        assert_eq!(values(&out, "Invocations"), Some(&[4.0][..]));
+        assert_eq!(values(&out, "OutOfMemory"), Some(&[3.0][..]));
+        assert_eq!(values(&out, "Errors"), Some(&[4.0][..]));
+    }
+
+    #[test]
+    fn estimated_cost_sums_the_invocations_of_a_flush() {
+        let mut agg = InvocationAggregator::new(Architecture::Arm64);
+        for (i, billed) in [100, 300].iter().enumerate() {
+            for record in records(&report(&format!("r{i}"), "success", None, 50, *billed)) {
+                agg.record(&record);
+            }
+        }
+        let out = flush(&mut agg);
+        let expected = invocation_cost(Architecture::Arm64, 100.0, 256.0)
+            + invocation_cost(Architecture::Arm64, 300.0, 256.0);
+        let cost = values(&out, "EstimatedCost").unwrap()[0];
+        assert!((cost - expected).abs() < 1e-15, "{cost} vs {expected}");
+    }
+
+    #[test]
+    fn a_late_first_invoke_or_provisioned_concurrency_is_not_a_cold_start() {
+        let mut late = InvocationAggregator::default();
+        late.first_invoke_after(Duration::from_secs(11));
+        for record in records(&report("a", "success", None, 50, 10)) {
+            late.record(&record);
+        }
+        let out = flush(&mut late);
+        assert_eq!(values(&out, "ColdStarts"), Some(&[0.0][..]));
+        assert_eq!(values(&out, "ProactiveInitializations"), Some(&[1.0][..]));
+
+        let mut provisioned = InvocationAggregator::default();
+        provisioned.first_invoke_after(Duration::from_millis(5));
+        let init = r#"[{"time":"t","type":"platform.initStart","record":{"initializationType":"provisioned-concurrency","phase":"init"}}]"#;
+        for record in records(init)
+            .into_iter()
+            .chain(records(&report("a", "success", None, 50, 10)))
+        {
+            provisioned.record(&record);
+        }
+        let out = flush(&mut provisioned);
+        assert_eq!(values(&out, "ColdStarts"), Some(&[0.0][..]));
+        assert_eq!(values(&out, "ProactiveInitializations"), Some(&[1.0][..]));
+
+        let mut prompt = InvocationAggregator::default();
+        prompt.first_invoke_after(Duration::from_secs(9));
+        for record in records(&report("a", "success", None, 50, 10)) {
+            prompt.record(&record);
+        }
+        let out = flush(&mut prompt);
+        assert_eq!(values(&out, "ColdStarts"), Some(&[1.0][..]));
+        assert_eq!(values(&out, "ProactiveInitializations"), None);
     }
 }

@@ -1,6 +1,7 @@
 //! Aggregation: plain synchronous state fed by the pipeline task. Every aggregator has
 //! `record` and `flush_into`, no I/O and no clock of its own.
 
+pub mod cost;
 pub mod custom;
 pub mod invocation;
 

@@ -66,7 +66,7 @@ fn visible(s: &str) -> bool {
 
 /// Why a namespace is refused, or `None` when CloudWatch accepts it: 1–255 ASCII characters,
 /// not blank, no control characters, not starting with `:` or the reserved `AWS/`.
-pub(super) fn namespace_problem(namespace: &str) -> Option<&'static str> {
+pub fn namespace_problem(namespace: &str) -> Option<&'static str> {
     if blank(namespace) {
         Some("must not be empty or blank")
     } else if namespace.len() > MAX_NAME_CHARS {

@@ -45,6 +45,7 @@ use crate::metrics::MetricBatch;
 
 pub use limits::{
     MAX_DIMENSIONS, MAX_DOCUMENT_BYTES, MAX_METRICS_PER_DOCUMENT, MAX_VALUES_PER_METRIC,
+    namespace_problem,
 };
 
 /// Why an [`EmfEncoder`] cannot be built.

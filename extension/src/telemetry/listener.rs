@@ -19,6 +19,8 @@ use tokio::sync::mpsc;
 use crate::health::Health;
 use crate::telemetry::record::{self, Record};
 
+/// How long a batch may wait for room in the pipeline's queue.
+const QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 /// The largest batch body accepted (the subscription asks for at most 256 KiB).
 const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
@@ -87,11 +89,14 @@ async fn handle(
             return Ok(reply(StatusCode::PAYLOAD_TOO_LARGE));
         }
     };
-    Ok(reply(accept_batch(&body, &batches, &health)))
+    Ok(reply(accept_batch(&body, &batches, &health).await))
 }
 
-/// Parses one batch and queues its good records; the status to answer with.
-pub fn accept_batch(
+/// Parses one batch and queues its good records; the status to answer with. When the
+/// pipeline cannot take the batch within [`QUEUE_WAIT`], its records are counted as dropped
+/// and the platform is told with 503 (a redelivered batch is not counted twice: the
+/// aggregator ignores a request's second report or runtimeDone).
+pub async fn accept_batch(
     body: &[u8],
     batches: &mpsc::Sender<Vec<Record>>,
     health: &Health,
@@ -109,14 +114,17 @@ pub fn accept_batch(
     if count == 0 {
         return StatusCode::OK;
     }
-    match batches.try_send(parsed.records) {
-        Ok(()) => health.received(count),
+    match batches.send_timeout(parsed.records, QUEUE_WAIT).await {
+        Ok(()) => {
+            health.received(count);
+            StatusCode::OK
+        }
         Err(_) => {
             health.dropped(count);
             tracing::warn!(count, "pipeline busy: telemetry records dropped");
+            StatusCode::SERVICE_UNAVAILABLE
         }
     }
-    StatusCode::OK
 }
 
 fn reply(status: StatusCode) -> Response<Full<Bytes>> {
