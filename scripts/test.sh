@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine: builds every binary the end-to-end tests run
 # (the extension and the example function), then runs unit, golden and end-to-end tests.
-# Later suites that need AWS emulators start them here.
+# The AWS API tests run against moto's server (installed into .venv-moto/ on first use),
+# started here on a free loopback port and stopped at exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 command -v cargo >/dev/null || { echo "cargo is required (https://rustup.rs)" >&2; exit 1; }
 command -v curl >/dev/null || { echo "curl is required by the sandbox self-tests (apt-get install curl)" >&2; exit 1; }
-command -v python3 >/dev/null || echo "note: python3 missing; the protocol doc example test will say it skipped" >&2
+command -v python3 >/dev/null || { echo "python3 is required (moto, the AWS emulator, is a Python package)" >&2; exit 1; }
+
+echo "==> starting moto (AWS emulator) on 127.0.0.1"
+LIFTWATCH_TEST_MOTO_URL=$(bash scripts/moto.sh start)
+export LIFTWATCH_TEST_MOTO_URL
+trap 'bash scripts/moto.sh stop >/dev/null 2>&1 || true' EXIT
+echo "    moto at $LIFTWATCH_TEST_MOTO_URL"
 
 echo "==> building the extension, the example function and the sandbox"
 cargo build --workspace --bins --locked

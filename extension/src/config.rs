@@ -242,7 +242,6 @@ fn parse_types(raw: &str) -> Option<TelemetryTypes> {
     Some(types)
 }
 
-/// CloudWatch namespaces: 1–255 characters, none of them control characters, not `AWS/...`.
 
 #[cfg(test)]
 mod tests {

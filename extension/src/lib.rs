@@ -19,5 +19,6 @@ pub mod intake;
 pub mod lifecycle;
 pub mod metrics;
 pub mod pipeline;
+pub mod resources;
 pub mod sink;
 pub mod telemetry;

@@ -17,6 +17,7 @@ use crate::flush::FlushPolicy;
 use crate::health::Health;
 use crate::intake::UdpIntake;
 use crate::pipeline::{Pipeline, PipelineHandle};
+use crate::resources::{ProcessScope, ResourceSampler};
 use crate::sink::Sink;
 use crate::telemetry::{TelemetryListener, subscribe};
 
@@ -149,15 +150,20 @@ async fn start(
         .ok();
     let (batches, telemetry_rx) = mpsc::channel(TELEMETRY_CAPACITY);
     let telemetry = start_telemetry(config, api, id, batches, Arc::clone(&health)).await;
-    let (pipeline, _task) = Pipeline::new(
+    let mut pipeline = Pipeline::new(
         function,
         intake,
         telemetry_rx,
         health,
         sinks,
         config.flush.interval(),
-    )
-    .spawn();
+    );
+    if config.resources {
+        // In Lambda the microVM holds only the sandbox's processes: all of /proc is ours.
+        let sampler = ResourceSampler::new("/proc".into(), "/tmp".into(), ProcessScope::All);
+        pipeline = pipeline.with_sampler(sampler);
+    }
+    let (pipeline, _task) = pipeline.spawn();
     Running {
         pipeline: Some(pipeline),
         telemetry_flowing: telemetry,

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use liftwatch_extension::config::Config;
 use liftwatch_extension::emf::EmfEncoder;
 use liftwatch_extension::lifecycle;
-use liftwatch_extension::sink::{EmfSink, Sink};
+use liftwatch_extension::sink::{CloudWatchSink, EmfSink, Sink};
 use tracing_subscriber::filter::LevelFilter;
 
 fn main() -> ExitCode {
@@ -30,13 +30,7 @@ fn main() -> ExitCode {
                 .map(|n| n.to_string_lossy().into_owned())
         })
         .unwrap_or_else(|| "liftwatch".to_owned());
-    let sinks: Vec<Box<dyn Sink>> = match EmfEncoder::new(&config.namespace) {
-        Ok(encoder) => vec![Box::new(EmfSink::stdout(encoder))],
-        Err(error) => {
-            tracing::error!(%error, "emf sink disabled");
-            Vec::new()
-        }
-    };
+    let sinks = sinks(&config);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -54,6 +48,22 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The sinks `LIFTWATCH_SINKS` asks for. The CloudWatch client is built at its first flush.
+fn sinks(config: &Config) -> Vec<Box<dyn Sink>> {
+    let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
+    if config.sinks.emf {
+        match EmfEncoder::new(&config.namespace) {
+            Ok(encoder) => sinks.push(Box::new(EmfSink::stdout(encoder))),
+            Err(error) => tracing::error!(%error, "emf sink disabled"),
+        }
+    }
+    if config.sinks.cloudwatch {
+        let sink = CloudWatchSink::new(config.namespace.clone(), config.region.clone());
+        sinks.push(Box::new(sink));
+    }
+    sinks
 }
 
 /// Logs go to stderr (stdout belongs to the EMF sink), quiet by default.

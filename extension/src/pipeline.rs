@@ -8,13 +8,16 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use liftwatch::protocol::Event;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::aggregate::{self, CustomAggregator, InvocationAggregator};
+use crate::aggregate::{self, CustomAggregator, InvocationAggregator, ResourceAggregator};
 use crate::health::Health;
 use crate::intake::{self, UdpIntake};
 use crate::metrics::MetricBatch;
-use crate::sink::Sink;
+use crate::resources::ResourceSampler;
+use crate::sink::{Sink, SinkError};
 use crate::telemetry::Record;
 
+/// How often resources are sampled while an invocation runs (see the sampler bench).
+pub const SAMPLE_INTERVAL: Duration = Duration::from_millis(50);
 /// Commands queued from the lifecycle loop.
 const COMMAND_CAPACITY: usize = 16;
 
@@ -134,6 +137,11 @@ pub struct Pipeline {
     custom: CustomAggregator,
     waiters: Vec<(Await, oneshot::Sender<()>)>,
     telemetry_records: u64,
+    /// Samples `/proc` while an invocation runs; `None` when resource metrics are off.
+    sampler: Option<ResourceSampler>,
+    resources: ResourceAggregator,
+    /// The invocation being sampled and the next sample's time.
+    sampling: Option<(String, Instant)>,
     last_flush: Instant,
 }
 
@@ -158,8 +166,17 @@ impl Pipeline {
             custom: CustomAggregator::default(),
             waiters: Vec::new(),
             telemetry_records: 0,
+            sampler: None,
+            resources: ResourceAggregator::default(),
+            sampling: None,
             last_flush: Instant::now(),
         }
+    }
+
+    /// Samples resources with `sampler` between each INVOKE and its runtimeDone.
+    pub fn with_sampler(mut self, sampler: ResourceSampler) -> Self {
+        self.sampler = Some(sampler);
+        self
     }
 
     /// Starts the task; the handle drives it.
@@ -188,6 +205,7 @@ impl Pipeline {
                         self.drain_intake(intake::BATCH_DATAGRAMS);
                     }
                 }
+                () = sleep_until_some(self.sampling.as_ref().map(|(_, at)| *at)) => self.sample(),
                 () = tokio::time::sleep_until(next_timer.into()) => {
                     self.flush(Instant::now() + self.interval / 2).await;
                 }
@@ -202,6 +220,7 @@ impl Pipeline {
                     self.invocations.first_invoke_after(gap);
                 }
                 self.invocations.invoke_started(&id);
+                self.start_sampling(id);
             }
             Command::Wait(condition, reply) => {
                 self.drain_telemetry();
@@ -214,9 +233,8 @@ impl Pipeline {
             }
             Command::Shutdown(deadline, reply) => {
                 let summary = self.flush(deadline).await;
-                for sink in &mut self.sinks {
-                    sink.shutdown(deadline).await;
-                }
+                let shutdowns = self.sinks.iter_mut().map(|sink| sink.shutdown(deadline));
+                futures_util::future::join_all(shutdowns).await;
                 let _ = reply.send(summary);
                 return std::ops::ControlFlow::Break(());
             }
@@ -228,6 +246,11 @@ impl Pipeline {
         self.telemetry_records += records.len() as u64;
         for record in records {
             self.invocations.record(record);
+        }
+        if let Some((id, _)) = &self.sampling
+            && self.invocations.runtime_done_for(id)
+        {
+            self.finish_sampling();
         }
         self.wake_waiters();
     }
@@ -247,6 +270,32 @@ impl Pipeline {
             } else if !reply.is_closed() {
                 self.waiters.push((condition, reply));
             }
+        }
+    }
+
+    /// Starts sampling at INVOKE; an invocation still being sampled (its runtimeDone never
+    /// came) is finished first.
+    fn start_sampling(&mut self, request_id: String) {
+        if self.sampling.is_some() {
+            self.finish_sampling();
+        }
+        if let Some(sampler) = self.sampler.as_mut() {
+            sampler.start();
+            self.sampling = Some((request_id, Instant::now() + SAMPLE_INTERVAL));
+        }
+    }
+
+    fn sample(&mut self) {
+        if let (Some(sampler), Some((_, next))) = (self.sampler.as_mut(), self.sampling.as_mut()) {
+            sampler.sample();
+            *next = Instant::now() + SAMPLE_INTERVAL;
+        }
+    }
+
+    fn finish_sampling(&mut self) {
+        self.sampling = None;
+        if let Some(usage) = self.sampler.as_mut().and_then(ResourceSampler::finish) {
+            self.resources.record(&usage);
         }
     }
 
@@ -279,6 +328,10 @@ impl Pipeline {
         self.invocations
             .flush_into(&self.function, &mut batch.series);
         self.custom.flush_into(&self.function, &mut batch.series);
+        self.resources.flush_into(&self.function, &mut batch.series);
+        if let Some(sampler) = self.sampler.as_mut() {
+            self.health.malformed(sampler.take_errors());
+        }
         let counts = self.health.take();
         aggregate::health_series(&self.function, counts, &mut batch.series);
         if batch.is_empty() {
@@ -287,12 +340,22 @@ impl Pipeline {
                 ..FlushSummary::default()
             };
         }
-        for sink in &mut self.sinks {
-            match sink.export(&batch, deadline).await {
+        // Sinks export concurrently, each bound by the same deadline.
+        let exports = self.sinks.iter_mut().map(|sink| {
+            let name = sink.name();
+            let export = sink.export(&batch, deadline);
+            async move { (name, export.await) }
+        });
+        for (name, result) in futures_util::future::join_all(exports).await {
+            match result {
                 Ok(report) => self.health.malformed(report.values_rejected),
                 Err(error) => {
                     self.health.sink_error(1);
-                    tracing::warn!(sink = sink.name(), %error, "sink export failed");
+                    if let SinkError::Incomplete { report, .. } = &error {
+                        self.health.malformed(report.values_rejected);
+                        self.health.dropped(report.values_dropped);
+                    }
+                    tracing::warn!(sink = name, %error, "sink export incomplete");
                 }
             }
         }
@@ -301,6 +364,14 @@ impl Pipeline {
             series: batch.series.len(),
             values: batch.value_count(),
         }
+    }
+}
+
+/// Sleeps until `at`, or forever when there is nothing to wait for.
+async fn sleep_until_some(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
     }
 }
 

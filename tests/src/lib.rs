@@ -64,6 +64,7 @@ pub mod emf;
 pub mod error;
 pub mod inspect;
 pub mod invoke;
+pub mod moto;
 pub mod output;
 pub mod ports;
 pub mod proxy;

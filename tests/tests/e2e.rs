@@ -185,7 +185,11 @@ async fn end_mode_publishes_each_invocation_before_next_and_matches_the_platform
     post_runtime.sort_by(f64::total_cmp);
     assert_eq!(published(m, "PostRuntimeDuration"), post_runtime);
     assert_eq!(published(m, "OutOfMemory").iter().sum::<f64>(), 0.0);
-    assert_eq!(published(m, "EstimatedCost").len(), 6, "one sum per end-mode flush");
+    assert_eq!(
+        published(m, "EstimatedCost").len(),
+        6,
+        "one sum per end-mode flush"
+    );
     let init = sandbox.init_reports().await;
     assert_eq!(published(m, "InitDuration"), reported(&init, "durationMs"));
 
@@ -324,7 +328,10 @@ async fn a_refused_telemetry_subscription_does_not_block_invocations() {
         "no telemetry, no invocation metrics"
     );
     let documents = sandbox.extension_stdout().len();
-    assert!(documents >= 4, "each INVOKE flushed the previous invocation's events: {documents}");
+    assert!(
+        documents >= 4,
+        "each INVOKE flushed the previous invocation's events: {documents}"
+    );
     assert_eq!(
         total(&m, "ItemsProcessed", &fn_dims()),
         8.0,
@@ -407,7 +414,10 @@ async fn a_telemetry_port_in_use_does_not_block_invocations() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn telemetry_sent_nowhere_does_not_hold_invocations_until_their_deadline() {
     // The subscription succeeds, but the platform posts to an address nobody listens on.
-    let env = [("LIFTWATCH_FLUSH", "end"), ("LIFTWATCH_TELEMETRY_HOST", "127.0.0.9")];
+    let env = [
+        ("LIFTWATCH_FLUSH", "end"),
+        ("LIFTWATCH_TELEMETRY_HOST", "127.0.0.9"),
+    ];
     let mut sandbox = Sandbox::start(sandbox(&env)).await.unwrap();
     let mut walls = Vec::new();
     for i in 0..4 {
@@ -417,18 +427,30 @@ async fn telemetry_sent_nowhere_does_not_hold_invocations_until_their_deadline()
         // From the second invocation on, each INVOKE flushes the previous one's events.
         if i > 0 {
             let want = f64::from(i);
-            wait_until("the previous invocation's events", Duration::from_secs(2), || {
-                total(&sandbox.emf().metrics, "ItemsProcessed", &fn_dims()) >= want
-            })
+            wait_until(
+                "the previous invocation's events",
+                Duration::from_secs(2),
+                || total(&sandbox.emf().metrics, "ItemsProcessed", &fn_dims()) >= want,
+            )
             .await;
         }
     }
     // The first invocation waits for platform.start (buffer 25 ms + 1 s grace), not for the
     // function's timeout; the later ones do not wait at all.
     assert!(walls[0] < Duration::from_secs(5), "{walls:?}");
-    assert!(walls[1..].iter().all(|w| *w < Duration::from_secs(1)), "{walls:?}");
+    assert!(
+        walls[1..].iter().all(|w| *w < Duration::from_secs(1)),
+        "{walls:?}"
+    );
     assert_clean_shutdown(&sandbox.shutdown().await.unwrap());
-    assert_eq!(total(&sandbox.emf().metrics, "ItemsProcessed", &fn_dims()), 4.0);
+    assert_eq!(
+        total(&sandbox.emf().metrics, "ItemsProcessed", &fn_dims()),
+        4.0
+    );
     let stderr = sandbox.extension_stderr().join("\n");
-    assert_eq!(stderr.matches("no telemetry arrived").count(), 1, "logged once: {stderr}");
+    assert_eq!(
+        stderr.matches("no telemetry arrived").count(),
+        1,
+        "logged once: {stderr}"
+    );
 }

@@ -4,9 +4,11 @@
 pub mod cost;
 pub mod custom;
 pub mod invocation;
+pub mod resources;
 
 pub use custom::CustomAggregator;
 pub use invocation::InvocationAggregator;
+pub use resources::ResourceAggregator;
 
 use liftwatch::{Resolution, Unit};
 

@@ -46,6 +46,7 @@ impl EmfSink {
         Ok(ExportReport {
             values_written: stats.values_written as u64,
             values_rejected: stats.values_rejected as u64,
+            ..ExportReport::default()
         })
     }
 }

@@ -4,6 +4,7 @@
 //! by the deadline it is given; a failure is returned (the pipeline counts it as
 //! `SinkErrors`), never propagated to the lifecycle loop; `shutdown` is idempotent.
 
+pub mod cloudwatch;
 pub mod emf;
 
 use std::future::Future;
@@ -12,6 +13,7 @@ use std::time::Instant;
 
 use crate::metrics::MetricBatch;
 
+pub use cloudwatch::CloudWatchSink;
 pub use emf::EmfSink;
 
 /// A boxed future, so sinks of different types sit in one list.
@@ -24,6 +26,8 @@ pub struct ExportReport {
     pub values_written: u64,
     /// Values the sink refused as invalid (NaN, bad names, ...), counted as malformed.
     pub values_rejected: u64,
+    /// Valid values the sink gave up on (refused by the service, or beyond its buffer).
+    pub values_dropped: u64,
 }
 
 /// A sink that could not publish.
@@ -33,6 +37,15 @@ pub enum SinkError {
     Io(#[from] std::io::Error),
     #[error("the sink ran out of time")]
     Deadline,
+    /// Part of the batch was not published: `report` says what was written, rejected and
+    /// dropped; `values_kept` values wait inside the sink for its next export.
+    #[error("{values_kept} values kept for the next export, {} dropped", report.values_dropped)]
+    Incomplete {
+        report: ExportReport,
+        values_kept: u64,
+        #[source]
+        cause: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 /// A destination for flushed metrics.

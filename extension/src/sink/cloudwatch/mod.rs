@@ -1,0 +1,249 @@
+//! The CloudWatch API sink: publishes flushed batches with `PutMetricData`, for functions
+//! where logs (EMF) are not an option. Chosen with `LIFTWATCH_SINKS=cloudwatch`.
+//!
+//! `batch` turns series into datums and requests within the API's limits, `client` builds
+//! the SDK client lazily on the first export and classifies errors, `retry` retries one
+//! request until the deadline, and `buffer` keeps what was not sent for the next export.
+//!
+//! Pinned to `aws-sdk-cloudwatch` 1.99.0, the last release on the awsQuery protocol: from
+//! 1.100.0 on the client speaks RPCv2 CBOR, which moto's server (our test emulator)
+//! answers with 404. CloudWatch still accepts the query protocol, as older SDKs use it.
+
+mod batch;
+mod buffer;
+mod client;
+mod retry;
+
+use std::time::Instant;
+
+use aws_sdk_cloudwatch::config::Credentials;
+use aws_sdk_cloudwatch::config::http::HttpResponse;
+use aws_sdk_cloudwatch::error::{DisplayErrorContext, SdkError};
+use aws_sdk_cloudwatch::operation::put_metric_data::PutMetricDataError;
+use aws_sdk_cloudwatch::types::MetricDatum;
+
+use crate::metrics::MetricBatch;
+use crate::sink::{ExportReport, Sink, SinkError, SinkFuture};
+
+use batch::Datum;
+use buffer::Kept;
+use client::{ClientOptions, Connection};
+use retry::{Backoff, Outcome};
+
+pub use buffer::{MAX_KEPT_DATUMS, MAX_KEPT_VALUES};
+
+/// Why data did not reach CloudWatch.
+#[derive(Debug, thiserror::Error)]
+pub enum CloudWatchError {
+    /// The `PutMetricData` call failed.
+    #[error("putmetricdata failed")]
+    Put(#[source] Box<SdkError<PutMetricDataError, HttpResponse>>),
+    /// An attempt got no answer within its timeout.
+    #[error("no answer from cloudwatch within {0:?}")]
+    AttemptTimeout(std::time::Duration),
+    /// The AWS configuration did not load before the deadline.
+    #[error("the aws configuration did not load before the deadline")]
+    ConfigTimeout,
+    /// The deadline left no time to try.
+    #[error("the deadline left no time to send")]
+    Deadline,
+}
+
+/// Publishes metrics through the CloudWatch API, keeping what it could not send.
+#[derive(Debug)]
+pub struct CloudWatchSink {
+    namespace: String,
+    options: ClientOptions,
+    connection: Option<Connection>,
+    kept: Kept,
+    backoff: Backoff,
+}
+
+/// What one round of sending achieved.
+#[derive(Debug, Default)]
+struct Progress {
+    /// Values CloudWatch accepted.
+    written: u64,
+    /// Values CloudWatch refused for good.
+    refused: u64,
+    /// Datums not sent by the deadline, oldest first.
+    unsent: Vec<Datum>,
+    /// The last failure, if any.
+    error: Option<CloudWatchError>,
+}
+
+impl CloudWatchSink {
+    /// A sink publishing to `namespace` in `region`; credentials and the endpoint override
+    /// come from the environment when the client is built, at the first export.
+    pub fn new(namespace: String, region: String) -> Self {
+        CloudWatchSink {
+            namespace,
+            options: ClientOptions {
+                region,
+                endpoint: None,
+                credentials: None,
+            },
+            connection: None,
+            kept: Kept::default(),
+            backoff: Backoff::default(),
+        }
+    }
+
+    /// Sends to `url` instead of the endpoint the environment names (tests, emulators).
+    pub fn with_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.options.endpoint = Some(url.into());
+        self
+    }
+
+    /// Signs with these static credentials instead of the default chain (tests).
+    pub fn with_static_credentials(
+        mut self,
+        access_key_id: impl Into<String>,
+        secret_access_key: impl Into<String>,
+    ) -> Self {
+        self.options.credentials = Some(Credentials::new(
+            access_key_id,
+            secret_access_key,
+            None,
+            None,
+            "liftwatch-static",
+        ));
+        self
+    }
+
+    /// The number of values kept for the next export.
+    pub fn kept_values(&self) -> u64 {
+        self.kept.value_count()
+    }
+
+    /// The number of datums kept for the next export.
+    pub fn kept_datums(&self) -> usize {
+        self.kept.len()
+    }
+
+    async fn export_batch(
+        &mut self,
+        batch: &MetricBatch,
+        deadline: Instant,
+    ) -> Result<ExportReport, SinkError> {
+        let mut pending = self.kept.take();
+        let values_rejected = batch::datums(batch, &mut pending);
+        let mut report = ExportReport {
+            values_rejected,
+            ..ExportReport::default()
+        };
+        if pending.is_empty() {
+            return Ok(report);
+        }
+        let progress = self.send(pending, deadline).await;
+        report.values_written = progress.written;
+        report.values_dropped = progress.refused + self.kept.keep(progress.unsent);
+        let values_kept = self.kept.value_count();
+        match progress.error {
+            Some(cause) if values_kept > 0 || report.values_dropped > 0 => {
+                Err(SinkError::Incomplete {
+                    report,
+                    values_kept,
+                    cause: Box::new(cause),
+                })
+            }
+            _ => Ok(report),
+        }
+    }
+
+    /// Sends `pending` in order, request by request, until done or out of time.
+    async fn send(&mut self, pending: Vec<Datum>, deadline: Instant) -> Progress {
+        let client = match self.client(deadline).await {
+            Ok(client) => client,
+            Err(error) => {
+                return Progress {
+                    unsent: pending,
+                    error: Some(error),
+                    ..Progress::default()
+                };
+            }
+        };
+        let mut progress = Progress::default();
+        for range in batch::requests(&pending, &self.namespace) {
+            let chunk = pending.get(range.clone()).unwrap_or_default();
+            let data: Vec<MetricDatum> = chunk.iter().map(client::to_sdk).collect();
+            let (client, namespace, data) = (&client, self.namespace.as_str(), data.as_slice());
+            let outcome = retry::send_with_retry(deadline, self.backoff, |timeout| {
+                client::put(client, namespace, data, timeout)
+            })
+            .await;
+            match outcome {
+                Outcome::Sent => progress.written += batch::value_count(chunk),
+                Outcome::Rejected(error) => {
+                    let values = batch::value_count(chunk);
+                    let chain = DisplayErrorContext(&error);
+                    tracing::warn!(values, error = %chain, "cloudwatch refused a request; dropped");
+                    progress.refused += values;
+                    progress.error = Some(error);
+                }
+                Outcome::GaveUp(error) => {
+                    progress.unsent = pending.get(range.start..).unwrap_or_default().to_vec();
+                    progress.error = Some(error);
+                    break;
+                }
+            }
+        }
+        progress
+    }
+
+    /// The client, built on first use within the deadline.
+    async fn client(
+        &mut self,
+        deadline: Instant,
+    ) -> Result<aws_sdk_cloudwatch::Client, CloudWatchError> {
+        let connection = match &mut self.connection {
+            Some(connection) => connection,
+            None => {
+                let until = tokio::time::Instant::from_std(deadline);
+                let opened = tokio::time::timeout_at(until, Connection::open(&self.options))
+                    .await
+                    .map_err(|_| CloudWatchError::ConfigTimeout)?;
+                self.connection.insert(opened)
+            }
+        };
+        Ok(connection.client(Instant::now()))
+    }
+
+    async fn flush_kept(&mut self, deadline: Instant) {
+        if self.kept.is_empty() {
+            return;
+        }
+        let pending = self.kept.take();
+        let progress = self.send(pending, deadline).await;
+        let dropped = batch::value_count(&progress.unsent) + progress.refused;
+        if dropped > 0 {
+            let cause = progress.error.unwrap_or(CloudWatchError::Deadline);
+            let chain = DisplayErrorContext(&cause);
+            tracing::warn!(
+                sink = "cloudwatch",
+                values = dropped,
+                error = %chain,
+                "values dropped at shutdown"
+            );
+        }
+    }
+}
+
+impl Sink for CloudWatchSink {
+    fn name(&self) -> &'static str {
+        "cloudwatch"
+    }
+
+    fn export<'a>(
+        &'a mut self,
+        batch: &'a MetricBatch,
+        deadline: Instant,
+    ) -> SinkFuture<'a, Result<ExportReport, SinkError>> {
+        Box::pin(self.export_batch(batch, deadline))
+    }
+
+    /// Tries once more, within `deadline`, to send what is kept; drops (and logs) the rest.
+    fn shutdown(&mut self, deadline: Instant) -> SinkFuture<'_, ()> {
+        Box::pin(self.flush_kept(deadline))
+    }
+}

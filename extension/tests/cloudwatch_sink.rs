@@ -1,0 +1,349 @@
+//! The CloudWatch sink against moto's server (`scripts/moto.sh start`), read back through
+//! the real `GetMetricStatistics`: exact statistics, large batches, and the endpoint down
+//! (refused connections, 500s, throttling, refusals) with the kept data arriving once.
+//!
+//! Each test publishes to its own namespace, so tests share one moto without resetting it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "cloudwatch_sink/moto.rs"]
+mod moto;
+#[path = "cloudwatch_sink/proxy.rs"]
+mod proxy;
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use liftwatch::{Resolution, Unit};
+use liftwatch_extension::metrics::{MetricBatch, Series};
+use liftwatch_extension::sink::{CloudWatchSink, ExportReport, Sink, SinkError};
+use moto::{moto_url, namespace, reader, sink, stat, stats};
+use proxy::{Mode, Proxy};
+
+/// Lateness allowed past a deadline for the runtime to schedule the returning task.
+const SCHEDULING_SLACK: Duration = Duration::from_millis(150);
+
+fn series(name: &str, unit: Unit, values: Vec<f64>) -> Series {
+    Series {
+        name: name.to_owned(),
+        unit,
+        resolution: Resolution::Standard,
+        dimensions: vec![("FunctionName".to_owned(), "fn".to_owned())],
+        values,
+    }
+}
+
+fn batch(series: Vec<Series>) -> MetricBatch {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    MetricBatch {
+        timestamp_ms: u64::try_from(now.as_millis()).unwrap(),
+        series,
+    }
+}
+
+fn durations(values: &[f64]) -> MetricBatch {
+    batch(vec![series(
+        "Duration",
+        Unit::Milliseconds,
+        values.to_vec(),
+    )])
+}
+
+fn incomplete(result: Result<ExportReport, SinkError>) -> (ExportReport, u64) {
+    match result {
+        Err(SinkError::Incomplete {
+            report,
+            values_kept,
+            ..
+        }) => (report, values_kept),
+        other => panic!("expected an incomplete export, got {other:?}"),
+    }
+}
+
+fn soon(ms: u64) -> Instant {
+    Instant::now() + Duration::from_millis(ms)
+}
+
+#[tokio::test]
+async fn a_distribution_and_a_count_read_back_exactly() {
+    let moto = moto_url();
+    let ns = namespace("exact");
+    let mut sink = sink(&ns, &moto);
+    let batch = batch(vec![
+        series(
+            "Duration",
+            Unit::Milliseconds,
+            vec![10.0, 20.0, f64::NAN, 20.0, 30.0],
+        ),
+        series("Invocations", Unit::Count, vec![7.0]),
+    ]);
+    let report = sink.export(&batch, soon(10_000)).await.unwrap();
+    assert_eq!(
+        report,
+        ExportReport {
+            values_written: 5,
+            values_rejected: 1,
+            values_dropped: 0
+        }
+    );
+    let reader = reader(&moto);
+    assert_eq!(
+        stats(&reader, &ns, "Duration").await,
+        stat(4.0, 80.0, 10.0, 30.0)
+    );
+    assert_eq!(
+        stats(&reader, &ns, "Invocations").await,
+        stat(1.0, 7.0, 7.0, 7.0)
+    );
+    sink.shutdown(soon(1_000)).await;
+}
+
+#[tokio::test]
+async fn a_typical_flush_is_one_request() {
+    let moto = moto_url();
+    let ns = namespace("typical");
+    let proxy = Proxy::start(None, &moto).await;
+    let mut sink = sink(&ns, &proxy.url);
+    // 12 invocation metrics and 14 resource metrics, 20 invocations each.
+    let all: Vec<Series> = (0..26)
+        .map(|m| {
+            series(
+                &format!("M{m}"),
+                Unit::Milliseconds,
+                (1..=20).map(f64::from).collect(),
+            )
+        })
+        .collect();
+    let report = sink.export(&batch(all), soon(10_000)).await.unwrap();
+    assert_eq!(report.values_written, 26 * 20);
+    assert_eq!(proxy.requests(), 1);
+    assert_eq!(
+        stats(&reader(&moto), &ns, "M25").await,
+        stat(20.0, 210.0, 1.0, 20.0)
+    );
+}
+
+#[tokio::test]
+async fn over_150_values_and_over_1000_series_arrive_complete() {
+    let moto = moto_url();
+    let ns = namespace("large");
+    let proxy = Proxy::start(None, &moto).await;
+    let mut sink = sink(&ns, &proxy.url);
+    let mut all = vec![series(
+        "Big",
+        Unit::Milliseconds,
+        (1..=400).map(f64::from).collect(),
+    )];
+    all.extend((0..1_100).map(|i| series(&format!("S{i}"), Unit::Count, vec![f64::from(i)])));
+    let report = sink.export(&batch(all), soon(30_000)).await.unwrap();
+    assert_eq!(report.values_written, 400 + 1_100);
+    assert_eq!(proxy.requests(), 2, "1,103 datums: 1,000 then 103");
+    let reader = reader(&moto);
+    assert_eq!(
+        stats(&reader, &ns, "Big").await,
+        stat(400.0, 80_200.0, 1.0, 400.0)
+    );
+    for i in [0, 549, 1_099] {
+        let v = f64::from(i);
+        assert_eq!(
+            stats(&reader, &ns, &format!("S{i}")).await,
+            stat(1.0, v, v, v)
+        );
+    }
+    let pages = reader
+        .list_metrics()
+        .namespace(&ns)
+        .into_paginator()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .unwrap();
+    let listed: usize = pages.iter().map(|page| page.metrics().len()).sum();
+    assert_eq!(listed, 1_101);
+}
+
+#[tokio::test]
+async fn a_refused_connection_keeps_the_data_until_the_endpoint_is_back() {
+    let moto = moto_url();
+    let ns = namespace("refused");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let mut sink = sink(&ns, &format!("http://127.0.0.1:{port}"));
+
+    let deadline = soon(800);
+    let (report, kept) = incomplete(
+        sink.export(&durations(&[10.0, 20.0, 20.0, 30.0]), deadline)
+            .await,
+    );
+    assert!(
+        Instant::now() <= deadline + SCHEDULING_SLACK,
+        "returned by the deadline"
+    );
+    assert_eq!(
+        (report.values_written, report.values_dropped, kept),
+        (0, 0, 4)
+    );
+    assert_eq!(sink.kept_values(), 4);
+
+    let proxy = Proxy::start(Some(port), &moto).await;
+    let report = sink
+        .export(&durations(&[40.0]), soon(10_000))
+        .await
+        .unwrap();
+    assert_eq!(report.values_written, 5, "the kept values went first");
+    assert_eq!(sink.kept_values(), 0);
+    assert_eq!(proxy.requests(), 1);
+    let empty = sink.export(&batch(Vec::new()), soon(1_000)).await.unwrap();
+    assert_eq!(empty.values_written, 0);
+    assert_eq!(proxy.requests(), 1, "nothing sent twice");
+    assert_eq!(
+        stats(&reader(&moto), &ns, "Duration").await,
+        stat(5.0, 120.0, 10.0, 40.0)
+    );
+}
+
+#[tokio::test]
+async fn server_errors_keep_the_data_until_the_endpoint_recovers() {
+    let moto = moto_url();
+    let ns = namespace("errors");
+    let proxy = Proxy::start(None, &moto).await;
+    proxy.set(Mode::fail(500, "InternalFailure"));
+    let mut sink = sink(&ns, &proxy.url);
+
+    let deadline = soon(600);
+    let (report, kept) = incomplete(
+        sink.export(&durations(&[10.0, 20.0, 20.0, 30.0]), deadline)
+            .await,
+    );
+    assert!(
+        Instant::now() <= deadline + SCHEDULING_SLACK,
+        "returned by the deadline"
+    );
+    assert_eq!((report.values_written, kept), (0, 4));
+    let attempts = proxy.requests();
+    assert!(
+        (3..=15).contains(&attempts),
+        "retried with backoff: {attempts}"
+    );
+
+    proxy.set(Mode::Forward);
+    let report = sink
+        .export(&durations(&[50.0]), soon(10_000))
+        .await
+        .unwrap();
+    assert_eq!(report.values_written, 5);
+    assert_eq!(proxy.requests(), attempts + 1);
+    assert_eq!(
+        stats(&reader(&moto), &ns, "Duration").await,
+        stat(5.0, 130.0, 10.0, 50.0)
+    );
+}
+
+#[tokio::test]
+async fn throttling_is_retried_within_the_export() {
+    let moto = moto_url();
+    let ns = namespace("throttled");
+    let proxy = Proxy::start(None, &moto).await;
+    proxy.set(Mode::fail_times(400, "Throttling", 2));
+    let mut sink = sink(&ns, &proxy.url);
+    let report = sink
+        .export(&durations(&[1.0, 2.0]), soon(5_000))
+        .await
+        .unwrap();
+    assert_eq!(report.values_written, 2);
+    assert_eq!(proxy.requests(), 3);
+    assert_eq!(
+        stats(&reader(&moto), &ns, "Duration").await,
+        stat(2.0, 3.0, 1.0, 2.0)
+    );
+}
+
+#[tokio::test]
+async fn a_request_cloudwatch_refuses_is_dropped_not_retried() {
+    let moto = moto_url();
+    let ns = namespace("refusal");
+    let proxy = Proxy::start(None, &moto).await;
+    proxy.set(Mode::fail(400, "InvalidParameterValue"));
+    let mut sink = sink(&ns, &proxy.url);
+    let (report, kept) = incomplete(sink.export(&durations(&[1.0, 2.0, 2.0]), soon(5_000)).await);
+    assert_eq!(
+        (report.values_written, report.values_dropped, kept),
+        (0, 3, 0)
+    );
+    assert_eq!(proxy.requests(), 1);
+    assert_eq!(sink.kept_values(), 0);
+}
+
+#[tokio::test]
+async fn shutdown_sends_what_was_kept_once() {
+    let moto = moto_url();
+    let ns = namespace("shutdown");
+    let proxy = Proxy::start(None, &moto).await;
+    proxy.set(Mode::fail(503, "ServiceUnavailable"));
+    let mut sink = sink(&ns, &proxy.url);
+    let (_, kept) = incomplete(sink.export(&durations(&[3.0, 4.0]), soon(300)).await);
+    assert_eq!(kept, 2);
+
+    proxy.set(Mode::Forward);
+    let before = proxy.requests();
+    sink.shutdown(soon(2_000)).await;
+    assert_eq!(proxy.requests(), before + 1);
+    assert_eq!(sink.kept_values(), 0);
+    sink.shutdown(soon(2_000)).await;
+    assert_eq!(
+        proxy.requests(),
+        before + 1,
+        "a second shutdown sends nothing"
+    );
+    assert_eq!(
+        stats(&reader(&moto), &ns, "Duration").await,
+        stat(2.0, 7.0, 3.0, 4.0)
+    );
+}
+
+/// Run only by `credentials_and_endpoint_come_from_the_environment`, in a child process
+/// with the environment it sets (tests never change their own process's environment).
+#[tokio::test]
+#[ignore = "run by credentials_and_endpoint_come_from_the_environment as a child process"]
+async fn child_exports_with_the_environment_only() {
+    let ns = std::env::var("LIFTWATCH_TEST_CHILD_NAMESPACE").unwrap();
+    let mut sink = CloudWatchSink::new(ns, moto::REGION.to_owned());
+    let batch = durations(&[1.0, 2.0, 3.0]);
+    let report = sink.export(&batch, soon(10_000)).await.unwrap();
+    assert_eq!(report.values_written, 3);
+}
+
+#[tokio::test]
+async fn credentials_and_endpoint_come_from_the_environment() {
+    let moto = moto_url();
+    for endpoint_var in ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_CLOUDWATCH"] {
+        let ns = namespace(endpoint_var);
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap());
+        child.args([
+            "--ignored",
+            "--exact",
+            "child_exports_with_the_environment_only",
+        ]);
+        for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("AWS_")) {
+            child.env_remove(name);
+        }
+        let output = child
+            .env(endpoint_var, &moto)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_SESSION_TOKEN", "testing")
+            .env("AWS_CONFIG_FILE", "/nonexistent")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("LIFTWATCH_TEST_CHILD_NAMESPACE", &ns)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{endpoint_var}: the child export failed: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let read = stats(&reader(&moto), &ns, "Duration").await;
+        assert_eq!(read, stat(3.0, 6.0, 1.0, 3.0), "{endpoint_var}");
+    }
+}

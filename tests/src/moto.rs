@@ -1,0 +1,106 @@
+//! moto, the AWS emulator the tests run against: where it runs (`scripts/moto.sh start`
+//! writes `target/moto.url`), and reading metrics back through the real CloudWatch API.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aws_sdk_cloudwatch::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_cloudwatch::primitives::DateTime;
+use aws_sdk_cloudwatch::types::{Dimension, Statistic};
+use aws_sdk_cloudwatch::{Client, Config};
+
+pub const REGION: &str = "us-east-1";
+
+/// moto's URL: `LIFTWATCH_TEST_MOTO_URL`, else what `scripts/moto.sh start` wrote.
+#[must_use]
+pub fn moto_url() -> String {
+    let url = std::env::var("LIFTWATCH_TEST_MOTO_URL").ok().or_else(|| {
+        let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/moto.url");
+        std::fs::read_to_string(file).ok()
+    });
+    let Some(url) = url.map(|u| u.trim().trim_end_matches('/').to_owned()) else {
+        panic!("no moto server: run `scripts/moto.sh start` (or set LIFTWATCH_TEST_MOTO_URL)");
+    };
+    let addr = url.trim_start_matches("http://");
+    if std::net::TcpStream::connect(addr).is_err() {
+        panic!("moto at {url} does not answer: run `scripts/moto.sh start`");
+    }
+    url
+}
+
+pub fn namespace(test: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("LiftwatchTest/{test}/{nanos}")
+}
+
+pub fn reader(moto: &str) -> Client {
+    let config = Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .endpoint_url(moto)
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+        .build();
+    Client::from_conf(config)
+}
+
+/// SampleCount, Sum, Minimum, Maximum over every datapoint of the last and next hour.
+#[derive(Debug, PartialEq)]
+pub struct Stats {
+    pub count: f64,
+    pub sum: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+/// The statistics of `name` with the single dimension `FunctionName = function`.
+pub async fn stats(reader: &Client, namespace: &str, name: &str, function: &str) -> Stats {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let out = reader
+        .get_metric_statistics()
+        .namespace(namespace)
+        .metric_name(name)
+        .dimensions(
+            Dimension::builder()
+                .name("FunctionName")
+                .value(function)
+                .build(),
+        )
+        .start_time(DateTime::from_secs(now - 3_600))
+        .end_time(DateTime::from_secs(now + 3_600))
+        .period(60)
+        .statistics(Statistic::SampleCount)
+        .statistics(Statistic::Sum)
+        .statistics(Statistic::Minimum)
+        .statistics(Statistic::Maximum)
+        .send()
+        .await
+        .unwrap();
+    let points = out.datapoints();
+    Stats {
+        count: points.iter().filter_map(|p| p.sample_count()).sum(),
+        sum: points.iter().filter_map(|p| p.sum()).sum(),
+        min: points
+            .iter()
+            .filter_map(|p| p.minimum())
+            .fold(f64::INFINITY, f64::min),
+        max: points
+            .iter()
+            .filter_map(|p| p.maximum())
+            .fold(f64::NEG_INFINITY, f64::max),
+    }
+}
+
+pub fn stat(count: f64, sum: f64, min: f64, max: f64) -> Stats {
+    Stats {
+        count,
+        sum,
+        min,
+        max,
+    }
+}
