@@ -199,7 +199,7 @@ async fn run(config: SandboxConfig, args: &Args) -> anyhow::Result<()> {
     }
     eprintln!("shutting down");
     let shutdown = sandbox.shutdown().await.context("shutting down")?;
-    report(&sandbox, &shutdown);
+    report(&sandbox, &shutdown, args.invocations);
     Ok(())
 }
 
@@ -207,8 +207,12 @@ async fn run(config: SandboxConfig, args: &Args) -> anyhow::Result<()> {
     clippy::print_stdout,
     reason = "the table and timings are the CLI's output"
 )]
-fn report(sandbox: &Sandbox, shutdown: &liftwatch_sandbox::ShutdownOutcome) {
+fn report(sandbox: &Sandbox, shutdown: &liftwatch_sandbox::ShutdownOutcome, invocations: usize) {
     let scan = sandbox.emf();
+    let stdout = sandbox.extension_stdout();
+    let bytes: usize = stdout.iter().map(|line| line.len() + 1).sum();
+    let flushes: std::collections::BTreeSet<u64> =
+        scan.metrics.iter().filter_map(|m| m.timestamp_ms).collect();
     let summaries = emf::summarize(&scan.metrics);
     println!(
         "published metrics ({} EMF documents, {} other stdout lines):",
@@ -217,5 +221,11 @@ fn report(sandbox: &Sandbox, shutdown: &liftwatch_sandbox::ShutdownOutcome) {
     );
     print!("{}", table::render(&summaries));
     println!();
+    println!(
+        "EMF output: {bytes} bytes in {} documents over {} flushes; {:.0} bytes per invocation",
+        scan.documents,
+        flushes.len(),
+        bytes as f64 / invocations.max(1) as f64
+    );
     println!("{shutdown}");
 }
