@@ -232,6 +232,11 @@ impl Pipeline {
                 let _ = reply.send(summary);
             }
             Command::Shutdown(deadline, reply) => {
+                // The last chance to count what the kernel dropped: drain, then look.
+                self.drain_intake(usize::MAX);
+                if let Some(intake) = self.intake.as_mut() {
+                    self.health.dropped(intake.take_kernel_drops());
+                }
                 let summary = self.flush(deadline).await;
                 let shutdowns = self.sinks.iter_mut().map(|sink| sink.shutdown(deadline));
                 futures_util::future::join_all(shutdowns).await;
@@ -317,7 +322,7 @@ impl Pipeline {
     async fn flush(&mut self, deadline: Instant) -> FlushSummary {
         self.drain_intake(usize::MAX);
         if let Some(intake) = self.intake.as_mut() {
-            self.health.dropped(intake.take_kernel_drops());
+            self.health.dropped(intake.take_kernel_drops_if_due());
         }
         self.drain_telemetry();
         self.last_flush = Instant::now();

@@ -13,6 +13,7 @@ pub mod kernel_drops;
 use std::io::{self, Read};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use liftwatch::protocol::{self, Event};
 use socket2::{Domain, Protocol, Socket, Type};
@@ -35,9 +36,14 @@ pub struct UdpIntake {
     buf: Vec<u8>,
     /// Where the kernel's per-socket drop counter is read (`/proc/net/udp`).
     proc_net_udp: PathBuf,
-    /// The kernel's drop counter at the last look.
+    /// The kernel's drop counter at the last look, and when that was.
     kernel_drops_seen: u64,
+    kernel_drops_checked: Option<Instant>,
 }
+
+/// Reading `/proc/net/udp` costs tens of microseconds (the kernel walks its socket table),
+/// so flushes on the invocation's path look at most this often.
+const KERNEL_DROPS_EVERY: Duration = Duration::from_secs(1);
 
 impl UdpIntake {
     /// Binds 127.0.0.1:`port` with a large receive buffer. Must run inside a runtime.
@@ -61,6 +67,7 @@ impl UdpIntake {
             buf: vec![0; protocol::MAX_DATAGRAM_BYTES + 1],
             proc_net_udp: PathBuf::from(kernel_drops::PROC_NET_UDP),
             kernel_drops_seen: 0,
+            kernel_drops_checked: None,
         };
         intake.kernel_drops_seen = intake.kernel_drops_total().unwrap_or(0);
         Ok(intake)
@@ -73,8 +80,21 @@ impl UdpIntake {
         kernel_drops::read_drops(&self.proc_net_udp, addr)
     }
 
+    /// Like [`take_kernel_drops`](Self::take_kernel_drops), but at most once per
+    /// [`KERNEL_DROPS_EVERY`]; 0 in between (the drops are counted at a later call).
+    pub fn take_kernel_drops_if_due(&mut self) -> u64 {
+        if self
+            .kernel_drops_checked
+            .is_some_and(|at| at.elapsed() < KERNEL_DROPS_EVERY)
+        {
+            return 0;
+        }
+        self.take_kernel_drops()
+    }
+
     /// Datagrams the kernel dropped (receive buffer full) since the last call.
     pub fn take_kernel_drops(&mut self) -> u64 {
+        self.kernel_drops_checked = Some(Instant::now());
         let Some(total) = self.kernel_drops_total() else {
             return 0;
         };
