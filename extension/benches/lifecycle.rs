@@ -128,7 +128,10 @@ async fn main() {
             "LIFTWATCH_LOG_LEVEL",
             std::env::var("BENCH_LOG").unwrap_or_else(|_| "warn".into()),
         )
-        .env("LIFTWATCH_RESOURCES", std::env::var("BENCH_RESOURCES").unwrap_or_else(|_| "on".into()))
+        .env(
+            "LIFTWATCH_RESOURCES",
+            std::env::var("BENCH_RESOURCES").unwrap_or_else(|_| "on".into()),
+        )
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()

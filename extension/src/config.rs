@@ -242,7 +242,6 @@ fn parse_types(raw: &str) -> Option<TelemetryTypes> {
     Some(types)
 }
 
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

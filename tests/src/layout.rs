@@ -87,6 +87,28 @@ impl Drop for Layout {
     }
 }
 
+/// A binary this workspace built in its debug profile (`CARGO_TARGET_DIR`, else the
+/// workspace's `target/`), for the end-to-end tests. Panics with the command to run when it
+/// is missing: a test without its binary cannot say anything.
+#[must_use]
+#[allow(
+    clippy::panic,
+    reason = "a test helper: a missing binary is a setup error"
+)]
+pub fn built_binary(name: &str) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let path = target.join("debug").join(name);
+    if !path.exists() {
+        panic!(
+            "{} is missing: run `cargo build --workspace --bins` first (scripts/test.sh does)",
+            path.display()
+        );
+    }
+    path
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

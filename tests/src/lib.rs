@@ -80,6 +80,7 @@ pub use emf::{EmfMetric, EmfScan, MetricSummary};
 pub use error::{Role, SandboxError};
 pub use invoke::{FunctionError, InvokeOutcome, InvokeStatus};
 pub use lambda_simulator::TelemetryEvent;
+pub use layout::built_binary;
 pub use output::{OutputCapture, Stream};
 pub use proxy::{ProxyObservations, SubscriptionAttempt, SubscriptionVerdict};
 pub use sandbox::{Sandbox, SandboxPorts};

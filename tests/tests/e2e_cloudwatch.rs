@@ -17,16 +17,7 @@ use serde_json::{Value, json};
 const FUNCTION: &str = "e2e-cw-fn";
 
 fn binary(name: &str) -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    let path = target.join("debug").join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo build --workspace --bins`",
-        path.display()
-    );
-    path
+    liftwatch_sandbox::built_binary(name)
 }
 
 fn config(namespace: &str, endpoint: &str) -> SandboxConfig {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use liftwatch::Unit;
 
 use crate::aggregate::cost::{Architecture, invocation_cost};
-use crate::aggregate::function_series;
+use crate::aggregate::{function_series, take_samples};
 use crate::metrics::Series;
 use crate::telemetry::record::{InitType, Phase, Record, Status};
 
@@ -330,16 +330,7 @@ impl InvocationAggregator {
                 &mut self.memory_utilization,
             ),
         ];
-        for (name, unit, values) in distributions {
-            if !values.is_empty() {
-                out.push(function_series(
-                    function,
-                    name,
-                    unit,
-                    std::mem::take(values),
-                ));
-            }
-        }
+        take_samples(function, distributions, out);
         if let Some(size) = self.memory_size.take() {
             out.push(function_series(
                 function,

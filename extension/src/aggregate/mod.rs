@@ -27,6 +27,24 @@ pub(crate) fn function_series(function: &str, name: &str, unit: Unit, values: Ve
     }
 }
 
+/// Moves each non-empty sample list into `out` as a `FunctionName` series, leaving it empty.
+pub(crate) fn take_samples<const N: usize>(
+    function: &str,
+    samples: [(&str, Unit, &mut Vec<f64>); N],
+    out: &mut Vec<Series>,
+) {
+    for (name, unit, values) in samples {
+        if !values.is_empty() {
+            out.push(function_series(
+                function,
+                name,
+                unit,
+                std::mem::take(values),
+            ));
+        }
+    }
+}
+
 /// The extension's own counters as series; zero counts are left out to save log bytes.
 pub fn health_series(function: &str, counts: HealthCounts, out: &mut Vec<Series>) {
     let all = [

@@ -5,7 +5,7 @@
 
 use liftwatch::Unit;
 
-use crate::aggregate::function_series;
+use crate::aggregate::{function_series, take_samples};
 use crate::metrics::Series;
 use crate::resources::ResourceUsage;
 
@@ -57,16 +57,7 @@ impl ResourceAggregator {
             ("FdUse", Unit::Count, &mut self.fd_use),
             ("ThreadsUse", Unit::Count, &mut self.threads_use),
         ];
-        for (name, unit, values) in samples {
-            if !values.is_empty() {
-                out.push(function_series(
-                    function,
-                    name,
-                    unit,
-                    std::mem::take(values),
-                ));
-            }
-        }
+        take_samples(function, samples, out);
         if let Some((tmp_max, fd_max, threads_max)) = self.limits.take() {
             out.push(function_series(
                 function,
