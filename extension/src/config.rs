@@ -27,6 +27,8 @@ pub mod vars {
     pub const LOG_LEVEL: &str = "LIFTWATCH_LOG_LEVEL";
     pub const SINKS: &str = "LIFTWATCH_SINKS";
     pub const RESOURCES: &str = "LIFTWATCH_RESOURCES";
+    pub const RATELIMIT_TABLE: &str = "LIFTWATCH_RATELIMIT_TABLE";
+    pub const RATELIMIT_RETENTION_DAYS: &str = "LIFTWATCH_RATELIMIT_RETENTION_DAYS";
 }
 
 /// The accepted values of `LIFTWATCH_LOG_LEVEL`.
@@ -76,6 +78,10 @@ pub struct Config {
     pub sinks: Sinks,
     /// Whether the resource sampler runs during invocations (`LIFTWATCH_RESOURCES`).
     pub resources: bool,
+    /// The DynamoDB table for rate-limit statistics; `None`: metrics only.
+    pub ratelimit_table: Option<String>,
+    /// How long statistics items live past their window's end (the TTL).
+    pub ratelimit_retention: Duration,
 }
 
 /// Why the configuration cannot be used at all.
@@ -150,6 +156,13 @@ impl Config {
             }),
             sinks: env.parse_or(vars::SINKS, Sinks::default(), Sinks::parse),
             resources: env.parse_or(vars::RESOURCES, true, parse_switch),
+            ratelimit_table: env.get(vars::RATELIMIT_TABLE),
+            ratelimit_retention: Duration::from_secs(
+                24 * 3600
+                    * env.parse_or(vars::RATELIMIT_RETENTION_DAYS, 30, |s| {
+                        s.parse().ok().filter(|d| (1..=3650).contains(d))
+                    }),
+            ),
         };
         Ok((config, env.warnings))
     }
@@ -301,6 +314,8 @@ mod tests {
             (vars::FLUSH, "periodic:5"),
             (vars::SINKS, "emf, cloudwatch"),
             (vars::RESOURCES, "off"),
+            (vars::RATELIMIT_TABLE, "limits"),
+            (vars::RATELIMIT_RETENTION_DAYS, "7"),
         ]);
         assert!(warnings.is_empty(), "{warnings:?}");
         assert_eq!(c.function_name, "orders");
@@ -320,6 +335,8 @@ mod tests {
             }
         );
         assert!(!c.resources);
+        assert_eq!(c.ratelimit_table.as_deref(), Some("limits"));
+        assert_eq!(c.ratelimit_retention, Duration::from_secs(7 * 24 * 3600));
     }
 
     #[test]
@@ -351,6 +368,7 @@ mod tests {
             (vars::SINKS, "emf,statsd"),
             (vars::SINKS, ","),
             (vars::RESOURCES, "maybe"),
+            (vars::RATELIMIT_RETENTION_DAYS, "0"),
         ];
         let (default, _) = config(&[(vars::RUNTIME_API, "x")]);
         for (key, value) in cases {

@@ -19,6 +19,7 @@ pub mod intake;
 pub mod lifecycle;
 pub mod metrics;
 pub mod pipeline;
+pub mod ratelimit;
 pub mod resources;
 pub mod sink;
 pub mod telemetry;

@@ -17,6 +17,7 @@ use crate::flush::FlushPolicy;
 use crate::health::Health;
 use crate::intake::UdpIntake;
 use crate::pipeline::{Pipeline, PipelineHandle};
+use crate::ratelimit::{ClientOptions, RateLimitWriter, TableFlush};
 use crate::resources::{ProcessScope, ResourceSampler};
 use crate::sink::Sink;
 use crate::telemetry::{TelemetryListener, subscribe};
@@ -162,6 +163,15 @@ async fn start(
         // In Lambda the microVM holds only the sandbox's processes: all of /proc is ours.
         let sampler = ResourceSampler::new("/proc".into(), "/tmp".into(), ProcessScope::All);
         pipeline = pipeline.with_sampler(sampler);
+    }
+    if let Some(table) = &config.ratelimit_table {
+        let options = ClientOptions {
+            region: config.region.clone(),
+            endpoint: None,
+            credentials: None,
+        };
+        let writer = RateLimitWriter::new(table.clone(), config.ratelimit_retention, options);
+        pipeline = pipeline.with_ratelimit_table(TableFlush::new(writer));
     }
     let (pipeline, _task) = pipeline.spawn();
     Running {

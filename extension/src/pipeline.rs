@@ -5,13 +5,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use liftwatch::protocol::Event;
+use liftwatch::protocol::{Event, RateLimitEvent};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::aggregate::{self, CustomAggregator, InvocationAggregator, ResourceAggregator};
 use crate::health::Health;
 use crate::intake::{self, UdpIntake};
 use crate::metrics::MetricBatch;
+use crate::ratelimit::{Decision, RateLimitAggregator, TableFlush, WriteReport};
 use crate::resources::ResourceSampler;
 use crate::sink::{Sink, SinkError};
 use crate::telemetry::Record;
@@ -140,6 +141,13 @@ pub struct Pipeline {
     /// Samples `/proc` while an invocation runs; `None` when resource metrics are off.
     sampler: Option<ResourceSampler>,
     resources: ResourceAggregator,
+    ratelimit: RateLimitAggregator,
+    /// The statistics table, when `LIFTWATCH_RATELIMIT_TABLE` is set.
+    table: Option<TableFlush>,
+    /// The "no statistics table" note was logged.
+    warned_no_table: bool,
+    /// SHUTDOWN's final flush is running: write everything that is due and kept.
+    final_flush: bool,
     /// The invocation being sampled and the next sample's time.
     sampling: Option<(String, Instant)>,
     last_flush: Instant,
@@ -168,6 +176,10 @@ impl Pipeline {
             telemetry_records: 0,
             sampler: None,
             resources: ResourceAggregator::default(),
+            ratelimit: RateLimitAggregator::new(),
+            table: None,
+            warned_no_table: false,
+            final_flush: false,
             sampling: None,
             last_flush: Instant::now(),
         }
@@ -176,6 +188,12 @@ impl Pipeline {
     /// Samples resources with `sampler` between each INVOKE and its runtimeDone.
     pub fn with_sampler(mut self, sampler: ResourceSampler) -> Self {
         self.sampler = Some(sampler);
+        self
+    }
+
+    /// Also writes rate-limit statistics to a DynamoDB table.
+    pub fn with_ratelimit_table(mut self, table: TableFlush) -> Self {
+        self.table = Some(table);
         self
     }
 
@@ -232,6 +250,7 @@ impl Pipeline {
                 let _ = reply.send(summary);
             }
             Command::Shutdown(deadline, reply) => {
+                self.final_flush = true;
                 // The last chance to count what the kernel dropped: drain, then look.
                 self.drain_intake(usize::MAX);
                 if let Some(intake) = self.intake.as_mut() {
@@ -304,16 +323,53 @@ impl Pipeline {
         }
     }
 
+    /// Writes the rate-limit statistics table when its interval has passed (or at SHUTDOWN).
+    async fn write_table(&mut self, deadline: Instant) {
+        let Some(table) = self.table.as_mut() else {
+            return;
+        };
+        let Some(report) = table.write_due(self.final_flush, deadline).await else {
+            return;
+        };
+        self.health.dropped(report.dropped as u64);
+        if report.kept > 0 || report.dropped > 0 {
+            self.health.sink_error(1);
+            log_table_failure(&report);
+        }
+    }
+
     fn drain_intake(&mut self, max: usize) -> usize {
         let Some(intake) = self.intake.as_mut() else {
             return 0;
         };
         let custom = &mut self.custom;
+        let ratelimit = &mut self.ratelimit;
+        let table = &mut self.table;
+        let warned_no_table = &mut self.warned_no_table;
         let health = &self.health;
+        let now_secs = now_ms() / 1000;
         intake.drain(max, health, |event| {
-            if let Event::Metric(metric) = event
-                && !custom.record(metric)
-            {
+            let kept = match event {
+                Event::Metric(metric) => custom.record(metric),
+                Event::RateLimit(event) => {
+                    let decision = decision(event, now_secs);
+                    let in_table = match table.as_mut() {
+                        Some(table) => table.record(decision.clone()),
+                        None => {
+                            if !std::mem::replace(warned_no_table, true) {
+                                tracing::warn!(
+                                    "rate-limit decisions go to metrics only: set LIFTWATCH_RATELIMIT_TABLE for per-window statistics"
+                                );
+                            }
+                            true
+                        }
+                    };
+                    ratelimit.record(decision) && in_table
+                }
+                // A type this build does not aggregate yet: counted, never silently lost.
+                _ => false,
+            };
+            if !kept {
                 health.dropped(1);
             }
         })
@@ -334,12 +390,15 @@ impl Pipeline {
             .flush_into(&self.function, &mut batch.series);
         self.custom.flush_into(&self.function, &mut batch.series);
         self.resources.flush_into(&self.function, &mut batch.series);
+        let decisions = self.ratelimit.flush();
+        decisions.series_into(&self.function, &mut batch.series);
         if let Some(sampler) = self.sampler.as_mut() {
             self.health.malformed(sampler.take_errors());
         }
         let counts = self.health.take();
         aggregate::health_series(&self.function, counts, &mut batch.series);
         if batch.is_empty() {
+            self.write_table(deadline).await;
             return FlushSummary {
                 telemetry_records: self.telemetry_records,
                 ..FlushSummary::default()
@@ -364,12 +423,40 @@ impl Pipeline {
                 }
             }
         }
+        self.write_table(deadline).await;
         FlushSummary {
             telemetry_records: self.telemetry_records,
             series: batch.series.len(),
             values: batch.value_count(),
         }
     }
+}
+
+/// A handler's rate-limit event as the aggregator counts it; an event without a window
+/// start falls in the window containing `now_secs`.
+fn decision(event: RateLimitEvent, now_secs: u64) -> Decision {
+    let window = u64::from(event.window_seconds.max(1));
+    Decision {
+        rule: event.rule,
+        key_class: event.key_class,
+        outcome: event.outcome,
+        window_seconds: event.window_seconds,
+        window_start: event.window_start.unwrap_or(now_secs / window * window),
+    }
+}
+
+fn log_table_failure(report: &WriteReport) {
+    let error = report
+        .error
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    tracing::warn!(
+        kept = report.kept,
+        dropped = report.dropped,
+        error,
+        "rate-limit statistics table write incomplete"
+    );
 }
 
 /// Sleeps until `at`, or forever when there is nothing to wait for.

@@ -15,6 +15,7 @@ use crate::protocol::{
     self, DEFAULT_PORT, MAX_DATAGRAM_BYTES, MetricKind, ProtocolError, RECOMMENDED_DATAGRAM_BYTES,
     Resolution,
 };
+use crate::ratelimit::RateLimitDecision;
 use crate::unit::Unit;
 
 mod batch;
@@ -205,6 +206,41 @@ impl Client {
     pub fn try_send(&self, metric: Metric) -> Result<(), SendError> {
         let result = match metric.validated() {
             Ok(metric) => self.transmit_with(|buf| metric.write(buf)),
+            Err(error) => Err(SendError::Invalid(error)),
+        };
+        self.tally(result, 1)
+    }
+
+    /// Reports a rate-limit decision, ignoring failures (they are counted in
+    /// [`Client::failed`]). Only the key's class is sent, never the key.
+    ///
+    /// ```no_run
+    /// use liftwatch::{Client, KeyClass, RateLimitDecision};
+    /// let client = Client::from_env();
+    /// let user_id = "user-42";
+    /// client.rate_limit(
+    ///     RateLimitDecision::allowed("login", 60)
+    ///         .key_class(KeyClass::hashed(user_id, 16))
+    ///         .limit(100)
+    ///         .remaining(42),
+    /// );
+    /// ```
+    pub fn rate_limit(&self, decision: RateLimitDecision) {
+        let _ = self.try_rate_limit(decision);
+    }
+
+    /// Reports a rate-limit decision and says why it was not sent.
+    ///
+    /// ```
+    /// use liftwatch::{Client, RateLimitDecision, SendError};
+    /// let client = Client::new(9325);
+    /// let result = client.try_rate_limit(RateLimitDecision::blocked("login", 90_000));
+    /// assert!(matches!(result, Err(SendError::Invalid(_))), "windows are at most a day");
+    /// assert_eq!(client.failed(), 1);
+    /// ```
+    pub fn try_rate_limit(&self, decision: RateLimitDecision) -> Result<(), SendError> {
+        let result = match decision.into_event() {
+            Ok(event) => self.transmit_with(|buf| protocol::write_rate_limit(buf, &event)),
             Err(error) => Err(SendError::Invalid(error)),
         };
         self.tally(result, 1)

@@ -2,16 +2,18 @@
 //! Lambda extension over localhost UDP. Default build: `std` + `serde` only.
 //!
 //! [`Client`] sends one event per datagram, fire-and-forget; [`Metric`] builds a metric
-//! with a unit, dimensions or high resolution; [`Batch`] packs many events into each
-//! datagram. [`protocol`] is the wire format shared with the extension, described for
+//! with a unit, dimensions or high resolution; [`RateLimitDecision`] reports a rate-limit
+//! decision with its key reduced to a bounded [`KeyClass`]; [`Batch`] packs many events
+//! into each datagram. [`protocol`] is the wire format shared with the extension, described for
 //! other languages in `docs/PROTOCOL.md`.
 //!
 //! ```no_run
-//! use liftwatch::{Client, Metric, Unit};
+//! use liftwatch::{Client, KeyClass, Metric, RateLimitDecision, Unit};
 //! let client = Client::from_env();
 //! client.count("OrdersPlaced", 1.0);
 //! client.timing("PaymentLatency", 87.0);
 //! client.send(Metric::distribution("CartValue", 42.5).dimension("Tenant", "acme"));
+//! client.rate_limit(RateLimitDecision::blocked("login", 60).key_class(KeyClass::hashed("user-42", 16)));
 //! let mut batch = client.batch();
 //! for size in [512.0, 2048.0] {
 //!     batch.send(Metric::distribution("ItemSize", size).unit(Unit::Bytes));
@@ -26,9 +28,11 @@
 mod client;
 mod metric;
 pub mod protocol;
+mod ratelimit;
 mod unit;
 
 pub use client::{Batch, Client, PORT_VAR, SendError};
 pub use metric::Metric;
-pub use protocol::{MetricKind, Resolution};
+pub use protocol::{MetricKind, Outcome, Resolution};
+pub use ratelimit::{DEFAULT_KEY_BUCKETS, KeyClass, MAX_KEY_BUCKETS, RateLimitDecision, fnv1a_64};
 pub use unit::{Unit, UnknownUnit};

@@ -265,6 +265,7 @@ mod tests {
     fn event(metric: Metric) -> Result<MetricEvent, ProtocolError> {
         metric.into_event().map(|e| match e {
             Event::Metric(m) => m,
+            other => panic!("a metric builds a metric event: {other:?}"),
         })
     }
 

@@ -1,6 +1,7 @@
 //! The example senders in docs/PROTOCOL.md, run exactly as written against a UDP socket
 //! bound here, with what arrives decoded by the extension's decoder: the doc and the
 //! protocol cannot drift apart. Python and Node.js run with `-c`/`-e`; Go with `go run`.
+//! The rate-limit section's Python block (fenced `python ratelimit`) runs the same way.
 //! A test whose interpreter is not installed prints why and passes.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -10,15 +11,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use liftwatch::protocol::{self, Event, MetricEvent};
-use liftwatch::{MetricKind, Resolution, Unit};
+use liftwatch::protocol::{self, Event, MetricEvent, RateLimitEvent};
+use liftwatch::{KeyClass, MetricKind, Outcome, Resolution, Unit};
 
 fn protocol_doc() -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/PROTOCOL.md");
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// The one fenced block of `language` in the doc, without its fences.
+/// The one fenced block whose info string is exactly `language`, without its fences.
 fn code_block(doc: &str, language: &str) -> String {
     let fence = format!("\n```{language}\n");
     let mut blocks = doc.match_indices(&fence);
@@ -32,7 +33,7 @@ fn code_block(doc: &str, language: &str) -> String {
 }
 
 /// The two metrics every example sends.
-fn expected() -> [MetricEvent; 2] {
+fn expected() -> Vec<Event> {
     [
         MetricEvent {
             name: "OrdersPlaced".to_owned(),
@@ -51,6 +52,9 @@ fn expected() -> [MetricEvent; 2] {
             resolution: Resolution::Standard,
         },
     ]
+    .into_iter()
+    .map(Event::Metric)
+    .collect()
 }
 
 /// Runs `command` with `LIFTWATCH_PORT` set; `None` when its program is not installed.
@@ -64,7 +68,7 @@ fn run(mut command: Command, port: u16) -> Option<Output> {
 
 /// Runs the sender against a bound socket and checks what arrived, then against a closed
 /// port and checks that it still exits cleanly. Returns false when it was skipped.
-fn check_sender(name: &str, command: impl Fn() -> Command) -> bool {
+fn check_sender(name: &str, expected: &[Event], command: impl Fn() -> Command) -> bool {
     let intake = UdpSocket::bind("127.0.0.1:0").unwrap();
     intake
         .set_read_timeout(Some(Duration::from_secs(10)))
@@ -81,14 +85,14 @@ fn check_sender(name: &str, command: impl Fn() -> Command) -> bool {
     );
     let mut received = Vec::new();
     let mut buf = vec![0; protocol::MAX_DATAGRAM_BYTES + 1];
-    while received.len() < 2 {
+    while received.len() < expected.len() {
         let len = intake.recv(&mut buf).expect("the example's datagrams");
         protocol::decode_datagram(&buf[..len], |event| match event {
-            Ok(Event::Metric(m)) => received.push(m),
+            Ok(event) => received.push(event),
             other => panic!("{name} sent a bad event: {other:?}"),
         });
     }
-    assert_eq!(received, expected(), "{name}");
+    assert_eq!(received, expected, "{name}");
 
     let closed = UdpSocket::bind("127.0.0.1:0")
         .unwrap()
@@ -106,7 +110,7 @@ fn check_sender(name: &str, command: impl Fn() -> Command) -> bool {
 #[test]
 fn the_python_example_is_decoded_by_the_extension() {
     let code = code_block(&protocol_doc(), "python");
-    check_sender("python3", || {
+    check_sender("python3", &expected(), || {
         let mut command = Command::new("python3");
         command.arg("-c").arg(&code);
         command
@@ -116,7 +120,7 @@ fn the_python_example_is_decoded_by_the_extension() {
 #[test]
 fn the_node_example_is_decoded_by_the_extension() {
     let code = code_block(&protocol_doc(), "js");
-    check_sender("node", || {
+    check_sender("node", &expected(), || {
         let mut command = Command::new("node");
         command.arg("-e").arg(&code);
         command
@@ -130,12 +134,32 @@ fn the_go_example_is_decoded_by_the_extension() {
         std::env::temp_dir().join(format!("liftwatch-go-example-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("main.go"), code).unwrap();
-    check_sender("go", || {
+    check_sender("go", &expected(), || {
         let mut command = Command::new("go");
         command.arg("run").arg("main.go").current_dir(&dir);
         command
     });
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_python_rate_limit_example_is_decoded_by_the_extension() {
+    let code = code_block(&protocol_doc(), "python ratelimit");
+    let decision = RateLimitEvent {
+        rule: "login".to_owned(),
+        outcome: Outcome::Allowed,
+        // The Python hash agrees with the SDK's.
+        key_class: KeyClass::hashed("user-42", 16).as_str().map(str::to_owned),
+        limit: Some(100),
+        remaining: Some(42),
+        window_seconds: 60,
+        window_start: None,
+    };
+    check_sender("python3", &[Event::RateLimit(decision)], || {
+        let mut command = Command::new("python3");
+        command.arg("-c").arg(&code);
+        command
+    });
 }
 
 #[test]
@@ -149,4 +173,13 @@ fn every_example_block_is_found_whole() {
     );
     assert!(code_block(&doc, "js").starts_with("const dgram = require(\"node:dgram\");\n"));
     assert!(code_block(&doc, "go").trim_end().ends_with('}'));
+    let rate_limit = code_block(&doc, "python ratelimit");
+    assert!(
+        rate_limit.starts_with("import json, os, socket\n"),
+        "{rate_limit}"
+    );
+    assert!(
+        rate_limit.ends_with("limit=100, remaining=42)\n"),
+        "{rate_limit}"
+    );
 }

@@ -7,23 +7,50 @@
 
 use std::path::PathBuf;
 
-use liftwatch::protocol::{self, Event, MetricEvent, ProtocolError};
-use liftwatch::{MetricKind, Resolution, Unit};
+use liftwatch::protocol::{self, Event, MetricEvent, ProtocolError, RateLimitEvent};
+use liftwatch::{MetricKind, Outcome, Resolution, Unit};
 
 /// What one non-blank line of a golden file must decode to.
 #[derive(Debug)]
 enum Expect {
     /// Decodes to the event, and the event encodes to exactly this line.
-    Canonical(MetricEvent),
+    Canonical(Event),
     /// Decodes to the event, but is written differently from the canonical form.
-    Equivalent(MetricEvent),
+    Equivalent(Event),
     /// Is rejected with exactly this error.
     Error(ProtocolError),
     /// Is rejected as JSON of the wrong shape (serde_json's message is not pinned).
     Json,
 }
 
-use Expect::{Canonical, Equivalent, Error, Json};
+use Expect::{Error, Json};
+
+/// The event types a golden line can decode to.
+trait IntoEvent {
+    fn into_event(self) -> Event;
+}
+
+impl IntoEvent for MetricEvent {
+    fn into_event(self) -> Event {
+        Event::Metric(self)
+    }
+}
+
+impl IntoEvent for RateLimitEvent {
+    fn into_event(self) -> Event {
+        Event::RateLimit(self)
+    }
+}
+
+#[allow(non_snake_case)]
+fn Canonical(event: impl IntoEvent) -> Expect {
+    Expect::Canonical(event.into_event())
+}
+
+#[allow(non_snake_case)]
+fn Equivalent(event: impl IntoEvent) -> Expect {
+    Expect::Equivalent(event.into_event())
+}
 
 fn golden_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/golden")
@@ -58,9 +85,9 @@ fn invalid(field: &'static str, reason: &'static str) -> Expect {
     Error(ProtocolError::InvalidField { field, reason })
 }
 
-fn encoded(event: &MetricEvent) -> String {
+fn encoded(event: &Event) -> String {
     let mut buf = Vec::new();
-    protocol::encode(&Event::Metric(event.clone()), &mut buf);
+    protocol::encode(event, &mut buf);
     String::from_utf8(buf).unwrap()
 }
 
@@ -73,16 +100,16 @@ fn check_one(
 ) {
     let at = format!("{file}:{number}");
     match expect {
-        Canonical(event) => {
-            assert_eq!(got, &Ok(Event::Metric(event.clone())), "{at}");
+        Expect::Canonical(event) => {
+            assert_eq!(got, &Ok(event.clone()), "{at}");
             assert_eq!(
                 encoded(event),
                 line,
                 "{at}: encode must reproduce the golden line"
             );
         }
-        Equivalent(event) => {
-            assert_eq!(got, &Ok(Event::Metric(event.clone())), "{at}");
+        Expect::Equivalent(event) => {
+            assert_eq!(got, &Ok(event.clone()), "{at}");
             assert_ne!(
                 encoded(event),
                 line,
@@ -141,6 +168,7 @@ fn the_golden_directory_holds_exactly_the_tested_files() {
         "minimal.jsonl",
         "multi_line.jsonl",
         "numbers.jsonl",
+        "ratelimit.jsonl",
     ];
     assert_eq!(found, tested);
 }
@@ -369,6 +397,7 @@ fn invalid_events() {
     let dims = "dimensions";
     let value_len = "values must be 1-1024 characters";
     let ascii = "names must be ascii and not start with ':'";
+    let key_class = "must be 1-64 characters of A-Z a-z 0-9 _ . : -";
     check(
         "invalid.jsonl",
         &[
@@ -418,6 +447,99 @@ fn invalid_events() {
             Json,
             Json,
             Json,
+            // ratelimit events
+            invalid("rule", "is required"),
+            invalid("rule", "is required"),
+            invalid("rule", "must not be empty or blank"),
+            invalid("rule", "must not be empty or blank"),
+            invalid("rule", "longer than 255 characters"),
+            invalid("rule", "contains a control character"),
+            invalid("rule", "contains a control character"),
+            invalid("rule", "must not contain '#'"),
+            invalid("outcome", "is required"),
+            invalid("outcome", "not allowed|blocked|error"),
+            invalid("outcome", "not allowed|blocked|error"),
+            invalid("window_seconds", "is required"),
+            invalid("window_seconds", "must be 1-86400"),
+            invalid("window_seconds", "must be 1-86400"),
+            Json,
+            Json,
+            invalid("key_class", key_class),
+            invalid("key_class", key_class),
+            invalid("key_class", key_class),
+            invalid("key_class", key_class),
+            Json,
+            Json,
+            Json,
+            invalid("remaining", "must not exceed limit"),
+            invalid("window_start", "must be a multiple of window_seconds"),
+            Json,
+            Json,
+            Error(ProtocolError::UnsupportedVersion(2)),
+            Error(ProtocolError::UnknownType("rateLimit".to_owned())),
+            Error(ProtocolError::UnknownType("rate_limit".to_owned())),
+        ],
+    );
+}
+
+fn decision(rule: &str, outcome: Outcome, window_seconds: u32) -> RateLimitEvent {
+    RateLimitEvent {
+        rule: rule.to_owned(),
+        outcome,
+        key_class: None,
+        limit: None,
+        remaining: None,
+        window_seconds,
+        window_start: None,
+    }
+}
+
+#[test]
+fn rate_limit() {
+    let full = RateLimitEvent {
+        key_class: Some("h07".to_owned()),
+        limit: Some(100),
+        remaining: Some(42),
+        window_start: Some(1_764_300_000),
+        ..decision("login", Outcome::Allowed, 60)
+    };
+    let blocked = RateLimitEvent {
+        key_class: Some("h07".to_owned()),
+        limit: Some(100),
+        remaining: Some(0),
+        ..decision("login", Outcome::Blocked, 60)
+    };
+    let minimal = decision("login", Outcome::Error, 60);
+    let named = RateLimitEvent {
+        key_class: Some("tier:free".to_owned()),
+        limit: Some(10),
+        ..decision("search API – v2 ☕", Outcome::Allowed, 1)
+    };
+    let escaped = RateLimitEvent {
+        remaining: Some(5),
+        window_start: Some(0),
+        ..decision("say \"hi\" \\ now", Outcome::Allowed, 86_400)
+    };
+    let largest = RateLimitEvent {
+        key_class: Some("k".repeat(64)),
+        limit: Some(u64::MAX),
+        remaining: Some(u64::MAX),
+        window_start: Some(u64::MAX),
+        ..decision(&"é".repeat(255), Outcome::Blocked, 1)
+    };
+    check(
+        "ratelimit.jsonl",
+        &[
+            Canonical(full.clone()),
+            Canonical(blocked),
+            Canonical(minimal.clone()),
+            Canonical(named),
+            Canonical(escaped),
+            Canonical(largest),
+            Equivalent(full),
+            Equivalent(minimal.clone()),
+            Equivalent(minimal.clone()),
+            Equivalent(minimal),
         ],
     );
 }

@@ -445,3 +445,35 @@ async fn telemetry_sent_nowhere_does_not_hold_invocations_until_their_deadline()
         "logged once: {stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limit_decisions_become_per_rule_metrics() {
+    let mut sandbox = Sandbox::start(sandbox(&[("LIFTWATCH_FLUSH", "end")]))
+        .await
+        .unwrap();
+    let decisions = [
+        ("login", "alice", false),
+        ("login", "bob", true),
+        ("login", "alice", true),
+        ("search", "carol", false),
+        ("login", "dave", false),
+    ];
+    for (rule, user, blocked) in decisions {
+        let payload = json!({ "rule": rule, "user": user, "blocked": blocked });
+        assert_eq!(
+            sandbox.invoke(payload).await.unwrap().status,
+            InvokeStatus::Success
+        );
+    }
+    assert_clean_shutdown(&sandbox.shutdown().await.unwrap());
+    let m = sandbox.emf().metrics;
+    let login = [("FunctionName", FUNCTION), ("Rule", "login")];
+    let search = [("FunctionName", FUNCTION), ("Rule", "search")];
+    assert_eq!(total(&m, "RateLimitRequests", &login), 4.0);
+    assert_eq!(total(&m, "RateLimitAllowed", &login), 2.0);
+    assert_eq!(total(&m, "RateLimitBlocked", &login), 2.0);
+    assert_eq!(total(&m, "RateLimitErrors", &login), 0.0);
+    assert_eq!(total(&m, "RateLimitRequests", &search), 1.0);
+    assert_eq!(total(&m, "RateLimitAllowed", &search), 1.0);
+    assert_eq!(total(&m, "EventsDropped", &fn_dims()), 0.0);
+}

@@ -3,13 +3,15 @@
 //!
 //! The event may carry `{"items": N, "fail": bool, "sleep_ms": N}`: it records `N`
 //! `ItemsProcessed` counts, one `ItemSize` distribution sample per item, a
-//! `HandlerLatency` timing, and fails the invocation when `fail` is true.
+//! `HandlerLatency` timing, and fails the invocation when `fail` is true. With
+//! `"rule": "login", "user": "alice", "blocked": bool` it also reports a rate-limit decision
+//! for that rule (60 s windows), the user hashed into one of 16 key classes.
 
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use liftwatch::{Client, Metric, Unit};
+use liftwatch::{Client, KeyClass, Metric, RateLimitDecision, Unit};
 use serde_json::{Value, json};
 
 fn client() -> &'static Client {
@@ -33,6 +35,19 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
                 .unit(Unit::Bytes)
                 .dimension("Shop", "demo"),
         );
+    }
+    if let Some(rule) = payload.get("rule").and_then(Value::as_str) {
+        let user = payload
+            .get("user")
+            .and_then(Value::as_str)
+            .unwrap_or("anonymous");
+        let blocked = payload.get("blocked").and_then(Value::as_bool) == Some(true);
+        let decision = if blocked {
+            RateLimitDecision::blocked(rule, 60)
+        } else {
+            RateLimitDecision::allowed(rule, 60)
+        };
+        client.rate_limit(decision.key_class(KeyClass::hashed(user, 16)));
     }
     if payload.get("fail").and_then(Value::as_bool) == Some(true) {
         client.count("Failures", 1.0);

@@ -4,6 +4,7 @@
 use super::{Client, SendError, datagram_fits};
 use crate::metric::Metric;
 use crate::protocol::{self, MetricKind, ProtocolError, RECOMMENDED_DATAGRAM_BYTES, Resolution};
+use crate::ratelimit::RateLimitDecision;
 use crate::unit::Unit;
 
 /// Events waiting to be sent together; made by [`Client::batch`]. Each event is validated
@@ -114,6 +115,41 @@ impl<'c> Batch<'c> {
     pub fn try_send(&mut self, metric: Metric) -> Result<(), SendError> {
         match metric.validated() {
             Ok(metric) => self.push(Ok(()), |buf| metric.write(buf)),
+            Err(error) => self.push(Err(error), |_| {}),
+        }
+    }
+
+    /// Adds a rate-limit decision, ignoring failures (counted in [`Client::failed`]), like
+    /// [`Client::rate_limit`].
+    ///
+    /// ```
+    /// use liftwatch::{KeyClass, RateLimitDecision};
+    /// # let intake = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// # let port = intake.local_addr().unwrap().port();
+    /// let client = liftwatch::Client::new(port);
+    /// let mut batch = client.batch();
+    /// batch.rate_limit(RateLimitDecision::allowed("search", 1).key_class(KeyClass::named("paid")));
+    /// assert_eq!(batch.len(), 1);
+    /// ```
+    pub fn rate_limit(&mut self, decision: RateLimitDecision) {
+        let _ = self.try_rate_limit(decision);
+    }
+
+    /// Adds a rate-limit decision and says why it was refused, like [`Batch::try_send`].
+    ///
+    /// ```
+    /// use liftwatch::{RateLimitDecision, SendError};
+    /// # let intake = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// # let port = intake.local_addr().unwrap().port();
+    /// let client = liftwatch::Client::new(port);
+    /// let mut batch = client.batch();
+    /// let refused = batch.try_rate_limit(RateLimitDecision::blocked("", 60));
+    /// assert!(matches!(refused, Err(SendError::Invalid(_))));
+    /// assert!(batch.is_empty());
+    /// ```
+    pub fn try_rate_limit(&mut self, decision: RateLimitDecision) -> Result<(), SendError> {
+        match decision.into_event() {
+            Ok(event) => self.push(Ok(()), |buf| protocol::write_rate_limit(buf, &event)),
             Err(error) => self.push(Err(error), |_| {}),
         }
     }

@@ -2,8 +2,8 @@
 //! extension's intake (on receipt), so both sides accept exactly the same events.
 
 use super::{
-    MAX_DIMENSION_VALUE_CHARS, MAX_DIMENSIONS, MAX_MAGNITUDE, MAX_NAME_CHARS, MIN_MAGNITUDE,
-    ProtocolError, RESERVED_DIMENSION, invalid,
+    MAX_DIMENSION_VALUE_CHARS, MAX_DIMENSIONS, MAX_KEY_CLASS_CHARS, MAX_MAGNITUDE, MAX_NAME_CHARS,
+    MAX_WINDOW_SECONDS, MIN_MAGNITUDE, ProtocolError, RESERVED_DIMENSION, invalid,
 };
 
 /// True when `s` has more than `max` characters; counts only when the byte length could.
@@ -155,6 +155,67 @@ pub(crate) fn check_dimension(name: &str, value: &str) -> Result<(), ProtocolErr
 /// The last dimension check, once sorted by name: no name twice.
 pub(crate) fn duplicate_dimension() -> ProtocolError {
     invalid("dimensions", "duplicate dimension name")
+}
+
+/// Checks a rate-limit rule name: 1–255 characters, not blank, no control characters and
+/// no `#`. The rule becomes the CloudWatch dimension value `Rule` and part of a DynamoDB
+/// key, where `#` separates the key's parts.
+///
+/// ```
+/// use liftwatch::protocol::check_rule;
+/// assert!(check_rule("login").is_ok());
+/// assert!(check_rule("login#eu").is_err());
+/// assert!(check_rule(" ").is_err());
+/// ```
+pub fn check_rule(rule: &str) -> Result<(), ProtocolError> {
+    if blank(rule) {
+        return Err(invalid("rule", "must not be empty or blank"));
+    }
+    if longer_than(rule, MAX_NAME_CHARS) {
+        return Err(invalid("rule", "longer than 255 characters"));
+    }
+    if has_control(rule) {
+        return Err(invalid("rule", "contains a control character"));
+    }
+    if rule.contains('#') {
+        return Err(invalid("rule", "must not contain '#'"));
+    }
+    Ok(())
+}
+
+/// Checks a key class: 1–64 characters, each an ASCII letter, digit, `_`, `.`, `:` or `-`.
+///
+/// ```
+/// use liftwatch::protocol::check_key_class;
+/// assert!(check_key_class("h07").is_ok());
+/// assert!(check_key_class("tenant:free-tier").is_ok());
+/// assert!(check_key_class("user 42").is_err());
+/// assert!(check_key_class("").is_err());
+/// ```
+pub fn check_key_class(class: &str) -> Result<(), ProtocolError> {
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-');
+    if class.is_empty() || class.len() > MAX_KEY_CLASS_CHARS || !class.bytes().all(allowed) {
+        return Err(invalid(
+            "key_class",
+            "must be 1-64 characters of A-Z a-z 0-9 _ . : -",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a rate-limit window length: 1–86,400 seconds (one second to one day).
+///
+/// ```
+/// use liftwatch::protocol::check_window_seconds;
+/// assert!(check_window_seconds(60).is_ok());
+/// assert!(check_window_seconds(0).is_err());
+/// assert!(check_window_seconds(86_401).is_err());
+/// ```
+pub fn check_window_seconds(seconds: u64) -> Result<(), ProtocolError> {
+    if seconds == 0 || seconds > u64::from(MAX_WINDOW_SECONDS) {
+        return Err(invalid("window_seconds", "must be 1-86400"));
+    }
+    Ok(())
 }
 
 /// The checks for a metric without dimensions, identical to [`super::MetricEvent::validate`]
@@ -358,5 +419,31 @@ mod tests {
             reason(check_simple("A", f64::NAN)),
             "must be a finite number"
         );
+    }
+
+    #[test]
+    fn rate_limit_fields() {
+        assert_eq!(check_rule(&"é".repeat(255)), Ok(()));
+        assert_eq!(
+            reason(check_rule(&"é".repeat(256))),
+            "longer than 255 characters"
+        );
+        assert_eq!(reason(check_rule("")), "must not be empty or blank");
+        assert_eq!(
+            reason(check_rule("a\u{85}")),
+            "contains a control character"
+        );
+        assert_eq!(reason(check_rule("a#b")), "must not contain '#'");
+        assert_eq!(check_rule("_aws"), Ok(()), "a dimension value, not a name");
+        assert_eq!(check_key_class(&"k".repeat(64)), Ok(()));
+        assert_eq!(check_key_class("A-z_0.9:"), Ok(()));
+        for bad in ["", "é", "a b", "a#b", "a/b"] {
+            assert!(check_key_class(bad).is_err(), "{bad:?}");
+        }
+        assert!(check_key_class(&"k".repeat(65)).is_err());
+        assert_eq!(check_window_seconds(1), Ok(()));
+        assert_eq!(check_window_seconds(86_400), Ok(()));
+        assert_eq!(reason(check_window_seconds(0)), "must be 1-86400");
+        assert_eq!(reason(check_window_seconds(u64::MAX)), "must be 1-86400");
     }
 }

@@ -9,8 +9,8 @@ use serde::Deserialize;
 use serde::de::{Deserializer, MapAccess, Visitor};
 
 use super::{
-    Event, MAX_DATAGRAM_BYTES, MetricEvent, MetricKind, PROTOCOL_VERSION, ProtocolError,
-    Resolution, invalid,
+    Event, MAX_DATAGRAM_BYTES, MetricEvent, MetricKind, Outcome, PROTOCOL_VERSION, ProtocolError,
+    RateLimitEvent, Resolution, check_window_seconds, invalid,
 };
 use crate::unit::Unit;
 
@@ -22,8 +22,9 @@ struct Header<'a> {
     kind_of_event: Cow<'a, str>,
 }
 
-/// The union of every version-1 event type's fields, borrowed from the datagram where
-/// possible. Unknown fields are ignored (forward compatibility); `null` means absent.
+/// The fields of a `metric` event, borrowed from the datagram where possible. Unknown
+/// fields are ignored (forward compatibility); `null` means absent. Every line is read
+/// with this first: the common case is decoded in one pass.
 #[derive(Deserialize)]
 struct WireEvent<'a> {
     v: u64,
@@ -40,6 +41,27 @@ struct WireEvent<'a> {
     dimensions: Option<Vec<(String, String)>>,
     resolution: Option<u32>,
 }
+
+/// The fields of a `ratelimit` event, read on their own so that each event type ignores
+/// the fields of the others (a metric's `limit` is not a rate-limit field, and the other
+/// way round). Unknown fields are ignored; `null` means absent.
+#[derive(Deserialize)]
+struct WireRateLimit<'a> {
+    #[serde(borrow)]
+    rule: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    outcome: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    key_class: Option<Cow<'a, str>>,
+    limit: Option<u64>,
+    remaining: Option<u64>,
+    window_seconds: Option<u64>,
+    window_start: Option<u64>,
+}
+
+/// The event types of version 1.
+const METRIC: &str = "metric";
+const RATE_LIMIT: &str = "ratelimit";
 
 /// Reads the `dimensions` object keeping every entry, repeated names included, so that
 /// `check_dimensions` rejects a repeated name instead of a map silently keeping one.
@@ -83,7 +105,7 @@ fn check_header(v: u64, kind_of_event: &str) -> Result<(), ProtocolError> {
     if v != PROTOCOL_VERSION {
         return Err(ProtocolError::UnsupportedVersion(v));
     }
-    if kind_of_event != "metric" {
+    if kind_of_event != METRIC && kind_of_event != RATE_LIMIT {
         return Err(ProtocolError::UnknownType(kind_of_event.to_owned()));
     }
     Ok(())
@@ -120,6 +142,33 @@ fn metric_from_wire(wire: WireEvent<'_>) -> Result<MetricEvent, ProtocolError> {
     .validate()
 }
 
+/// Reads a `ratelimit` line (its header already checked) into a validated event.
+fn rate_limit_from_line(line: &str) -> Result<RateLimitEvent, ProtocolError> {
+    let wire: WireRateLimit<'_> =
+        serde_json::from_str(line).map_err(|e| ProtocolError::Json(e.to_string()))?;
+    let rule = wire.rule.ok_or_else(|| invalid("rule", "is required"))?;
+    let outcome = wire
+        .outcome
+        .ok_or_else(|| invalid("outcome", "is required"))?;
+    let outcome =
+        Outcome::parse(&outcome).ok_or_else(|| invalid("outcome", "not allowed|blocked|error"))?;
+    let window_seconds = wire
+        .window_seconds
+        .ok_or_else(|| invalid("window_seconds", "is required"))?;
+    check_window_seconds(window_seconds)?;
+    RateLimitEvent {
+        rule: rule.into_owned(),
+        outcome,
+        key_class: wire.key_class.map(Cow::into_owned),
+        limit: wire.limit,
+        remaining: wire.remaining,
+        window_seconds: u32::try_from(window_seconds)
+            .map_err(|_| invalid("window_seconds", "must be 1-86400"))?,
+        window_start: wire.window_start,
+    }
+    .validate()
+}
+
 /// Decodes one line (one JSON object) into a validated event.
 ///
 /// A line whose `v` or `type` this side does not know is reported as such even when its
@@ -141,15 +190,26 @@ pub fn decode_line(line: &str) -> Result<Event, ProtocolError> {
         Ok(wire) => wire,
         Err(error) => {
             // Only on the error path: say "unknown version/type" rather than "bad json"
-            // when the header is readable.
+            // when the header is readable, and read a rate-limit event whose fields
+            // named like a metric's have another shape with its own fields only.
             let header: Result<Header<'_>, _> = serde_json::from_str(line);
-            return Err(header
-                .ok()
-                .and_then(|h| check_header(h.v, &h.kind_of_event).err())
-                .unwrap_or_else(|| ProtocolError::Json(error.to_string())));
+            return match header {
+                Ok(h) => match check_header(h.v, &h.kind_of_event) {
+                    Err(unknown) => Err(unknown),
+                    Ok(()) if h.kind_of_event == RATE_LIMIT => {
+                        rate_limit_from_line(line).map(Event::RateLimit)
+                    }
+                    Ok(()) => Err(ProtocolError::Json(error.to_string())),
+                },
+                Err(_) => Err(ProtocolError::Json(error.to_string())),
+            };
         }
     };
     check_header(wire.v, &wire.kind_of_event)?;
+    if wire.kind_of_event == RATE_LIMIT {
+        // The second read of a short line; metrics, the common case, take one.
+        return rate_limit_from_line(line).map(Event::RateLimit);
+    }
     metric_from_wire(wire).map(Event::Metric)
 }
 
@@ -203,6 +263,7 @@ mod tests {
         decode_datagram(bytes, |r| {
             out.push(r.map(|e| match e {
                 Event::Metric(m) => m.name,
+                Event::RateLimit(r) => r.rule,
             }))
         });
         out
@@ -292,6 +353,79 @@ mod tests {
             "{results:?}"
         );
         assert_eq!(results[3], Ok("A".to_owned()));
+    }
+
+    fn rate_limit(line: &str) -> RateLimitEvent {
+        match decode_line(line) {
+            Ok(Event::RateLimit(r)) => r,
+            other => panic!("{line}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn rate_limit_defaults_nulls_and_errors() {
+        let minimal = rate_limit(
+            r#"{"v":1,"type":"ratelimit","rule":"login","outcome":"error","window_seconds":60}"#,
+        );
+        assert_eq!(
+            (
+                minimal.outcome,
+                minimal.key_class.as_deref(),
+                minimal.limit,
+                minimal.remaining
+            ),
+            (Outcome::Error, None, None, None)
+        );
+        assert_eq!(minimal.window_start, None);
+        let nulls = r#"{"v":1,"type":"ratelimit","rule":"login","outcome":"error","window_seconds":60,"key_class":null,"limit":null,"remaining":null,"window_start":null}"#;
+        assert_eq!(rate_limit(nulls), minimal);
+        let base = |rest: &str| format!(r#"{{"v":1,"type":"ratelimit"{rest}}}"#);
+        assert_eq!(
+            field(&base(r#","outcome":"allowed","window_seconds":60"#)),
+            ("rule", "is required")
+        );
+        assert_eq!(
+            field(&base(r#","rule":"r","window_seconds":60"#)),
+            ("outcome", "is required")
+        );
+        assert_eq!(
+            field(&base(r#","rule":"r","outcome":"allowed""#)),
+            ("window_seconds", "is required")
+        );
+        assert_eq!(
+            field(&base(
+                r#","rule":"r","outcome":"allowed","window_seconds":86401"#
+            )),
+            ("window_seconds", "must be 1-86400")
+        );
+        assert_eq!(
+            field(&base(
+                r#","rule":"r","outcome":"allowed","window_seconds":18446744073709551615"#
+            )),
+            ("window_seconds", "must be 1-86400")
+        );
+        for json in [
+            base(r#","rule":"r","outcome":"allowed","window_seconds":60,"limit":-1"#),
+            base(r#","rule":"r","outcome":"allowed","window_seconds":60.0"#),
+            base(r#","rule":"r","rule":"s","outcome":"allowed","window_seconds":60"#),
+        ] {
+            assert!(
+                matches!(decode_line(&json), Err(ProtocolError::Json(_))),
+                "{json}"
+            );
+        }
+    }
+
+    #[test]
+    fn each_type_ignores_the_fields_of_the_other() {
+        let metric_line = r#"{"v":1,"type":"metric","name":"A","value":1,"limit":"x","rule":7}"#;
+        assert_eq!(metric(metric_line).name, "A");
+        let rate_limit_line = r#"{"v":1,"type":"ratelimit","rule":"r","outcome":"allowed","window_seconds":1,"name":7,"value":"x"}"#;
+        assert_eq!(rate_limit(rate_limit_line).rule, "r");
+        assert_eq!(
+            decode_line(r#"{"v":2,"type":"ratelimit","rule":5}"#),
+            Err(ProtocolError::UnsupportedVersion(2))
+        );
     }
 
     #[test]

@@ -2,11 +2,13 @@
 //! pinned by `testdata/golden/`: fields in the order `v`, `type`, `name`, `value`, `unit`,
 //! `kind`, then `dimensions` (sorted by name, omitted when empty) and `resolution` (only
 //! when 1); no whitespace; numbers in their shortest round-trip decimal form without an
-//! exponent; strings as UTF-8 with only `"`, `\` and control characters escaped.
+//! exponent; strings as UTF-8 with only `"`, `\` and control characters escaped. A
+//! `ratelimit` event is written `v`, `type`, `rule`, `outcome`, `key_class`, `limit`,
+//! `remaining`, `window_seconds`, `window_start`, the optional ones only when present.
 
 use std::io::Write as _;
 
-use super::{Event, MetricEvent, MetricKind, PROTOCOL_VERSION, Resolution};
+use super::{Event, MetricEvent, MetricKind, PROTOCOL_VERSION, RateLimitEvent, Resolution};
 use crate::unit::Unit;
 
 /// Appends `event` to `buf` as one JSON line (without the trailing newline). The event is
@@ -33,7 +35,34 @@ use crate::unit::Unit;
 pub fn encode(event: &Event, buf: &mut Vec<u8>) {
     match event {
         Event::Metric(m) => encode_metric(m, buf),
+        Event::RateLimit(r) => write_rate_limit(buf, r),
     }
+}
+
+/// Writes a rate-limit event (validate it first): the encoder behind [`encode`] and the
+/// client's `rate_limit`.
+pub(crate) fn write_rate_limit(buf: &mut Vec<u8>, r: &RateLimitEvent) {
+    const _: () = assert!(PROTOCOL_VERSION == 1, "the prefix below spells the version");
+    buf.extend_from_slice(br#"{"v":1,"type":"ratelimit","rule":"#);
+    push_json_str(buf, &r.rule);
+    buf.extend_from_slice(br#","outcome":""#);
+    buf.extend_from_slice(r.outcome.as_str().as_bytes());
+    buf.push(b'"');
+    if let Some(class) = &r.key_class {
+        buf.extend_from_slice(br#","key_class":"#);
+        push_json_str(buf, class);
+    }
+    let mut field = |name: &[u8], value: Option<u64>| {
+        if let Some(value) = value {
+            buf.extend_from_slice(name);
+            push_unsigned(buf, value);
+        }
+    };
+    field(br#","limit":"#, r.limit);
+    field(br#","remaining":"#, r.remaining);
+    field(br#","window_seconds":"#, Some(u64::from(r.window_seconds)));
+    field(br#","window_start":"#, r.window_start);
+    buf.push(b'}');
 }
 
 fn encode_metric(m: &MetricEvent, buf: &mut Vec<u8>) {
@@ -242,9 +271,16 @@ impl<'a> Decimal<'a> {
 }
 
 fn push_integer(buf: &mut Vec<u8>, n: i64) {
+    if n < 0 {
+        buf.push(b'-');
+    }
+    push_unsigned(buf, n.unsigned_abs());
+}
+
+fn push_unsigned(buf: &mut Vec<u8>, n: u64) {
     let mut digits = [0u8; 20];
     let mut at = digits.len();
-    let mut rest = n.unsigned_abs();
+    let mut rest = n;
     loop {
         at -= 1;
         // `rest % 10` is below 10.
@@ -257,9 +293,6 @@ fn push_integer(buf: &mut Vec<u8>, n: i64) {
         if rest == 0 || at == 0 {
             break;
         }
-    }
-    if n < 0 {
-        buf.push(b'-');
     }
     buf.extend_from_slice(digits.get(at..).unwrap_or_default());
 }
@@ -392,6 +425,15 @@ mod tests {
         for n in [0, 1, 9, 10, 99, 100, -1, -10, i64::MAX, i64::MIN] {
             let mut buf = Vec::new();
             push_integer(&mut buf, n);
+            assert_eq!(String::from_utf8(buf).unwrap(), n.to_string());
+        }
+    }
+
+    #[test]
+    fn unsigned_integers_cover_the_whole_range() {
+        for n in [0, 1, 10, 86_400, u64::MAX] {
+            let mut buf = Vec::new();
+            push_unsigned(&mut buf, n);
             assert_eq!(String::from_utf8(buf).unwrap(), n.to_string());
         }
     }

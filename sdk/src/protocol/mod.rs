@@ -22,6 +22,7 @@
 mod check;
 mod decode;
 mod encode;
+mod ratelimit;
 
 use std::fmt;
 
@@ -29,10 +30,14 @@ use crate::unit::Unit;
 
 use check::check_name;
 pub(crate) use check::{check_dimension, check_dimension_count, check_simple, duplicate_dimension};
-pub use check::{check_dimensions, check_metric_name, check_value};
+pub use check::{
+    check_dimensions, check_key_class, check_metric_name, check_rule, check_value,
+    check_window_seconds,
+};
 pub use decode::{decode_datagram, decode_line};
 pub use encode::encode;
-pub(crate) use encode::write_metric;
+pub(crate) use encode::{write_metric, write_rate_limit};
+pub use ratelimit::{Outcome, RateLimitEvent};
 
 /// The protocol version this crate speaks; carried in every event as `"v"`.
 ///
@@ -109,6 +114,20 @@ pub const MAX_MAGNITUDE: f64 = 1.174_271e108;
 /// assert!(check_value(MIN_MAGNITUDE).is_ok() && check_value(MIN_MAGNITUDE / 2.0).is_err());
 /// ```
 pub const MIN_MAGNITUDE: f64 = 8.515_920e-109;
+/// The longest rate-limit window, in seconds (one day).
+///
+/// ```
+/// use liftwatch::protocol::{check_window_seconds, MAX_WINDOW_SECONDS};
+/// assert!(check_window_seconds(u64::from(MAX_WINDOW_SECONDS) + 1).is_err());
+/// ```
+pub const MAX_WINDOW_SECONDS: u32 = 86_400;
+/// Characters in a rate-limit key class (all ASCII).
+///
+/// ```
+/// use liftwatch::protocol::{check_key_class, MAX_KEY_CLASS_CHARS};
+/// assert!(check_key_class(&"k".repeat(MAX_KEY_CLASS_CHARS)).is_ok());
+/// ```
+pub const MAX_KEY_CLASS_CHARS: usize = 64;
 
 /// How the extension aggregates a metric's values within one flush.
 ///
@@ -251,12 +270,16 @@ impl MetricEvent {
 /// use liftwatch::protocol::{decode_line, Event};
 /// let event = decode_line(r#"{"v":1,"type":"metric","name":"A","value":1}"#);
 /// assert!(matches!(event, Ok(Event::Metric(m)) if m.name == "A"));
+/// let event = decode_line(r#"{"v":1,"type":"ratelimit","rule":"login","outcome":"blocked","window_seconds":60}"#);
+/// assert!(matches!(event, Ok(Event::RateLimit(r)) if r.rule == "login"));
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Event {
     /// A custom metric value.
     Metric(MetricEvent),
+    /// A rate-limit decision.
+    RateLimit(RateLimitEvent),
 }
 
 /// Why an event was rejected. The extension counts these as `EventsMalformed`.
