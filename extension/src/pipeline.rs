@@ -328,7 +328,8 @@ impl Pipeline {
         let Some(table) = self.table.as_mut() else {
             return;
         };
-        let Some(report) = table.write_due(self.final_flush, deadline).await else {
+        let now_unix = now_ms() / 1000;
+        let Some(report) = table.write_due(self.final_flush, now_unix, deadline).await else {
             return;
         };
         self.health.dropped(report.dropped as u64);

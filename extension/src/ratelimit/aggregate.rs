@@ -169,6 +169,28 @@ impl RateLimitAggregator {
         RateLimitBatch { windows }
     }
 
+    /// The deltas of the windows that ended by `now_unix`, and of every window longer than
+    /// `max_open_seconds` (written while open so their totals do not wait hours); the
+    /// other open windows stay for a later flush. Writing a short window once, when it is
+    /// complete, makes one table write per rule and window per sandbox.
+    pub fn flush_completed(&mut self, now_unix: u64, max_open_seconds: u32) -> RateLimitBatch {
+        let (due, open): (BTreeMap<_, _>, BTreeMap<_, _>) = std::mem::take(&mut self.windows)
+            .into_iter()
+            .partition(|(key, _)| {
+                key.window_end() <= now_unix || key.window_seconds > max_open_seconds
+            });
+        self.windows = open;
+        let windows = due
+            .into_iter()
+            .map(|(key, entry)| WindowDelta {
+                key,
+                totals: entry.totals,
+                classes: entry.classes,
+            })
+            .collect();
+        RateLimitBatch { windows }
+    }
+
     /// Decisions dropped because [`MAX_RULE_WINDOWS`] entries were in use, since the last call.
     pub fn take_overflow(&mut self) -> u64 {
         std::mem::take(&mut self.overflow)
@@ -200,6 +222,32 @@ mod tests {
             window_seconds: 60,
             window_start: start,
         }
+    }
+
+    #[test]
+    fn flush_completed_leaves_open_short_windows_for_later() {
+        let mut agg = RateLimitAggregator::new();
+        // 60 s windows starting at 0 and 60 (decision() builds 60 s windows), and a day window.
+        assert!(agg.record(decision("a", None, Outcome::Allowed, 0)));
+        assert!(agg.record(decision("a", None, Outcome::Blocked, 60)));
+        let mut day = decision("b", None, Outcome::Allowed, 0);
+        day.window_seconds = 86_400;
+        assert!(agg.record(day));
+        let due = agg.flush_completed(90, 300);
+        let starts: Vec<(&str, u64)> = due
+            .windows
+            .iter()
+            .map(|w| (w.key.rule.as_str(), w.key.window_start))
+            .collect();
+        assert_eq!(
+            starts,
+            [("a", 0), ("b", 0)],
+            "the complete window and the long one"
+        );
+        let rest = agg.flush();
+        assert_eq!(rest.windows.len(), 1);
+        assert_eq!(rest.windows[0].key.window_start, 60);
+        assert_eq!(rest.windows[0].totals.blocked, 1);
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! The statistics table's own flush cadence. Metrics flush with every pipeline flush; the
-//! table is written at most every [`TABLE_INTERVAL`] (and at SHUTDOWN), so a sandbox makes
-//! one `UpdateItem` per rule and window per minute, not per flush: at 100 decisions/s that
-//! is ≥ 1,000× fewer writes than one per decision (see `benches/ratelimit.rs`).
+//! table is written at most every [`TABLE_INTERVAL`] (and at SHUTDOWN), and only with the
+//! windows that are complete (windows longer than [`MAX_OPEN_SECONDS`] are written while
+//! open), so a sandbox makes about one `UpdateItem` per rule and window: at 100
+//! decisions/s that is far more than 1,000× fewer writes than one per decision (see
+//! `benches/ratelimit.rs`).
 
 use std::time::{Duration, Instant};
 
@@ -10,6 +12,8 @@ use super::store::{RateLimitWriter, WriteReport};
 
 /// The least time between two writes to the statistics table.
 pub const TABLE_INTERVAL: Duration = Duration::from_secs(60);
+/// Windows up to this long are written once complete; longer ones every interval.
+pub const MAX_OPEN_SECONDS: u32 = 300;
 
 /// Decisions waiting for the table, and the writer that puts them there.
 #[derive(Debug)]
@@ -34,14 +38,24 @@ impl TableFlush {
         self.aggregator.record(decision)
     }
 
-    /// Writes what is due: everything when `force` (SHUTDOWN), else only once
-    /// [`TABLE_INTERVAL`] has passed. `None` when nothing was written.
-    pub async fn write_due(&mut self, force: bool, deadline: Instant) -> Option<WriteReport> {
+    /// Writes what is due: everything when `force` (SHUTDOWN), else, once
+    /// [`TABLE_INTERVAL`] has passed, the windows complete at `now_unix`. `None` when
+    /// nothing was written.
+    pub async fn write_due(
+        &mut self,
+        force: bool,
+        now_unix: u64,
+        deadline: Instant,
+    ) -> Option<WriteReport> {
         if !force && self.last_write.elapsed() < TABLE_INTERVAL {
             return None;
         }
         self.last_write = Instant::now();
-        let batch = self.aggregator.flush();
+        let batch = if force {
+            self.aggregator.flush()
+        } else {
+            self.aggregator.flush_completed(now_unix, MAX_OPEN_SECONDS)
+        };
         if batch.is_empty() && self.writer.kept() == 0 {
             return None;
         }
