@@ -158,15 +158,7 @@ impl RateLimitAggregator {
 
     /// The deltas since the last flush; the aggregator starts over empty.
     pub fn flush(&mut self) -> RateLimitBatch {
-        let windows = std::mem::take(&mut self.windows)
-            .into_iter()
-            .map(|(key, entry)| WindowDelta {
-                key,
-                totals: entry.totals,
-                classes: entry.classes,
-            })
-            .collect();
-        RateLimitBatch { windows }
+        into_batch(std::mem::take(&mut self.windows))
     }
 
     /// The deltas of the windows that ended by `now_unix`, and of every window longer than
@@ -180,15 +172,7 @@ impl RateLimitAggregator {
                 key.window_end() <= now_unix || key.window_seconds > max_open_seconds
             });
         self.windows = open;
-        let windows = due
-            .into_iter()
-            .map(|(key, entry)| WindowDelta {
-                key,
-                totals: entry.totals,
-                classes: entry.classes,
-            })
-            .collect();
-        RateLimitBatch { windows }
+        into_batch(due)
     }
 
     /// Decisions dropped because [`MAX_RULE_WINDOWS`] entries were in use, since the last call.
@@ -201,6 +185,19 @@ impl RateLimitAggregator {
     pub fn take_invalid(&mut self) -> u64 {
         std::mem::take(&mut self.invalid)
     }
+}
+
+/// The flushed windows as deltas, in key order.
+fn into_batch(windows: BTreeMap<WindowKey, Entry>) -> RateLimitBatch {
+    let windows = windows
+        .into_iter()
+        .map(|(key, entry)| WindowDelta {
+            key,
+            totals: entry.totals,
+            classes: entry.classes,
+        })
+        .collect();
+    RateLimitBatch { windows }
 }
 
 /// True when a new named class would pass [`MAX_KEY_CLASSES`] (`other` not counted).
