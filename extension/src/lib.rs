@@ -10,6 +10,7 @@
 )]
 
 pub mod aggregate;
+pub mod aws;
 pub mod config;
 pub mod emf;
 pub mod extensions_api;

@@ -40,7 +40,7 @@ use futures_util::stream::{self, StreamExt};
 
 use super::RateLimitError;
 use super::aggregate::{RateLimitBatch, WindowDelta, WindowKey};
-use super::client::{ClientOptions, Connection, attempt_override};
+use super::client::{ClientOptions, Connection, attempt_override, open};
 use super::retry::{Attempt, Failed, with_retry};
 use super::update::update_spec;
 
@@ -205,7 +205,7 @@ impl RateLimitWriter {
     async fn client(&mut self, deadline: Instant) -> Result<Client, RateLimitError> {
         if self.connection.is_none() {
             let at = tokio::time::Instant::from_std(deadline);
-            let opened = tokio::time::timeout_at(at, Connection::open(&self.options)).await;
+            let opened = tokio::time::timeout_at(at, open(&self.options)).await;
             self.connection = Some(opened.map_err(|_| RateLimitError::ConfigTimeout)?);
         }
         match self.connection.as_mut() {

@@ -3,17 +3,12 @@
 //! call per request, and errors classified for the retry loop.
 //!
 //! Connections that may have died while the sandbox was frozen are replaced, not retried
-//! until a timeout: the client (and so its connection pool) is rebuilt when it sat idle
-//! longer than [`REFRESH_AFTER_IDLE`]; connects give up after [`CONNECT_TIMEOUT`]; the SDK
-//! drops a connection after a transient error; every attempt has its own timeout.
+//! until a timeout: see `crate::aws` (rebuilt after a long idle, a short connect timeout,
+//! a timeout per attempt); the SDK also drops a connection after a transient error.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use aws_config::BehaviorVersion;
 use aws_sdk_cloudwatch::config::http::HttpResponse;
-use aws_sdk_cloudwatch::config::retry::RetryConfig;
-use aws_sdk_cloudwatch::config::timeout::TimeoutConfig;
-use aws_sdk_cloudwatch::config::{Credentials, Region};
 use aws_sdk_cloudwatch::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_cloudwatch::operation::put_metric_data::PutMetricDataError;
 use aws_sdk_cloudwatch::primitives::DateTime;
@@ -24,77 +19,20 @@ use super::CloudWatchError;
 use super::batch::Datum;
 use super::retry::Failure;
 
-/// How long a TCP (and TLS) connect may take: a live regional endpoint answers in a few
-/// milliseconds, so a second means the network path is gone.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
-/// A client idle longer than this gets a fresh connection pool: a freeze longer than the
-/// endpoint's keep-alive leaves pooled connections that may answer nothing at all.
-pub const REFRESH_AFTER_IDLE: Duration = Duration::from_secs(20);
+pub use crate::aws::ClientOptions;
 
-/// Where and as whom the client connects; everything unset comes from the environment.
-#[derive(Debug, Clone)]
-pub struct ClientOptions {
-    /// AWS region.
-    pub region: String,
-    /// Endpoint override (tests); `AWS_ENDPOINT_URL*` apply when unset.
-    pub endpoint: Option<String>,
-    /// Static credentials (tests); the default chain applies when unset.
-    pub credentials: Option<Credentials>,
-}
+/// A CloudWatch client that is rebuilt after a long idle.
+pub type Connection = crate::aws::Connection<Config, Client>;
 
-/// A built client and when it was last used.
-#[derive(Debug)]
-pub struct Connection {
-    config: Config,
-    client: Client,
-    last_used: Instant,
-}
-
-impl Connection {
-    /// Loads the configuration from the environment and builds a client: no retries of its
-    /// own (the sink's loop owns them), a short connect timeout.
-    pub async fn open(options: &ClientOptions) -> Self {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new(options.region.clone()))
-            .retry_config(RetryConfig::disabled())
-            .timeout_config(timeouts(None));
-        if let Some(credentials) = options.credentials.clone() {
-            loader = loader.credentials_provider(credentials);
-        }
-        let shared = loader.load().await;
-        let mut builder = aws_sdk_cloudwatch::config::Builder::from(&shared);
-        if let Some(endpoint) = &options.endpoint {
-            builder = builder.endpoint_url(endpoint);
-        }
-        let config = builder.build();
-        Connection {
-            client: Client::from_conf(config.clone()),
-            config,
-            last_used: Instant::now(),
-        }
+/// Loads the configuration from the environment and builds a client without retries of
+/// its own (the sink's loop owns them).
+pub async fn open(options: &ClientOptions) -> Connection {
+    let shared = options.load().await;
+    let mut builder = aws_sdk_cloudwatch::config::Builder::from(&shared);
+    if let Some(endpoint) = &options.endpoint {
+        builder = builder.endpoint_url(endpoint);
     }
-
-    /// The client to use at `now`: a new one (a new connection pool) after a long idle.
-    pub fn client(&mut self, now: Instant) -> Client {
-        if needs_refresh(self.last_used, now) {
-            self.client = Client::from_conf(self.config.clone());
-        }
-        self.last_used = now;
-        self.client.clone()
-    }
-}
-
-/// True when a client last used at `last_used` should not be trusted with its pool at `now`.
-fn needs_refresh(last_used: Instant, now: Instant) -> bool {
-    now.saturating_duration_since(last_used) > REFRESH_AFTER_IDLE
-}
-
-/// The timeouts: the connect timeout always the same (the SDK caches one connector per
-/// connect/read timeout pair), the attempt timeout per call.
-fn timeouts(attempt: Option<Duration>) -> TimeoutConfig {
-    let mut builder = TimeoutConfig::builder().connect_timeout(CONNECT_TIMEOUT);
-    builder.set_operation_attempt_timeout(attempt);
-    builder.build()
+    Connection::new(builder.build(), Client::from_conf)
 }
 
 /// The SDK form of a datum.
@@ -134,7 +72,9 @@ pub async fn put(
         .namespace(namespace)
         .set_metric_data(Some(data.to_vec()))
         .customize()
-        .config_override(Config::builder().timeout_config(timeouts(Some(attempt_timeout))))
+        .config_override(
+            Config::builder().timeout_config(crate::aws::timeouts(Some(attempt_timeout))),
+        )
         .send()
         .await;
     match result {
@@ -222,21 +162,6 @@ mod tests {
         for (status, code, expected) in cases {
             assert_eq!(verdict(status, code), expected, "{status} {code:?}");
         }
-    }
-
-    #[test]
-    fn an_idle_client_is_refreshed() {
-        let start = Instant::now();
-        assert!(!needs_refresh(start, start + Duration::from_secs(5)));
-        assert!(!needs_refresh(start, start + REFRESH_AFTER_IDLE));
-        assert!(needs_refresh(
-            start,
-            start + REFRESH_AFTER_IDLE + Duration::from_millis(1)
-        ));
-        assert!(
-            !needs_refresh(start + Duration::from_secs(1), start),
-            "clock never goes back"
-        );
     }
 
     #[test]

@@ -27,7 +27,7 @@ use crate::sink::{ExportReport, Sink, SinkError, SinkFuture};
 
 use batch::Datum;
 use buffer::Kept;
-use client::{ClientOptions, Connection};
+use client::{ClientOptions, Connection, open};
 use retry::{Backoff, Outcome};
 
 pub use buffer::{MAX_KEPT_DATUMS, MAX_KEPT_VALUES};
@@ -200,7 +200,7 @@ impl CloudWatchSink {
             Some(connection) => connection,
             None => {
                 let until = tokio::time::Instant::from_std(deadline);
-                let opened = tokio::time::timeout_at(until, Connection::open(&self.options))
+                let opened = tokio::time::timeout_at(until, open(&self.options))
                     .await
                     .map_err(|_| CloudWatchError::ConfigTimeout)?;
                 self.connection.insert(opened)
