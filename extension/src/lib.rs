@@ -11,6 +11,7 @@
 
 pub mod aggregate;
 pub mod aws;
+pub mod cli;
 pub mod config;
 pub mod emf;
 pub mod extensions_api;

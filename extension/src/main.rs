@@ -1,15 +1,59 @@
 //! The `liftwatch` executable: the Lambda extension itself. Lambda starts it from
-//! `/opt/extensions/liftwatch` with no arguments.
+//! `/opt/extensions/liftwatch` with no arguments; with arguments it is a tool for people
+//! (`liftwatch --help`).
 
 use std::process::ExitCode;
 
+use liftwatch_extension::cli;
 use liftwatch_extension::config::Config;
 use liftwatch_extension::emf::EmfEncoder;
 use liftwatch_extension::lifecycle;
 use liftwatch_extension::sink::{CloudWatchSink, EmfSink, Sink};
 use tracing_subscriber::filter::LevelFilter;
 
+#[allow(clippy::print_stdout, reason = "--help prints the usage")]
 fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match cli::parse(&args) {
+        cli::Command::Extension => extension(),
+        cli::Command::RateLimitStats(args) => ratelimit_stats(&args),
+        cli::Command::Usage(None) => {
+            println!("{}", cli::USAGE);
+            ExitCode::SUCCESS
+        }
+        cli::Command::Usage(Some(reason)) => {
+            eprintln!("liftwatch: {reason}\n{}", cli::USAGE);
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[allow(clippy::print_stdout, reason = "the subcommand's output")]
+fn ratelimit_stats(args: &cli::ratelimit_stats::Args) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("liftwatch: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(cli::ratelimit_stats::run(args)) {
+        Ok(line) => {
+            println!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("liftwatch: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs as the Lambda extension until SHUTDOWN.
+fn extension() -> ExitCode {
     let (config, warnings) = match Config::from_env() {
         Ok(parsed) => parsed,
         Err(error) => {

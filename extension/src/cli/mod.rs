@@ -1,0 +1,72 @@
+//! The `liftwatch` executable's subcommands for people (Lambda starts it with no
+//! arguments, as the extension). `liftwatch ratelimit-stats` reads rate-limit totals back
+//! from the statistics table.
+
+pub mod ratelimit_stats;
+
+/// What the command line asked for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Command {
+    /// No arguments: run as the Lambda extension.
+    Extension,
+    /// `ratelimit-stats ...`.
+    RateLimitStats(ratelimit_stats::Args),
+    /// `--help`, or something not understood (with the reason).
+    Usage(Option<String>),
+}
+
+/// The usage text.
+pub const USAGE: &str = "usage:
+  liftwatch                      run as the Lambda extension (how Lambda starts it)
+  liftwatch ratelimit-stats --table TABLE --rule RULE [--key KEY_CLASS] [--from UNIX] [--to UNIX]
+                                 totals of a rule (and key class) over windows starting in
+                                 [from, to] (default: the last 24 hours), read from the
+                                 statistics table; region and credentials from the environment";
+
+/// Parses the arguments after the program name.
+pub fn parse(args: &[String]) -> Command {
+    match args.split_first() {
+        None => Command::Extension,
+        Some((first, rest)) if first == "ratelimit-stats" => {
+            match ratelimit_stats::Args::parse(rest) {
+                Ok(args) => Command::RateLimitStats(args),
+                Err(reason) => Command::Usage(Some(reason)),
+            }
+        }
+        Some((first, _)) if first == "--help" || first == "-h" => Command::Usage(None),
+        Some((first, _)) => Command::Usage(Some(format!("unknown command {first:?}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(args: &[&str]) -> Vec<String> {
+        args.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn no_arguments_is_the_extension_and_others_are_subcommands() {
+        assert_eq!(parse(&[]), Command::Extension);
+        assert_eq!(parse(&strings(&["--help"])), Command::Usage(None));
+        assert!(matches!(
+            parse(&strings(&["dance"])),
+            Command::Usage(Some(_))
+        ));
+        assert!(matches!(
+            parse(&strings(&[
+                "ratelimit-stats",
+                "--table",
+                "t",
+                "--rule",
+                "login"
+            ])),
+            Command::RateLimitStats(_)
+        ));
+        assert!(matches!(
+            parse(&strings(&["ratelimit-stats", "--rule", "login"])),
+            Command::Usage(Some(_))
+        ));
+    }
+}

@@ -1,0 +1,139 @@
+//! `liftwatch ratelimit-stats`: a rule's totals over a time range, from the statistics
+//! table, through the same `query_totals` the tests and users' code call.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::config::Config;
+use crate::ratelimit::{ClientOptions, Totals, query_totals};
+
+/// The subcommand's arguments.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Args {
+    pub table: String,
+    pub rule: String,
+    pub key_class: Option<String>,
+    pub from_unix: u64,
+    pub to_unix: u64,
+}
+
+impl Args {
+    /// Parses `--table T --rule R [--key K] [--from UNIX] [--to UNIX]`.
+    pub fn parse(args: &[String]) -> Result<Self, String> {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let (mut table, mut rule, mut key_class) = (None, None, None);
+        let (mut from_unix, mut to_unix) = (now.saturating_sub(24 * 3600), now);
+        let mut rest = args.iter();
+        while let Some(flag) = rest.next() {
+            let value = rest
+                .next()
+                .ok_or_else(|| format!("{flag} needs a value"))?
+                .clone();
+            let number = || {
+                value
+                    .parse::<u64>()
+                    .map_err(|_| format!("{flag} takes unix seconds"))
+            };
+            match flag.as_str() {
+                "--table" => table = Some(value.clone()),
+                "--rule" => rule = Some(value.clone()),
+                "--key" => key_class = Some(value.clone()),
+                "--from" => from_unix = number()?,
+                "--to" => to_unix = number()?,
+                other => return Err(format!("unknown option {other:?}")),
+            }
+        }
+        Ok(Args {
+            table: table.ok_or("--table is required")?,
+            rule: rule.ok_or("--rule is required")?,
+            key_class,
+            from_unix,
+            to_unix,
+        })
+    }
+}
+
+/// Runs the query and renders the totals as one line of JSON (for people and scripts).
+pub async fn run(args: &Args) -> Result<String, String> {
+    let region = Config::from_lookup(|k| {
+        if k == crate::config::vars::RUNTIME_API {
+            Some("unused".to_owned())
+        } else {
+            std::env::var(k).ok()
+        }
+    })
+    .map(|(config, _)| config.region)
+    .map_err(|e| e.to_string())?;
+    let options = ClientOptions {
+        region,
+        endpoint: None,
+        credentials: None,
+    };
+    let shared = options.load().await;
+    let client = aws_sdk_dynamodb::Client::new(&shared);
+    let totals = query_totals(
+        &client,
+        &args.table,
+        &args.rule,
+        args.key_class.as_deref(),
+        args.from_unix,
+        args.to_unix,
+    )
+    .await
+    .map_err(|e| {
+        format!(
+            "{e}: {}",
+            std::error::Error::source(&e)
+                .map(ToString::to_string)
+                .unwrap_or_default()
+        )
+    })?;
+    Ok(render(args, &totals))
+}
+
+fn render(args: &Args, totals: &Totals) -> String {
+    serde_json::json!({
+        "table": args.table,
+        "rule": args.rule,
+        "key_class": args.key_class,
+        "from": args.from_unix,
+        "to": args.to_unix,
+        "windows": totals.windows,
+        "requests": totals.counts.requests,
+        "allowed": totals.counts.allowed,
+        "blocked": totals.counts.blocked,
+        "errors": totals.counts.errors,
+    })
+    .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(args: &[&str]) -> Vec<String> {
+        args.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn parses_every_option_and_refuses_bad_ones() {
+        let args = Args::parse(&strings(&[
+            "--table", "t", "--rule", "login", "--key", "h07", "--from", "60", "--to", "120",
+        ]));
+        assert_eq!(
+            args,
+            Ok(Args {
+                table: "t".into(),
+                rule: "login".into(),
+                key_class: Some("h07".into()),
+                from_unix: 60,
+                to_unix: 120
+            })
+        );
+        assert!(Args::parse(&strings(&["--table", "t"])).is_err());
+        assert!(Args::parse(&strings(&["--table", "t", "--rule", "r", "--from", "soon"])).is_err());
+        assert!(Args::parse(&strings(&["--table", "t", "--rule"])).is_err());
+        assert!(Args::parse(&strings(&["--table", "t", "--rule", "r", "--color", "red"])).is_err());
+    }
+}
