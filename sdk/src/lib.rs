@@ -26,6 +26,8 @@
 #![warn(missing_docs)]
 
 mod client;
+#[cfg(feature = "dynamodb")]
+pub mod limiter;
 mod metric;
 pub mod protocol;
 mod ratelimit;
