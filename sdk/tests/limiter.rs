@@ -1,6 +1,7 @@
-//! The DynamoDB fixed-window limiter against moto: concurrent requests get exactly `limit`
-//! allowances per window, the headers say so, and an unreachable table fails open or
-//! closed as configured.
+//! The DynamoDB fixed-window limiter against moto: requests get exactly `limit` allowances
+//! per key and window, the headers say so, and an unreachable table fails open or closed as
+//! configured. (Sequential on purpose: moto's server can lose one of two concurrent ADDs on
+//! an item, which real DynamoDB never does.)
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::{SystemTime, UNIX_EPOCH};
