@@ -30,15 +30,8 @@ fn main() -> ExitCode {
 
 #[allow(clippy::print_stdout, reason = "the subcommand's output")]
 fn ratelimit_stats(args: &cli::ratelimit_stats::Args) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("liftwatch: cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = runtime() else {
+        return ExitCode::FAILURE;
     };
     match runtime.block_on(cli::ratelimit_stats::run(args)) {
         Ok(line) => {
@@ -50,6 +43,16 @@ fn ratelimit_stats(args: &cli::ratelimit_stats::Args) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The single-threaded async runtime both modes run on; `None` (said on stderr) when the
+/// system refuses one.
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .inspect_err(|error| eprintln!("liftwatch: cannot start the async runtime: {error}"))
+        .ok()
 }
 
 /// Runs as the Lambda extension until SHUTDOWN.
@@ -75,15 +78,8 @@ fn extension() -> ExitCode {
         })
         .unwrap_or_else(|| "liftwatch".to_owned());
     let sinks = sinks(&config);
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("liftwatch: cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = runtime() else {
+        return ExitCode::FAILURE;
     };
     match runtime.block_on(lifecycle::run(config, &name, sinks)) {
         Ok(()) => ExitCode::SUCCESS,
