@@ -29,6 +29,8 @@ pub mod vars {
     pub const RESOURCES: &str = "LIFTWATCH_RESOURCES";
     pub const RATELIMIT_TABLE: &str = "LIFTWATCH_RATELIMIT_TABLE";
     pub const RATELIMIT_RETENTION_DAYS: &str = "LIFTWATCH_RATELIMIT_RETENTION_DAYS";
+    pub const CONNECTIONS_TABLE: &str = "LIFTWATCH_CONNECTIONS_TABLE";
+    pub const CONNECTIONS_INTERVAL: &str = "LIFTWATCH_CONNECTIONS_INTERVAL";
 }
 
 /// The accepted values of `LIFTWATCH_LOG_LEVEL`.
@@ -82,6 +84,10 @@ pub struct Config {
     pub ratelimit_table: Option<String>,
     /// How long statistics items live past their window's end (the TTL).
     pub ratelimit_retention: Duration,
+    /// The WebSocket connection table (`liftwatch::connections`); `None`: no periodic count.
+    pub connections_table: Option<String>,
+    /// How often the fleet publishes `ActiveConnections`.
+    pub connections_interval: Duration,
 }
 
 /// Why the configuration cannot be used at all.
@@ -163,6 +169,12 @@ impl Config {
                         s.parse().ok().filter(|d| (1..=3650).contains(d))
                     }),
             ),
+            connections_table: env.get(vars::CONNECTIONS_TABLE),
+            connections_interval: Duration::from_secs(env.parse_or(
+                vars::CONNECTIONS_INTERVAL,
+                60,
+                |s| s.parse().ok().filter(|d| (10..=3600).contains(d)),
+            )),
         };
         Ok((config, env.warnings))
     }
@@ -316,6 +328,8 @@ mod tests {
             (vars::RESOURCES, "off"),
             (vars::RATELIMIT_TABLE, "limits"),
             (vars::RATELIMIT_RETENTION_DAYS, "7"),
+            (vars::CONNECTIONS_TABLE, "connections"),
+            (vars::CONNECTIONS_INTERVAL, "30"),
         ]);
         assert!(warnings.is_empty(), "{warnings:?}");
         assert_eq!(c.function_name, "orders");
@@ -337,6 +351,8 @@ mod tests {
         assert!(!c.resources);
         assert_eq!(c.ratelimit_table.as_deref(), Some("limits"));
         assert_eq!(c.ratelimit_retention, Duration::from_secs(7 * 24 * 3600));
+        assert_eq!(c.connections_table.as_deref(), Some("connections"));
+        assert_eq!(c.connections_interval, Duration::from_secs(30));
     }
 
     #[test]
@@ -369,6 +385,7 @@ mod tests {
             (vars::SINKS, ","),
             (vars::RESOURCES, "maybe"),
             (vars::RATELIMIT_RETENTION_DAYS, "0"),
+            (vars::CONNECTIONS_INTERVAL, "5"),
         ];
         let (default, _) = config(&[(vars::RUNTIME_API, "x")]);
         for (key, value) in cases {

@@ -173,6 +173,15 @@ async fn start(
         let writer = RateLimitWriter::new(table.clone(), config.ratelimit_retention, options);
         pipeline = pipeline.with_ratelimit_table(TableFlush::new(writer));
     }
+    if let Some(table) = &config.connections_table {
+        let options = ClientOptions {
+            region: config.region.clone(),
+            endpoint: None,
+            credentials: None,
+        };
+        pipeline =
+            pipeline.with_connection_counter(table.clone(), config.connections_interval, options);
+    }
     let (pipeline, _task) = pipeline.spawn();
     Running {
         pipeline: Some(pipeline),

@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::metric::Metric;
 use crate::protocol::{
-    self, DEFAULT_PORT, MAX_DATAGRAM_BYTES, MetricKind, ProtocolError, RECOMMENDED_DATAGRAM_BYTES,
-    Resolution,
+    self, ConnectionEvent, DEFAULT_PORT, MAX_DATAGRAM_BYTES, MetricKind, ProtocolError,
+    RECOMMENDED_DATAGRAM_BYTES, Resolution,
 };
 use crate::ratelimit::RateLimitDecision;
 use crate::unit::Unit;
@@ -243,6 +243,51 @@ impl Client {
             Ok(event) => self.transmit_with(|buf| protocol::write_rate_limit(buf, &event)),
             Err(error) => Err(SendError::Invalid(error)),
         };
+        self.tally(result, 1)
+    }
+
+    /// Reports that a WebSocket connection was accepted (`ConnectionsOpened`).
+    ///
+    /// ```no_run
+    /// let client = liftwatch::Client::from_env();
+    /// client.connection_opened();
+    /// ```
+    pub fn connection_opened(&self) {
+        let _ = self.try_connection(ConnectionEvent::Opened);
+    }
+
+    /// Reports that a WebSocket connection ended (`ConnectionsClosed`).
+    ///
+    /// ```no_run
+    /// let client = liftwatch::Client::from_env();
+    /// client.connection_closed();
+    /// ```
+    pub fn connection_closed(&self) {
+        let _ = self.try_connection(ConnectionEvent::Closed);
+    }
+
+    /// Reports a WebSocket message of `bytes` bytes (`Messages`, `MessageBytes`).
+    ///
+    /// ```no_run
+    /// let client = liftwatch::Client::from_env();
+    /// client.message(512);
+    /// ```
+    pub fn message(&self, bytes: u64) {
+        let _ = self.try_connection(ConnectionEvent::Message { bytes });
+    }
+
+    /// Reports a connection event and says why it was not sent.
+    ///
+    /// ```
+    /// # let intake = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// # let port = intake.local_addr().unwrap().port();
+    /// use liftwatch::protocol::ConnectionEvent;
+    /// let client = liftwatch::Client::new(port);
+    /// assert!(client.try_connection(ConnectionEvent::Opened).is_ok());
+    /// assert_eq!(client.sent(), 1);
+    /// ```
+    pub fn try_connection(&self, event: ConnectionEvent) -> Result<(), SendError> {
+        let result = self.transmit_with(|buf| protocol::write_connection(buf, event));
         self.tally(result, 1)
     }
 

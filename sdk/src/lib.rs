@@ -27,10 +27,15 @@
 
 mod client;
 #[cfg(feature = "dynamodb")]
+pub mod connections;
+#[cfg(feature = "jwt")]
+pub mod jwt;
+#[cfg(feature = "dynamodb")]
 pub mod limiter;
 mod metric;
 pub mod protocol;
 mod ratelimit;
+pub mod stats;
 mod unit;
 
 pub use client::{Batch, Client, PORT_VAR, SendError};

@@ -1,7 +1,8 @@
 //! The example senders in docs/PROTOCOL.md, run exactly as written against a UDP socket
 //! bound here, with what arrives decoded by the extension's decoder: the doc and the
 //! protocol cannot drift apart. Python and Node.js run with `-c`/`-e`; Go with `go run`.
-//! The rate-limit section's Python block (fenced `python ratelimit`) runs the same way.
+//! The rate-limit and connection sections' Python blocks (fenced `python ratelimit`,
+//! `python connection`) run the same way.
 //! A test whose interpreter is not installed prints why and passes.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -11,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use liftwatch::protocol::{self, Event, MetricEvent, RateLimitEvent};
+use liftwatch::protocol::{self, ConnectionEvent, Event, MetricEvent, RateLimitEvent};
 use liftwatch::{KeyClass, MetricKind, Outcome, Resolution, Unit};
 
 fn protocol_doc() -> String {
@@ -156,6 +157,20 @@ fn the_python_rate_limit_example_is_decoded_by_the_extension() {
         window_start: None,
     };
     check_sender("python3", &[Event::RateLimit(decision)], || {
+        let mut command = Command::new("python3");
+        command.arg("-c").arg(&code);
+        command
+    });
+}
+
+#[test]
+fn the_python_connection_example_is_decoded_by_the_extension() {
+    let code = code_block(&protocol_doc(), "python connection");
+    let events = [
+        Event::Connection(ConnectionEvent::Opened),
+        Event::Connection(ConnectionEvent::Message { bytes: 31 }),
+    ];
+    check_sender("python3", &events, || {
         let mut command = Command::new("python3");
         command.arg("-c").arg(&code);
         command

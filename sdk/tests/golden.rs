@@ -332,7 +332,7 @@ fn multi_line_datagram_with_bad_lines_among_good_ones() {
                 &[("Shard", "7")],
             )),
             invalid("name", "must not be empty or blank"),
-            Error(ProtocolError::UnknownType("span".to_owned())),
+            Error(ProtocolError::UnknownType("profile".to_owned())),
             Error(ProtocolError::UnsupportedVersion(2)),
             Canonical(metric(
                 "ItemLatency",
@@ -438,7 +438,7 @@ fn invalid_events() {
             Json,
             Error(ProtocolError::UnsupportedVersion(2)),
             Error(ProtocolError::UnsupportedVersion(0)),
-            Error(ProtocolError::UnknownType("span".to_owned())),
+            Error(ProtocolError::UnknownType("profile".to_owned())),
             Error(ProtocolError::UnknownType("Metric".to_owned())),
             Json,
             Json,

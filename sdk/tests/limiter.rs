@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
 };
 use aws_sdk_dynamodb::{Client, Config};
-use liftwatch::limiter::{FailureMode, FixedWindow};
+use liftwatch::limiter::{FailureMode, FixedWindow, SlidingWindow};
 use liftwatch_sandbox::moto;
 
 fn client(endpoint: &str) -> Client {
@@ -117,4 +117,78 @@ async fn an_unreachable_table_fails_open_or_closed_as_configured() {
     assert!(a.error && a.allowed);
     assert!(b.error && !b.allowed);
     assert_eq!(a.decision().into_event().map(|_| ()), Ok(()));
+}
+
+/// A minute-aligned instant (2027-01-15) so a test picks where in a window it stands.
+const BASE_MS: u64 = 1_800_000_000_000 / 60_000 * 60_000;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sliding_window_weighs_the_previous_window_by_its_overlap() {
+    let client = client(&moto::moto_url());
+    let table = table(&client).await;
+    let limiter = SlidingWindow::new(client, &table, "search", 10, 60, FailureMode::Closed);
+    let mut allowed = 0;
+    for _ in 0..12 {
+        allowed += u64::from(limiter.check_at("k", BASE_MS - 30_000).await.allowed);
+    }
+    assert_eq!(allowed, 10, "the previous window alone: the plain limit");
+    // Halfway through the next window the previous 10 weigh ceil(10 × 30/60) = 5.
+    let mut verdicts = Vec::new();
+    for _ in 0..7 {
+        verdicts.push(limiter.check_at("k", BASE_MS + 30_000).await);
+    }
+    let allowed: Vec<bool> = verdicts.iter().map(|v| v.allowed).collect();
+    assert_eq!(allowed, [true, true, true, true, true, false, false]);
+    assert_eq!(verdicts[0].remaining, 4);
+    assert_eq!(verdicts[4].remaining, 0);
+    assert!(verdicts.iter().all(|v| !v.error));
+    assert_eq!(verdicts[5].reset_at, BASE_MS / 1_000 + 60);
+    // The weight drops to 4 at 36 s: the earliest retry is 6 s away.
+    assert!(
+        verdicts[5]
+            .headers()
+            .contains(&("Retry-After", "6".to_owned()))
+    );
+    // At 54 s the previous window weighs ceil(10 × 6/60) = 1: 9 in all, 4 more.
+    let mut late = 0;
+    for _ in 0..6 {
+        late += u64::from(limiter.check_at("k", BASE_MS + 54_000).await.allowed);
+    }
+    assert_eq!(late, 4);
+    // Another key is untouched by all this.
+    let other = limiter.check_at("other", BASE_MS + 54_000).await;
+    assert!(other.allowed);
+    assert_eq!(other.remaining, 9);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_at_a_window_boundary_passes_a_fixed_window_but_not_a_sliding_one() {
+    let client = client(&moto::moto_url());
+    let table = table(&client).await;
+    let fixed = FixedWindow::new(client.clone(), &table, "fixed", 10, 60, FailureMode::Closed);
+    let sliding = SlidingWindow::new(client, &table, "sliding", 10, 60, FailureMode::Closed);
+    let (mut through_fixed, mut through_sliding) = (0, 0);
+    // 15 requests in the last second of a window and 15 in the first of the next.
+    for at in [BASE_MS - 500, BASE_MS + 500] {
+        for _ in 0..15 {
+            through_fixed += u64::from(fixed.check_at("k", at).await.allowed);
+            through_sliding += u64::from(sliding.check_at("k", at).await.allowed);
+        }
+    }
+    assert_eq!(through_fixed, 20, "two full budgets within one second");
+    assert_eq!(through_sliding, 10, "one budget in any 60 s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sliding_window_fails_open_or_closed_as_configured() {
+    let client = client("http://127.0.0.1:9");
+    let open = SlidingWindow::new(client.clone(), "t", "login", 5, 60, FailureMode::Open);
+    let closed = SlidingWindow::new(client, "t", "login", 5, 60, FailureMode::Closed);
+    let (a, b) = (open.check("k").await, closed.check("k").await);
+    assert!(a.error && a.allowed);
+    assert!(b.error && !b.allowed);
+    assert_eq!(
+        b.decision().into_event().unwrap().outcome,
+        liftwatch::Outcome::Error
+    );
 }

@@ -41,38 +41,8 @@ pub struct Decision {
     pub window_start: u64,
 }
 
-/// Decision counters; `requests` is the sum of the other three.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Counts {
-    /// Every decision.
-    pub requests: u64,
-    /// Allowed decisions.
-    pub allowed: u64,
-    /// Blocked decisions.
-    pub blocked: u64,
-    /// Decisions that failed.
-    pub errors: u64,
-}
-
-impl Counts {
-    /// Counts one decision.
-    pub fn add(&mut self, outcome: Outcome) {
-        self.requests += 1;
-        match outcome {
-            Outcome::Allowed => self.allowed += 1,
-            Outcome::Blocked => self.blocked += 1,
-            Outcome::Error => self.errors += 1,
-        }
-    }
-
-    /// Adds `other` to these counters.
-    pub fn merge(&mut self, other: &Counts) {
-        self.requests += other.requests;
-        self.allowed += other.allowed;
-        self.blocked += other.blocked;
-        self.errors += other.errors;
-    }
-}
+/// Decision counters: the SDK's own type (readers of the table sum the same struct).
+pub use liftwatch::stats::Counts;
 
 /// A (rule, window) entry's identity: one item in the statistics table.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]

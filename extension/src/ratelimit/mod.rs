@@ -1,15 +1,13 @@
 //! Rate-limit statistics: decisions reported by handlers are aggregated per (rule, window,
 //! key class) by `aggregate` (bounded, no I/O) into a `batch`, flushed as one idempotent `UpdateItem` per
-//! (rule, window) to the statistics table by `store` (schema in its module doc), and read
-//! back by `query`. The same totals become `RateLimit*` CloudWatch series.
+//! (rule, window) to the statistics table by `store` (schema in `liftwatch::stats`), and read
+//! back by `liftwatch::stats::query_totals`. The same totals become `RateLimit*` CloudWatch series.
 //!
-//! `update` builds the requests, `client` the lazily built DynamoDB client, `retry` the
+//! `update` builds the requests (the DynamoDB client is `crate::aws::dynamodb`), `retry` the
 //! loop inside the flush deadline, `table` creates the table.
 
 pub mod aggregate;
 pub mod batch;
-mod client;
-pub mod query;
 mod retry;
 pub mod store;
 pub mod table;
@@ -20,12 +18,12 @@ use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 
+pub use crate::aws::ClientOptions;
 pub use aggregate::{
     Counts, Decision, MAX_KEY_CLASSES, MAX_RULE_WINDOWS, OTHER_CLASS, Outcome, RateLimitAggregator,
     RateLimitBatch, WindowDelta, WindowKey,
 };
-pub use client::ClientOptions;
-pub use query::{Totals, query_totals, query_totals_at};
+pub use liftwatch::stats::{QueryError, Totals, query_totals, query_totals_at};
 pub use store::{DEFAULT_RETENTION, MAX_KEPT_UPDATES, RateLimitWriter, WriteReport};
 pub use table::create_table;
 pub use table_flush::{TABLE_INTERVAL, TableFlush};
@@ -36,9 +34,6 @@ pub enum RateLimitError {
     /// An `UpdateItem` call failed.
     #[error("updateitem failed")]
     Update(#[source] Box<SdkError<UpdateItemError, HttpResponse>>),
-    /// A `Query` call failed.
-    #[error("query failed")]
-    Query(#[source] Box<aws_sdk_dynamodb::Error>),
     /// Creating or configuring the table failed.
     #[error("creating the table failed")]
     Table(#[source] Box<aws_sdk_dynamodb::Error>),

@@ -40,9 +40,9 @@ use futures_util::stream::{self, StreamExt};
 
 use super::RateLimitError;
 use super::aggregate::{RateLimitBatch, WindowDelta, WindowKey};
-use super::client::{ClientOptions, Connection, attempt_override, open};
 use super::retry::{Attempt, Failed, with_retry};
 use super::update::update_spec;
+use crate::aws::dynamodb::{ClientOptions, Connection, attempt_override, open};
 
 /// The default retention past a window's end: 30 days.
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 24 * 3_600);

@@ -9,28 +9,9 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::aggregate::WindowDelta;
 
-/// The partition key attribute: `rule#<rule>`.
-pub const PK: &str = "pk";
-/// The sort key attribute: the window start (Number, Unix seconds).
-pub const SK: &str = "sk";
-/// The window length attribute (Number, seconds).
-pub const WINDOW_SECONDS: &str = "window_seconds";
-/// The TTL attribute (Number, Unix seconds): window end plus the retention.
-pub const EXPIRES_AT: &str = "expires_at";
-/// The per-outcome counters, for the totals and (prefixed) per key class.
-pub const OUTCOMES: [&str; 3] = ["allowed", "blocked", "errors"];
-/// The totals' request counter (per key class it is the sum of the outcomes).
-pub const REQUESTS: &str = "requests";
-
-/// The partition key value of `rule`.
-pub fn partition_key(rule: &str) -> String {
-    format!("rule#{rule}")
-}
-
-/// The attribute holding `outcome`'s count for key class `class`.
-pub fn class_attribute(class: &str, outcome: &str) -> String {
-    format!("kc#{class}#{outcome}")
-}
+pub use liftwatch::stats::{
+    EXPIRES_AT, OUTCOMES, PK, REQUESTS, SK, WINDOW_SECONDS, class_attribute, partition_key,
+};
 
 /// The attribute holding the last sequence number writer `sandbox_id` applied to an item.
 pub fn seq_attribute(sandbox_id: &str) -> String {

@@ -8,6 +8,8 @@ use std::fmt;
 use serde::Deserialize;
 use serde::de::{Deserializer, MapAccess, Visitor};
 
+use super::connection::connection_from_line;
+use super::span::span_from_line;
 use super::{
     Event, MAX_DATAGRAM_BYTES, MetricEvent, MetricKind, Outcome, PROTOCOL_VERSION, ProtocolError,
     RateLimitEvent, Resolution, check_window_seconds, invalid,
@@ -62,6 +64,8 @@ struct WireRateLimit<'a> {
 /// The event types of version 1.
 const METRIC: &str = "metric";
 const RATE_LIMIT: &str = "ratelimit";
+const CONNECTION: &str = "connection";
+const SPAN: &str = "span";
 
 /// Reads the `dimensions` object keeping every entry, repeated names included, so that
 /// `check_dimensions` rejects a repeated name instead of a map silently keeping one.
@@ -105,7 +109,7 @@ fn check_header(v: u64, kind_of_event: &str) -> Result<(), ProtocolError> {
     if v != PROTOCOL_VERSION {
         return Err(ProtocolError::UnsupportedVersion(v));
     }
-    if kind_of_event != METRIC && kind_of_event != RATE_LIMIT {
+    if ![METRIC, RATE_LIMIT, CONNECTION, SPAN].contains(&kind_of_event) {
         return Err(ProtocolError::UnknownType(kind_of_event.to_owned()));
     }
     Ok(())
@@ -181,8 +185,8 @@ fn rate_limit_from_line(line: &str) -> Result<RateLimitEvent, ProtocolError> {
 /// };
 /// assert_eq!(m.value, 3.0);
 /// assert_eq!(
-///     decode_line(r#"{"v":1,"type":"span","name":{"future":"shape"}}"#),
-///     Err(ProtocolError::UnknownType("span".into()))
+///     decode_line(r#"{"v":1,"type":"profile","name":{"future":"shape"}}"#),
+///     Err(ProtocolError::UnknownType("profile".into()))
 /// );
 /// ```
 pub fn decode_line(line: &str) -> Result<Event, ProtocolError> {
@@ -199,6 +203,10 @@ pub fn decode_line(line: &str) -> Result<Event, ProtocolError> {
                     Ok(()) if h.kind_of_event == RATE_LIMIT => {
                         rate_limit_from_line(line).map(Event::RateLimit)
                     }
+                    Ok(()) if h.kind_of_event == CONNECTION => {
+                        connection_from_line(line).map(Event::Connection)
+                    }
+                    Ok(()) if h.kind_of_event == SPAN => span_from_line(line).map(Event::Span),
                     Ok(()) => Err(ProtocolError::Json(error.to_string())),
                 },
                 Err(_) => Err(ProtocolError::Json(error.to_string())),
@@ -209,6 +217,12 @@ pub fn decode_line(line: &str) -> Result<Event, ProtocolError> {
     if wire.kind_of_event == RATE_LIMIT {
         // The second read of a short line; metrics, the common case, take one.
         return rate_limit_from_line(line).map(Event::RateLimit);
+    }
+    if wire.kind_of_event == CONNECTION {
+        return connection_from_line(line).map(Event::Connection);
+    }
+    if wire.kind_of_event == SPAN {
+        return span_from_line(line).map(Event::Span);
     }
     metric_from_wire(wire).map(Event::Metric)
 }
@@ -264,6 +278,8 @@ mod tests {
             out.push(r.map(|e| match e {
                 Event::Metric(m) => m.name,
                 Event::RateLimit(r) => r.rule,
+                Event::Connection(c) => c.as_str().to_owned(),
+                Event::Span(s) => s.name,
             }))
         });
         out
@@ -319,8 +335,8 @@ mod tests {
             Err(ProtocolError::UnsupportedVersion(2))
         );
         assert_eq!(
-            decode_line(r#"{"v":1,"type":"span","value":[1]}"#),
-            Err(ProtocolError::UnknownType("span".into()))
+            decode_line(r#"{"v":1,"type":"profile","value":[1]}"#),
+            Err(ProtocolError::UnknownType("profile".into()))
         );
         for json in [
             r#"{"v":1,"type":"metric","name":"A","value":"1"}"#,

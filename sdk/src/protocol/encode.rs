@@ -36,6 +36,8 @@ pub fn encode(event: &Event, buf: &mut Vec<u8>) {
     match event {
         Event::Metric(m) => encode_metric(m, buf),
         Event::RateLimit(r) => write_rate_limit(buf, r),
+        Event::Connection(c) => super::write_connection(buf, *c),
+        Event::Span(span) => super::write_span(buf, span),
     }
 }
 

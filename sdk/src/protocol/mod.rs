@@ -20,9 +20,11 @@
 //! ```
 
 mod check;
+mod connection;
 mod decode;
 mod encode;
 mod ratelimit;
+mod span;
 
 use std::fmt;
 
@@ -34,10 +36,16 @@ pub use check::{
     check_dimensions, check_key_class, check_metric_name, check_rule, check_value,
     check_window_seconds,
 };
+pub use connection::ConnectionEvent;
+pub(crate) use connection::write_connection;
 pub use decode::{decode_datagram, decode_line};
 pub use encode::encode;
 pub(crate) use encode::{write_metric, write_rate_limit};
 pub use ratelimit::{Outcome, RateLimitEvent};
+pub(crate) use span::write_span;
+pub use span::{
+    AttributeValue, MAX_SPAN_ATTRIBUTES, MAX_SPAN_TEXT_CHARS, SpanEvent, SpanKind, hex, to_hex,
+};
 
 /// The protocol version this crate speaks; carried in every event as `"v"`.
 ///
@@ -280,6 +288,10 @@ pub enum Event {
     Metric(MetricEvent),
     /// A rate-limit decision.
     RateLimit(RateLimitEvent),
+    /// A WebSocket connection opened or closed, or a message handled.
+    Connection(ConnectionEvent),
+    /// A span a handler timed.
+    Span(SpanEvent),
 }
 
 /// Why an event was rejected. The extension counts these as `EventsMalformed`.

@@ -42,10 +42,11 @@ pub struct ParsedBatch {
 /// One Telemetry API record, reduced to the fields liftwatch uses.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Record {
-    /// `platform.initStart`: the init phase began.
+    /// `platform.initStart`: the init phase began (at the event's `time`, when it reads).
     InitStart {
         initialization_type: InitType,
         phase: Phase,
+        time_unix_nanos: Option<u64>,
     },
     /// `platform.initRuntimeDone`: the runtime finished init. `phase` is optional here
     /// because AWS's own documented example of this record leaves it out.
@@ -61,10 +62,11 @@ pub enum Record {
         status: Status,
         duration_ms: f64,
     },
-    /// `platform.start`: an invocation began.
+    /// `platform.start`: an invocation began (at the event's `time`, when it reads).
     Start {
         request_id: String,
         tracing: Option<TraceContext>,
+        time_unix_nanos: Option<u64>,
     },
     /// `platform.runtimeDone`: the runtime returned a response or an error. `duration_ms` and
     /// `produced_bytes` come from the optional `metrics` object.
@@ -393,10 +395,15 @@ fn parse_element(element: Value) -> Result<Record, Skip> {
         return Err(Skip::Malformed);
     };
     let record = event.remove("record").unwrap_or(Value::Null);
+    let time_unix_nanos = match event.get("time") {
+        Some(Value::String(time)) => time::parse_rfc3339_nanos(time),
+        _ => None,
+    };
     let parsed = match kind.as_str() {
         "platform.initStart" => decode(record).map(|r: InitStartWire| Record::InitStart {
             initialization_type: r.initialization_type,
             phase: r.phase,
+            time_unix_nanos,
         }),
         "platform.initRuntimeDone" => {
             decode(record).map(|r: InitRuntimeDoneWire| Record::InitRuntimeDone {
@@ -414,6 +421,7 @@ fn parse_element(element: Value) -> Result<Record, Skip> {
         "platform.start" => decode(record).map(|r: StartWire| Record::Start {
             request_id: r.request_id,
             tracing: r.tracing,
+            time_unix_nanos,
         }),
         "platform.runtimeDone" => decode(record).map(|r: RuntimeDoneWire| Record::RuntimeDone {
             request_id: r.request_id,
@@ -486,6 +494,7 @@ fn is_log_line(record: &Value) -> bool {
 // Wire shapes: only the fields we read. `Option` fields without `deserialize_with` are
 // `None` when absent or `null`.
 
+pub mod time;
 mod wire;
 use wire::*;
 

@@ -33,6 +33,7 @@ fn fixtures_parse_to_exact_records() {
             Record::InitStart {
                 initialization_type: InitType::OnDemand,
                 phase: Phase::Init,
+                time_unix_nanos: Some(1665532815064000000),
             },
         ),
         (
@@ -60,6 +61,7 @@ fn fixtures_parse_to_exact_records() {
             Record::Start {
                 request_id: REQUEST_ID.to_owned(),
                 tracing: Some(doc_trace()),
+                time_unix_nanos: Some(1665532815064000000),
             },
         ),
         (
@@ -225,6 +227,7 @@ fn mixed_batch_keeps_every_good_record_in_order() {
         Record::InitStart {
             initialization_type: InitType::OnDemand,
             phase: Phase::Init,
+            time_unix_nanos: Some(1715817558214000000),
         },
         Record::ExtensionLog,
         Record::InitRuntimeDone {
@@ -241,6 +244,7 @@ fn mixed_batch_keeps_every_good_record_in_order() {
         Record::Start {
             request_id: first.to_owned(),
             tracing: trace.clone(),
+            time_unix_nanos: Some(1715817559040000000),
         },
         Record::FunctionLog,
         Record::FunctionLog,
@@ -272,6 +276,7 @@ fn mixed_batch_keeps_every_good_record_in_order() {
         Record::Start {
             request_id: second.to_owned(),
             tracing: None,
+            time_unix_nanos: Some(1715817560004000000),
         },
         Record::RuntimeDone {
             request_id: second.to_owned(),
@@ -551,6 +556,7 @@ fn lenient_values_are_kept() {
             Record::InitStart {
                 initialization_type: InitType::ProvisionedConcurrency,
                 phase: Phase::Invoke,
+                time_unix_nanos: None,
             },
         ),
         (
@@ -559,6 +565,7 @@ fn lenient_values_are_kept() {
             Record::InitStart {
                 initialization_type: InitType::Other("warp-drive".to_owned()),
                 phase: Phase::Other("pre-init".to_owned()),
+                time_unix_nanos: None,
             },
         ),
         (

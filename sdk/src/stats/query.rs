@@ -3,14 +3,13 @@
 //! passed are skipped (DynamoDB deletes expired items only eventually).
 
 use std::collections::HashMap;
+use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::RateLimitError;
-use super::aggregate::Counts;
-use super::update::{EXPIRES_AT, OUTCOMES, PK, REQUESTS, SK, class_attribute, partition_key};
+use super::{Counts, EXPIRES_AT, OUTCOMES, PK, REQUESTS, SK, class_attribute, partition_key};
 
 /// A rule's counts over a time range.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -21,8 +20,31 @@ pub struct Totals {
     pub windows: u64,
 }
 
+/// The statistics table could not be read.
+#[derive(Debug)]
+pub struct QueryError(Box<aws_sdk_dynamodb::Error>);
+
+impl fmt::Display for QueryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("querying the statistics table failed")
+    }
+}
+
+impl std::error::Error for QueryError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(self.0.as_ref())
+    }
+}
+
 /// Totals of `rule` (of `key_class` only, when given) over the windows starting from
 /// `from_unix` to `to_unix` inclusive, as of now.
+///
+/// ```no_run
+/// # async fn show(client: aws_sdk_dynamodb::Client) -> Result<(), liftwatch::stats::QueryError> {
+/// let paid = liftwatch::stats::query_totals(&client, "stats", "api", Some("paid"), 0, u64::MAX).await?;
+/// assert_eq!(paid.counts.requests, paid.counts.allowed + paid.counts.blocked + paid.counts.errors);
+/// # Ok(()) }
+/// ```
 pub async fn query_totals(
     client: &Client,
     table: &str,
@@ -30,7 +52,7 @@ pub async fn query_totals(
     key_class: Option<&str>,
     from_unix: u64,
     to_unix: u64,
-) -> Result<Totals, RateLimitError> {
+) -> Result<Totals, QueryError> {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -46,7 +68,7 @@ pub async fn query_totals_at(
     from_unix: u64,
     to_unix: u64,
     now_unix: u64,
-) -> Result<Totals, RateLimitError> {
+) -> Result<Totals, QueryError> {
     let mut totals = Totals::default();
     let mut start_key: Option<HashMap<String, AttributeValue>> = None;
     loop {
@@ -62,7 +84,7 @@ pub async fn query_totals_at(
             .set_exclusive_start_key(start_key.take())
             .send()
             .await
-            .map_err(|e| RateLimitError::Query(Box::new(e.into())))?;
+            .map_err(|e| QueryError(Box::new(e.into())))?;
         for item in page.items() {
             if number(item, EXPIRES_AT).is_some_and(|at| at <= now_unix) {
                 continue;

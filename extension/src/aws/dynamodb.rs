@@ -1,4 +1,4 @@
-//! The DynamoDB client behind the statistics writer, built lazily at the first write with
+//! The DynamoDB client of the statistics writer and the connection counter, built lazily with
 //! what every AWS client of the extension shares (`crate::aws`: environment, no SDK
 //! retries, connect and attempt timeouts, a fresh pool after a long idle).
 

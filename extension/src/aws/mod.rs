@@ -5,6 +5,8 @@
 //! fresh connection pool after a long idle: a freeze longer than the endpoint's keep-alive
 //! leaves pooled connections that may answer nothing at all.
 
+pub mod dynamodb;
+
 use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, SdkConfig};
