@@ -151,6 +151,7 @@ async fn start(
         .ok();
     let (batches, telemetry_rx) = mpsc::channel(TELEMETRY_CAPACITY);
     let telemetry = start_telemetry(config, api, id, batches, Arc::clone(&health)).await;
+    let (span_output, otlp) = crate::traces::setup::start(config, &function).await;
     let mut pipeline = Pipeline::new(
         function,
         intake,
@@ -159,6 +160,10 @@ async fn start(
         sinks,
         config.flush.interval(),
     );
+    pipeline = pipeline.with_span_output(span_output);
+    if let Some(feed) = otlp {
+        pipeline = pipeline.with_otlp(feed);
+    }
     if config.resources {
         // In Lambda the microVM holds only the sandbox's processes: all of /proc is ours.
         let sampler = ResourceSampler::new("/proc".into(), "/tmp".into(), ProcessScope::All);

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::metric::Metric;
 use crate::protocol::{
     self, ConnectionEvent, DEFAULT_PORT, MAX_DATAGRAM_BYTES, MetricKind, ProtocolError,
-    RECOMMENDED_DATAGRAM_BYTES, Resolution,
+    RECOMMENDED_DATAGRAM_BYTES, Resolution, SpanEvent,
 };
 use crate::ratelimit::RateLimitDecision;
 use crate::unit::Unit;
@@ -288,6 +288,15 @@ impl Client {
     /// ```
     pub fn try_connection(&self, event: ConnectionEvent) -> Result<(), SendError> {
         let result = self.transmit_with(|buf| protocol::write_connection(buf, event));
+        self.tally(result, 1)
+    }
+
+    /// Sends a finished span (see [`Client::span`]).
+    pub(crate) fn send_span(&self, span: &SpanEvent) -> Result<(), SendError> {
+        let result = match span.clone().validate() {
+            Ok(span) => self.transmit_with(|buf| protocol::write_span(buf, &span)),
+            Err(error) => Err(SendError::Invalid(error)),
+        };
         self.tally(result, 1)
     }
 

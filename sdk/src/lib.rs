@@ -36,10 +36,12 @@ mod metric;
 pub mod protocol;
 mod ratelimit;
 pub mod stats;
+pub mod trace;
 mod unit;
 
 pub use client::{Batch, Client, PORT_VAR, SendError};
 pub use metric::Metric;
 pub use protocol::{MetricKind, Outcome, Resolution};
 pub use ratelimit::{DEFAULT_KEY_BUCKETS, KeyClass, MAX_KEY_BUCKETS, RateLimitDecision, fnv1a_64};
+pub use trace::{Span, TraceContext};
 pub use unit::{Unit, UnknownUnit};

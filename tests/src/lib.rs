@@ -68,6 +68,7 @@ pub mod moto;
 pub mod output;
 pub mod ports;
 pub mod proxy;
+pub mod recorder;
 pub mod sandbox;
 pub mod shutdown;
 pub mod table;

@@ -5,7 +5,9 @@
 //! `ItemsProcessed` counts, one `ItemSize` distribution sample per item, a
 //! `HandlerLatency` timing, and fails the invocation when `fail` is true. With
 //! `"rule": "login", "user": "alice", "blocked": bool` it also reports a rate-limit decision
-//! for that rule (60 s windows), the user hashed into one of 16 key classes.
+//! for that rule (60 s windows), the user hashed into one of 16 key classes. With
+//! `"span": "name"` it times its work in a span of that name (the whole handler) with a
+//! child `work` span, both sent to the extension as span events in the invocation's trace.
 
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -22,12 +24,23 @@ fn client() -> &'static Client {
 async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
     let started = Instant::now();
     let payload = event.payload;
+    let client = client();
+    let mut span = payload
+        .get("span")
+        .and_then(Value::as_str)
+        .map(|name| client.span(name));
+    let work = span.as_ref().map(|span| span.child("work"));
+    if let Some(span) = span.as_mut() {
+        span.attribute(
+            "items",
+            payload.get("items").and_then(Value::as_i64).unwrap_or(1),
+        );
+    }
     let items = payload.get("items").and_then(Value::as_u64).unwrap_or(1);
     let sleep_ms = payload.get("sleep_ms").and_then(Value::as_u64).unwrap_or(0);
     if sleep_ms > 0 {
         tokio::time::sleep(Duration::from_millis(sleep_ms)).await;
     }
-    let client = client();
     client.count("ItemsProcessed", items as f64);
     for i in 0..items {
         client.send(
@@ -49,7 +62,11 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
         };
         client.rate_limit(decision.key_class(KeyClass::hashed(user, 16)));
     }
+    drop(work);
     if payload.get("fail").and_then(Value::as_bool) == Some(true) {
+        if let Some(span) = span.as_mut() {
+            span.error("asked to fail");
+        }
         client.count("Failures", 1.0);
         return Err("asked to fail".into());
     }

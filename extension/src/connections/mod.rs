@@ -86,6 +86,11 @@ impl ConnectionCounter {
         });
     }
 
+    /// True while an attempt runs.
+    pub fn in_flight(&self) -> bool {
+        self.schedule.in_flight()
+    }
+
     /// Notes an attempt's result.
     pub fn finished(&mut self, attempt: Attempt) {
         let interval = self.schedule.lease() / LEASE_INTERVALS;

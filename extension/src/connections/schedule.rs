@@ -58,6 +58,11 @@ impl Schedule {
         !self.in_flight && now >= self.next
     }
 
+    /// True while an attempt runs.
+    pub fn in_flight(&self) -> bool {
+        self.in_flight
+    }
+
     /// Notes that an attempt started.
     pub fn started(&mut self) {
         self.in_flight = true;

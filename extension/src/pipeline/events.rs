@@ -17,6 +17,7 @@ impl Pipeline {
         let connections = &mut self.connections;
         let counting = self.counter.is_some();
         let warned_no_counter = &mut self.warned_no_counter;
+        let traces = &mut self.traces;
         let health = &self.health;
         let now_secs = now_ms() / 1000;
         intake.drain(max, health, |event| {
@@ -44,6 +45,10 @@ impl Pipeline {
                         );
                     }
                     connections.record(event);
+                    true
+                }
+                Event::Span(event) => {
+                    traces.record_handler_span(super::spans::span_from_event(event));
                     true
                 }
                 // A type this build does not aggregate yet: counted, never silently lost.

@@ -16,7 +16,16 @@ impl Pipeline {
             self.health.dropped(intake.take_kernel_drops_if_due());
         }
         self.drain_telemetry();
+        self.account_otlp();
         self.last_flush = Instant::now();
+        let spans = self.traces.take_spans();
+        // At SHUTDOWN spans go first, so the last batch says what was exported.
+        let spans = if self.final_flush {
+            self.export_spans(spans, deadline).await;
+            Vec::new()
+        } else {
+            spans
+        };
         let mut batch = MetricBatch {
             timestamp_ms: now_ms(),
             series: Vec::new(),
@@ -27,6 +36,8 @@ impl Pipeline {
         self.resources.flush_into(&self.function, &mut batch.series);
         self.connections
             .flush_into(&self.function, &mut batch.series);
+        self.health.malformed(self.traces.take_malformed());
+        self.traces.flush_into(&self.function, &mut batch.series);
         let decisions = self.ratelimit.flush();
         decisions.series_into(&self.function, &mut batch.series);
         if let Some(sampler) = self.sampler.as_mut() {
@@ -35,19 +46,28 @@ impl Pipeline {
         let counts = self.health.take();
         aggregate::health_series(&self.function, counts, &mut batch.series);
         if batch.is_empty() {
+            self.export_spans(spans, deadline).await;
             self.write_table(deadline).await;
             return FlushSummary {
                 telemetry_records: self.telemetry_records,
                 ..FlushSummary::default()
             };
         }
-        // Sinks export concurrently, each bound by the same deadline.
+        // Sinks export concurrently, each bound by the same deadline; span exporters run
+        // beside them (their counts are published with the next flush).
         let exports = self.sinks.iter_mut().map(|sink| {
             let name = sink.name();
             let export = sink.export(&batch, deadline);
             async move { (name, export.await) }
         });
-        for (name, result) in futures_util::future::join_all(exports).await {
+        let sink_results = futures_util::future::join_all(exports);
+        let span_reports = export_to(self.span_output.as_mut(), &spans, deadline);
+        let (sink_results, span_reports) =
+            futures_util::future::join(sink_results, span_reports).await;
+        for report in span_reports {
+            self.traces.exported(report);
+        }
+        for (name, result) in sink_results {
             match result {
                 Ok(report) => self.health.malformed(report.values_rejected),
                 Err(error) => {
@@ -97,4 +117,25 @@ fn log_table_failure(report: &WriteReport) {
         error,
         "rate-limit statistics table write incomplete"
     );
+}
+
+/// Exports `spans` to every exporter of `output` by `deadline` (borrowing only the span
+/// output, so that it can run beside the sinks).
+pub(super) async fn export_to(
+    output: Option<&mut super::SpanOutput>,
+    spans: &[crate::traces::Span],
+    deadline: Instant,
+) -> Vec<crate::traces::SpanReport> {
+    let Some(output) = output else {
+        return Vec::new();
+    };
+    if spans.is_empty() {
+        return Vec::new();
+    }
+    let resource = &output.resource;
+    let exports = output
+        .exporters
+        .iter_mut()
+        .map(|exporter| exporter.export(spans, resource, deadline));
+    futures_util::future::join_all(exports).await
 }

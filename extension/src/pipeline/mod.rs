@@ -5,6 +5,7 @@
 mod events;
 mod flush;
 mod handle;
+mod spans;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -13,6 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use handle::{Await, Command};
 pub use handle::{FlushSummary, PipelineGone, PipelineHandle};
+pub use spans::{OtlpFeed, SpanOutput};
 
 use crate::aggregate::{
     ConnectionAggregator, CustomAggregator, InvocationAggregator, ResourceAggregator,
@@ -25,6 +27,7 @@ use crate::ratelimit::{RateLimitAggregator, TableFlush};
 use crate::resources::ResourceSampler;
 use crate::sink::Sink;
 use crate::telemetry::Record;
+use crate::traces::{Span, TraceCollector};
 
 /// How often resources are sampled while an invocation runs (see the sampler bench).
 pub const SAMPLE_INTERVAL: Duration = Duration::from_millis(50);
@@ -60,6 +63,11 @@ pub struct Pipeline {
     counter: Option<(ConnectionCounter, mpsc::Receiver<Attempt>)>,
     /// The "no connection table" note was logged.
     warned_no_counter: bool,
+    traces: TraceCollector,
+    /// Span exporters and the `/v1/stats` snapshot, when tracing exports.
+    span_output: Option<SpanOutput>,
+    /// Spans from the OTLP receiver, when it runs.
+    otlp: Option<OtlpFeed>,
     /// SHUTDOWN's final flush is running: write everything that is due and kept.
     final_flush: bool,
     /// The invocation being sampled and the next sample's time.
@@ -78,6 +86,7 @@ impl Pipeline {
         interval: Duration,
     ) -> Self {
         Pipeline {
+            traces: TraceCollector::new(&function, false),
             function,
             intake,
             telemetry,
@@ -96,6 +105,8 @@ impl Pipeline {
             connections: ConnectionAggregator::default(),
             counter: None,
             warned_no_counter: false,
+            span_output: None,
+            otlp: None,
             final_flush: false,
             sampling: None,
             last_flush: Instant::now(),
@@ -111,6 +122,19 @@ impl Pipeline {
     /// Also writes rate-limit statistics to a DynamoDB table.
     pub fn with_ratelimit_table(mut self, table: TableFlush) -> Self {
         self.table = Some(table);
+        self
+    }
+
+    /// Exports spans (and keeps `/v1/stats` current) through `output`.
+    pub fn with_span_output(mut self, output: SpanOutput) -> Self {
+        self.traces = TraceCollector::new(&self.function, !output.exporters.is_empty());
+        self.span_output = Some(output);
+        self
+    }
+
+    /// Also takes spans from the OTLP receiver.
+    pub fn with_otlp(mut self, feed: OtlpFeed) -> Self {
+        self.otlp = Some(feed);
         self
     }
 
@@ -136,6 +160,7 @@ impl Pipeline {
     }
 
     async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
+        self.publish_trace_stats();
         loop {
             let next_timer = self.last_flush + self.interval;
             tokio::select! {
@@ -157,6 +182,7 @@ impl Pipeline {
                 }
                 () = sleep_until_some(self.sampling.as_ref().map(|(_, at)| *at)) => self.sample(),
                 Some(attempt) = counted(self.counter.as_mut()) => self.record_count(attempt),
+                Some(spans) = otlp_spans(self.otlp.as_mut()) => self.record_otlp(spans),
                 () = tokio::time::sleep_until(next_timer.into()) => {
                     self.flush(Instant::now() + self.interval / 2).await;
                 }
@@ -187,6 +213,7 @@ impl Pipeline {
             }
             Command::Shutdown(deadline, reply) => {
                 self.final_flush = true;
+                self.await_count_attempt(deadline).await;
                 // The last chance to count what the kernel dropped: drain, then look.
                 self.drain_intake(usize::MAX);
                 if let Some(intake) = self.intake.as_mut() {
@@ -208,9 +235,12 @@ impl Pipeline {
 
     fn record_telemetry(&mut self, records: &[Record]) {
         self.telemetry_records += records.len() as u64;
+        let now_ns = now_ms().saturating_mul(1_000_000);
         for record in records {
             self.invocations.record(record);
+            self.traces.record_telemetry(record, now_ns);
         }
+        self.publish_trace_stats();
         if let Some((id, _)) = &self.sampling
             && self.invocations.runtime_done_for(id)
         {
@@ -256,6 +286,23 @@ impl Pipeline {
         }
     }
 
+    /// At SHUTDOWN: waits (briefly) for a connection count attempt still running, so its
+    /// count is published and a lease it took is handed back rather than left to a sandbox
+    /// about to die.
+    async fn await_count_attempt(&mut self, deadline: Instant) {
+        let Some((counter, results)) = self.counter.as_mut() else {
+            return;
+        };
+        if !counter.in_flight() {
+            return;
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        let wait = left.min(RELEASE_TIMEOUT);
+        if let Ok(Some(attempt)) = tokio::time::timeout(wait, results.recv()).await {
+            self.record_count(attempt);
+        }
+    }
+
     /// Records what a connection count attempt found and schedules the next.
     fn record_count(&mut self, attempt: Attempt) {
         match attempt {
@@ -282,6 +329,14 @@ async fn counted(
 ) -> Option<Attempt> {
     match counter {
         Some((_, results)) => results.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The next spans from the OTLP receiver, or never without one.
+async fn otlp_spans(feed: Option<&mut OtlpFeed>) -> Option<Vec<Span>> {
+    match feed {
+        Some(feed) => feed.spans.recv().await,
         None => std::future::pending().await,
     }
 }

@@ -20,9 +20,11 @@ const HEADER: &str = "x-amzn-trace-id";
 pub struct TraceHeader {
     /// `Root`.
     pub trace_id: TraceId,
-    /// `Parent`: the span (segment) the invocation runs under.
-    pub parent: SpanId,
-    /// `Sampled=1`.
+    /// `Parent`: the span (segment) the invocation runs under; `None` when the header has
+    /// no parent (local tools): the invocation is then the trace's root.
+    pub parent: Option<SpanId>,
+    /// `Sampled=1`; a header without a decision (`Sampled=?` or none, from local tools) is
+    /// sampled: the extension is the first to decide.
     pub sampled: bool,
 }
 
@@ -35,22 +37,34 @@ pub fn parse_xray(value: &str) -> Option<TraceHeader> {
     let context = XrayPropagator::default().extract(&carrier);
     let span = context.span();
     let span_context = span.span_context();
+    let field = |name: &str| {
+        value
+            .split(';')
+            .find_map(|part| part.trim().strip_prefix(name)?.strip_prefix('='))
+    };
     // The propagator accepts any version digit; X-Ray trace ids are version 1.
-    let root = value
-        .split(';')
-        .find_map(|part| part.trim().strip_prefix("Root="))?;
-    if !span_context.is_valid() || TraceId::from_xray(root).is_none() {
+    let trace_id = TraceId::from_xray(field("Root")?)?;
+    if span_context.is_valid() {
+        return Some(TraceHeader {
+            trace_id,
+            parent: Some(SpanId(span_context.span_id().to_bytes())),
+            sampled: span_context.is_sampled(),
+        });
+    }
+    // The propagator wants a parent; a header without one is still a trace.
+    if field("Parent").is_some() {
         return None;
     }
     Some(TraceHeader {
-        trace_id: TraceId(span_context.trace_id().to_bytes()),
-        parent: SpanId(span_context.span_id().to_bytes()),
-        sampled: span_context.is_sampled(),
+        trace_id,
+        parent: None,
+        sampled: field("Sampled") != Some("0"),
     })
 }
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
@@ -58,20 +72,29 @@ mod tests {
         let header = parse_xray(
             "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
         );
-        let header = header.unwrap_or_else(|| unreachable!("a valid header"));
+        let header = header.unwrap();
         assert_eq!(
             header.trace_id.to_xray(),
             "1-5759e988-bd862e3fe1be46a994272793"
         );
-        assert_eq!(header.parent.to_hex(), "53995c3f42cd8ad8");
+        assert_eq!(
+            header.parent.map(|p| p.to_hex()).as_deref(),
+            Some("53995c3f42cd8ad8")
+        );
         assert!(header.sampled);
         let unsampled = parse_xray(
             "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0;Lineage=a:1",
         );
         assert_eq!(unsampled.map(|h| h.sampled), Some(false));
+        // Local tools send a root alone, or an undecided sampling.
+        let root_only = parse_xray("Root=1-5759e988-bd862e3fe1be46a994272793").unwrap();
+        assert_eq!((root_only.parent, root_only.sampled), (None, true));
+        let undecided = parse_xray("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=?").unwrap();
+        assert!(undecided.sampled);
+        let declined = parse_xray("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0").unwrap();
+        assert!(!declined.sampled);
         for bad in [
             "",
-            "Root=1-5759e988-bd862e3fe1be46a994272793",
             "Root=1-5759e988;Parent=53995c3f42cd8ad8;Sampled=1",
             "Root=2-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
             "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=zz995c3f42cd8ad8;Sampled=1",

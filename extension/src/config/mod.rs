@@ -9,6 +9,10 @@ use std::time::Duration;
 
 use crate::flush::FlushMode;
 
+pub mod traces;
+
+pub use traces::TraceSettings;
+
 /// Variables set by Lambda.
 pub mod vars {
     pub const RUNTIME_API: &str = "AWS_LAMBDA_RUNTIME_API";
@@ -88,6 +92,8 @@ pub struct Config {
     pub connections_table: Option<String>,
     /// How often the fleet publishes `ActiveConnections`.
     pub connections_interval: Duration,
+    /// The OTLP receiver and the span exporters.
+    pub traces: TraceSettings,
 }
 
 /// Why the configuration cannot be used at all.
@@ -125,6 +131,7 @@ impl Config {
                     .filter(|ms| TELEMETRY_BUFFER_RANGE_MS.contains(ms))
             },
         );
+        let traces = TraceSettings::read(&mut env);
         let config = Config {
             runtime_api: env
                 .get(vars::RUNTIME_API)
@@ -175,6 +182,7 @@ impl Config {
                 60,
                 |s| s.parse().ok().filter(|d| (10..=3600).contains(d)),
             )),
+            traces,
         };
         Ok((config, env.warnings))
     }

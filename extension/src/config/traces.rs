@@ -1,0 +1,203 @@
+//! The tracing part of the configuration: the OTLP receiver's port, and which span
+//! exporters run (`LIFTWATCH_TRACE_EXPORTERS`), with their destinations from the standard
+//! variables (`OTEL_EXPORTER_OTLP_*`, `AWS_XRAY_DAEMON_ADDRESS`).
+
+use std::net::SocketAddr;
+
+use super::Reader;
+use crate::traces::otlp::OtlpConfig;
+use crate::traces::otlp::intake::DEFAULT_PORT as DEFAULT_OTLP_PORT;
+use crate::traces::xray::parse_daemon_address;
+
+/// Variables of this part.
+pub mod vars {
+    pub const OTLP_PORT: &str = "LIFTWATCH_OTLP_PORT";
+    pub const TRACE_EXPORTERS: &str = "LIFTWATCH_TRACE_EXPORTERS";
+    pub const XRAY_DAEMON_ADDRESS: &str = "AWS_XRAY_DAEMON_ADDRESS";
+}
+
+/// Where spans come from and go.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TraceSettings {
+    /// The OTLP/HTTP receiver's port on 127.0.0.1; `None`: no receiver.
+    pub otlp_intake_port: Option<u16>,
+    /// The OTLP/HTTP exporter's destination, when it runs.
+    pub otlp: Option<OtlpConfig>,
+    /// The X-Ray daemon, when the X-Ray exporter runs.
+    pub xray_daemon: Option<SocketAddr>,
+}
+
+impl TraceSettings {
+    /// Reads the tracing variables; problems become warnings and keep the defaults.
+    pub(super) fn read<F: Fn(&str) -> Option<String>>(env: &mut Reader<F>) -> Self {
+        let otlp_intake_port =
+            env.parse_or(vars::OTLP_PORT, Some(DEFAULT_OTLP_PORT), |s| match s {
+                "off" => Some(None),
+                port => port.parse().ok().filter(|p| *p != 0).map(Some),
+            });
+        let (mut otlp, mut xray) = (None, None);
+        let exporters = env
+            .get(vars::TRACE_EXPORTERS)
+            .unwrap_or_else(|| "auto".to_owned());
+        let wanted = match parse_exporters(&exporters) {
+            Some(wanted) => wanted,
+            None => {
+                env.warnings.push(format!(
+                    "ignoring {}={exporters:?}: expected auto, none, or a list of otlp and xray",
+                    vars::TRACE_EXPORTERS
+                ));
+                Wanted::Auto
+            }
+        };
+        let (want_otlp, want_xray, explicit) = match wanted {
+            Wanted::Auto => (true, true, false),
+            Wanted::List { otlp, xray } => (otlp, xray, true),
+        };
+        if want_otlp {
+            match OtlpConfig::from_lookup(|key| (env.lookup)(key)) {
+                Ok(Some(config)) => otlp = Some(config),
+                Ok(None) if explicit => env.warnings.push(
+                    "the otlp trace exporter needs OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT".to_owned(),
+                ),
+                Ok(None) => {}
+                Err(error) => env.warnings.push(format!("the otlp trace exporter is off: {error}")),
+            }
+        }
+        if want_xray {
+            match env.get(vars::XRAY_DAEMON_ADDRESS) {
+                Some(raw) => match parse_daemon_address(&raw) {
+                    Some(address) => xray = Some(address),
+                    None => env.warnings.push(format!(
+                        "the x-ray exporter is off: {}={raw:?} is not an address",
+                        vars::XRAY_DAEMON_ADDRESS
+                    )),
+                },
+                None if explicit => env.warnings.push(format!(
+                    "the x-ray exporter needs {} (Lambda sets it when active tracing is on)",
+                    vars::XRAY_DAEMON_ADDRESS
+                )),
+                None => {}
+            }
+        }
+        TraceSettings {
+            otlp_intake_port,
+            otlp,
+            xray_daemon: xray,
+        }
+    }
+}
+
+enum Wanted {
+    Auto,
+    List { otlp: bool, xray: bool },
+}
+
+fn parse_exporters(raw: &str) -> Option<Wanted> {
+    match raw.trim() {
+        "auto" => return Some(Wanted::Auto),
+        "none" => {
+            return Some(Wanted::List {
+                otlp: false,
+                xray: false,
+            });
+        }
+        _ => {}
+    }
+    let (mut otlp, mut xray) = (false, false);
+    for item in raw.split(',').map(str::trim) {
+        match item {
+            "otlp" => otlp = true,
+            "xray" => xray = true,
+            _ => return None,
+        }
+    }
+    Some(Wanted::List { otlp, xray })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::super::Config;
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> (TraceSettings, Vec<String>) {
+        let mut all = vec![("AWS_LAMBDA_RUNTIME_API", "x")];
+        all.extend_from_slice(pairs);
+        let (config, warnings) = Config::from_lookup(|key| {
+            all.iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| (*v).to_owned())
+        })
+        .unwrap();
+        (config.traces, warnings)
+    }
+
+    #[test]
+    fn auto_follows_the_standard_variables() {
+        let (none, warnings) = settings(&[]);
+        assert_eq!(
+            none,
+            TraceSettings {
+                otlp_intake_port: Some(4318),
+                otlp: None,
+                xray_daemon: None
+            }
+        );
+        assert!(warnings.is_empty());
+        let (both, _) = settings(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/"),
+            ("AWS_XRAY_DAEMON_ADDRESS", "169.254.79.129:2000"),
+        ]);
+        assert_eq!(
+            both.otlp.unwrap().endpoint.to_string(),
+            "http://collector:4318/v1/traces"
+        );
+        assert_eq!(
+            both.xray_daemon,
+            Some("169.254.79.129:2000".parse().unwrap())
+        );
+        let (only_otlp, _) = settings(&[
+            (vars::TRACE_EXPORTERS, "otlp"),
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                "http://127.0.0.1:4319/v1/traces",
+            ),
+            ("AWS_XRAY_DAEMON_ADDRESS", "169.254.79.129:2000"),
+        ]);
+        assert!(only_otlp.otlp.is_some() && only_otlp.xray_daemon.is_none());
+        let (off, _) = settings(&[
+            (vars::TRACE_EXPORTERS, "none"),
+            (vars::OTLP_PORT, "off"),
+            ("AWS_XRAY_DAEMON_ADDRESS", "169.254.79.129:2000"),
+        ]);
+        assert_eq!(off, TraceSettings::default());
+    }
+
+    #[test]
+    fn bad_values_warn_and_keep_defaults() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[(vars::TRACE_EXPORTERS, "jaeger")], vars::TRACE_EXPORTERS),
+            (&[(vars::OTLP_PORT, "0")], vars::OTLP_PORT),
+            (
+                &[(vars::TRACE_EXPORTERS, "xray")],
+                vars::XRAY_DAEMON_ADDRESS,
+            ),
+            (
+                &[("AWS_XRAY_DAEMON_ADDRESS", "nowhere")],
+                vars::XRAY_DAEMON_ADDRESS,
+            ),
+            (
+                &[(vars::TRACE_EXPORTERS, "otlp")],
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+            ),
+            (&[("OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://x")], "otlp"),
+        ];
+        for (pairs, mention) in cases {
+            let (settings, warnings) = settings(pairs);
+            assert_eq!(warnings.len(), 1, "{pairs:?}: {warnings:?}");
+            assert!(warnings[0].contains(mention), "{warnings:?}");
+            assert_eq!(settings.otlp_intake_port, Some(4318));
+            assert!(settings.otlp.is_none() && settings.xray_daemon.is_none());
+        }
+    }
+}

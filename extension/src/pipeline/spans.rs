@@ -1,0 +1,119 @@
+//! The tracing side of the pipeline: spans from the OTLP intake and the SDK into the
+//! collector, the intake's counters into the statistics, the `/v1/stats` snapshot kept
+//! current, and the buffered spans exported to every span exporter under the flush's
+//! deadline.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use liftwatch::protocol::{self, SpanEvent};
+use tokio::sync::{mpsc, watch};
+
+use super::Pipeline;
+use crate::traces::otlp::{IntakeCounters, IntakeSnapshot};
+use crate::traces::{
+    AttributeValue, Resource, Span, SpanExporter, SpanId, SpanKind, SpanReport, SpanStatus, TraceId,
+};
+
+/// The OTLP receiver's side of the pipeline.
+#[derive(Debug)]
+pub struct OtlpFeed {
+    /// Spans decoded by the receiver.
+    pub spans: mpsc::Receiver<Vec<Span>>,
+    /// The receiver's running totals.
+    pub counters: Arc<IntakeCounters>,
+    /// Totals already accounted for.
+    pub seen: IntakeSnapshot,
+}
+
+/// Where spans go and what describes them.
+#[derive(Debug)]
+pub struct SpanOutput {
+    pub exporters: Vec<Box<dyn SpanExporter>>,
+    pub resource: Resource,
+    /// Where `GET /v1/stats` reads the statistics.
+    pub stats: watch::Sender<serde_json::Value>,
+}
+
+impl Pipeline {
+    /// Records spans the OTLP receiver decoded.
+    pub(super) fn record_otlp(&mut self, spans: Vec<Span>) {
+        for span in spans {
+            self.traces.record_handler_span(span);
+        }
+        self.publish_trace_stats();
+    }
+
+    /// Turns the OTLP receiver's counters since the last call into health counts.
+    pub(super) fn account_otlp(&mut self) {
+        let Some(feed) = self.otlp.as_mut() else {
+            return;
+        };
+        let now = feed.counters.snapshot();
+        let seen = std::mem::replace(&mut feed.seen, now);
+        self.health
+            .received(now.spans_received.saturating_sub(seen.spans_received));
+        self.health.malformed(
+            now.malformed_requests
+                .saturating_sub(seen.malformed_requests),
+        );
+        self.health
+            .malformed(now.spans_rejected.saturating_sub(seen.spans_rejected));
+        self.traces.exported(SpanReport {
+            exported: 0,
+            dropped: now.spans_dropped.saturating_sub(seen.spans_dropped),
+        });
+    }
+
+    /// Keeps the `/v1/stats` snapshot current.
+    pub(super) fn publish_trace_stats(&self) {
+        if let Some(output) = &self.span_output {
+            output.stats.send_replace(self.traces.snapshot());
+        }
+    }
+
+    /// Exports `spans` to every exporter concurrently, by `deadline`, and counts the
+    /// outcome.
+    pub(super) async fn export_spans(&mut self, spans: Vec<Span>, deadline: Instant) {
+        for report in super::flush::export_to(self.span_output.as_mut(), &spans, deadline).await {
+            self.traces.exported(report);
+        }
+        self.publish_trace_stats();
+    }
+}
+
+/// A handler's span event as the collector keeps it.
+pub(super) fn span_from_event(event: SpanEvent) -> Span {
+    let kind = match event.kind {
+        protocol::SpanKind::Internal => SpanKind::Internal,
+        protocol::SpanKind::Server => SpanKind::Server,
+        protocol::SpanKind::Client => SpanKind::Client,
+        protocol::SpanKind::Producer => SpanKind::Producer,
+        protocol::SpanKind::Consumer => SpanKind::Consumer,
+    };
+    let attributes = event
+        .attributes
+        .into_iter()
+        .map(|(key, value)| {
+            let value = match value {
+                protocol::AttributeValue::Str(s) => AttributeValue::Str(s),
+                protocol::AttributeValue::Int(i) => AttributeValue::Int(i),
+                protocol::AttributeValue::Float(f) => AttributeValue::Float(f),
+                protocol::AttributeValue::Bool(b) => AttributeValue::Bool(b),
+            };
+            (key, value)
+        })
+        .collect();
+    Span {
+        trace_id: TraceId(event.trace_id),
+        span_id: SpanId(event.span_id),
+        parent_span_id: event.parent_span_id.map(SpanId),
+        name: event.name,
+        kind,
+        start_unix_nanos: event.start_unix_nano,
+        end_unix_nanos: event.end_unix_nano,
+        status: event.error.map_or(SpanStatus::Unset, SpanStatus::Error),
+        attributes,
+        sampled: event.sampled,
+    }
+}

@@ -1,0 +1,201 @@
+//! Tracing end to end: the built extension beside the example function in the local
+//! sandbox, exporting to an OTLP/HTTP collector (decoding with the official protobuf
+//! definitions) and to a UDP socket standing in for the X-Ray daemon. The function's SDK
+//! spans join the invocation's trace under its `Invocation` span; the statistics come out
+//! in the EMF and at `GET /v1/stats`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "otlp/collector.rs"]
+#[allow(dead_code)]
+mod collector;
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::time::Duration;
+
+use collector::Collector;
+use liftwatch_sandbox::emf::total;
+use liftwatch_sandbox::{InvokeStatus, Sandbox, SandboxConfig, built_binary};
+use opentelemetry_proto::tonic::trace::v1::Span as ProtoSpan;
+use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
+use serde_json::{Value, json};
+
+const FUNCTION: &str = "traced";
+
+fn free_tcp_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `GET /v1/stats` over a plain HTTP/1.0 connection.
+fn stats(port: u16) -> Value {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    stream
+        .write_all(b"GET /v1/stats HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let body = response.split("\r\n\r\n").nth(1).unwrap();
+    serde_json::from_str(body).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invocations_and_handler_spans_reach_otlp_and_xray() {
+    let collector = Collector::start(Vec::new()).await;
+    let daemon = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let otlp_port = free_tcp_port();
+    let config = SandboxConfig::new(built_binary("liftwatch"), built_binary("hello-function"))
+        .function_name(FUNCTION)
+        .env("LIFTWATCH_FLUSH", "end")
+        .env("LIFTWATCH_OTLP_PORT", otlp_port.to_string())
+        .env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", collector.endpoint())
+        .env(
+            "AWS_XRAY_DAEMON_ADDRESS",
+            daemon.local_addr().unwrap().to_string(),
+        );
+    let mut sandbox = Sandbox::start(config).await.unwrap();
+    let mut request_ids = Vec::new();
+    for payload in [
+        json!({"span": "checkout", "items": 2}),
+        json!({"span": "checkout", "fail": true}),
+        json!({"span": "checkout"}),
+    ] {
+        let outcome = sandbox.invoke(payload).await.unwrap();
+        request_ids.push(outcome.request_id.clone());
+    }
+    // While a fourth invocation runs (the extension is thawed), read the statistics.
+    let slow = sandbox.invoke(json!({"span": "checkout", "sleep_ms": 600}));
+    let read = async {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        tokio::task::spawn_blocking(move || stats(otlp_port))
+            .await
+            .unwrap()
+    };
+    let (outcome, live) = tokio::join!(slow, read);
+    assert_eq!(outcome.unwrap().status, InvokeStatus::Success);
+    assert!(live["traces_generated"].as_u64().unwrap() >= 3, "{live}");
+    assert!(live["traces_sampled"].as_u64().unwrap() >= 3, "{live}");
+    assert!(live["last_trace_unix_ms"].as_u64().is_some(), "{live}");
+    let shutdown = sandbox.shutdown().await.unwrap();
+    assert_eq!(shutdown.extension.exit_code(), Some(0), "{shutdown}");
+
+    // OTLP: every invocation is a tree, with the SDK spans inside it.
+    let spans: Vec<ProtoSpan> = collector
+        .received()
+        .into_iter()
+        .flat_map(|r| r.request.resource_spans)
+        .flat_map(|r| r.scope_spans)
+        .flat_map(|s| s.spans)
+        .collect();
+    let by_id: HashMap<Vec<u8>, &ProtoSpan> =
+        spans.iter().map(|s| (s.span_id.clone(), s)).collect();
+    let roots: Vec<&ProtoSpan> = spans.iter().filter(|s| s.name == FUNCTION).collect();
+    assert_eq!(
+        roots.len(),
+        4,
+        "{:?}",
+        spans.iter().map(|s| &s.name).collect::<Vec<_>>()
+    );
+    for root in &roots {
+        assert!(
+            root.parent_span_id.is_empty(),
+            "the sandbox's header has no Parent: a root"
+        );
+        let children: Vec<&str> = spans
+            .iter()
+            .filter(|s| s.parent_span_id == root.span_id)
+            .map(|s| s.name.as_str())
+            .collect();
+        assert!(children.contains(&"Invocation"), "{children:?}");
+        let runtime = spans
+            .iter()
+            .find(|s| s.parent_span_id == root.span_id && s.name == "Invocation")
+            .unwrap();
+        let checkout = spans
+            .iter()
+            .find(|s| s.trace_id == root.trace_id && s.name == "checkout")
+            .unwrap();
+        assert_eq!(
+            checkout.parent_span_id, runtime.span_id,
+            "re-parented under Invocation"
+        );
+        let work = spans
+            .iter()
+            .find(|s| s.trace_id == root.trace_id && s.name == "work")
+            .unwrap();
+        assert_eq!(work.parent_span_id, checkout.span_id);
+        assert!(root.start_time_unix_nano <= runtime.start_time_unix_nano);
+        assert!(runtime.end_time_unix_nano <= root.end_time_unix_nano);
+        assert!(checkout.start_time_unix_nano >= root.start_time_unix_nano - 5_000_000);
+        assert!(
+            spans
+                .iter()
+                .all(|s| s.parent_span_id.is_empty() || by_id.contains_key(&s.parent_span_id))
+        );
+    }
+    let invocation_ids: Vec<String> = roots
+        .iter()
+        .filter_map(|root| {
+            root.attributes
+                .iter()
+                .find(|a| a.key == "faas.invocation_id")
+                .and_then(|a| match a.value.as_ref()?.value.as_ref()? {
+                    opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(s) => {
+                        Some(s.clone())
+                    }
+                    _ => None,
+                })
+        })
+        .collect();
+    for id in &request_ids {
+        assert!(invocation_ids.contains(id), "{id} in {invocation_ids:?}");
+    }
+    let failed = roots
+        .iter()
+        .filter(|r| {
+            r.status
+                .as_ref()
+                .is_some_and(|s| s.code == StatusCode::Error as i32)
+        })
+        .count();
+    assert_eq!(failed, 1);
+
+    // X-Ray: datagrams with the daemon header and documents naming the same traces.
+    daemon.set_nonblocking(true).unwrap();
+    let mut documents = Vec::new();
+    let mut buf = vec![0u8; 65_536];
+    while let Ok(len) = daemon.recv(&mut buf) {
+        let text = std::str::from_utf8(&buf[..len]).unwrap();
+        let (header, body) = text.split_once('\n').unwrap();
+        assert_eq!(header, r#"{"format": "json", "version": 1}"#);
+        documents.push(serde_json::from_str::<Value>(body).unwrap());
+    }
+    let xray_roots = documents.iter().filter(|d| d["name"] == FUNCTION).count();
+    assert_eq!(xray_roots, 4, "{documents:?}");
+    assert!(
+        documents
+            .iter()
+            .all(|d| d["trace_id"].as_str().unwrap().starts_with("1-"))
+    );
+
+    // Statistics in the EMF.
+    let metrics = sandbox.emf().metrics;
+    let dims = [("FunctionName", FUNCTION)];
+    assert_eq!(total(&metrics, "TracesGenerated", &dims), 4.0);
+    assert_eq!(total(&metrics, "TracesSampled", &dims), 4.0);
+    assert_eq!(total(&metrics, "TraceErrors", &dims), 1.0);
+    let exported = total(&metrics, "SpansExported", &dims);
+    assert_eq!(
+        exported,
+        2.0 * spans.len() as f64,
+        "each span to both exporters"
+    );
+    assert_eq!(total(&metrics, "SpansDropped", &dims), 0.0);
+}
