@@ -14,6 +14,7 @@ pub mod aws;
 pub mod cli;
 pub mod config;
 pub mod connections;
+pub mod dashboard;
 pub mod emf;
 pub mod extensions_api;
 pub mod flush;

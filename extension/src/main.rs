@@ -17,6 +17,7 @@ fn main() -> ExitCode {
     match cli::parse(&args) {
         cli::Command::Extension => extension(),
         cli::Command::RateLimitStats(args) => ratelimit_stats(&args),
+        cli::Command::Dashboard(args) => dashboard(&args),
         cli::Command::Usage(None) => {
             println!("{}", cli::USAGE);
             ExitCode::SUCCESS
@@ -36,6 +37,23 @@ fn ratelimit_stats(args: &cli::ratelimit_stats::Args) -> ExitCode {
     match runtime.block_on(cli::ratelimit_stats::run(args)) {
         Ok(line) => {
             println!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("liftwatch: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[allow(clippy::print_stdout, reason = "the subcommand's output")]
+fn dashboard(args: &cli::dashboard::Args) -> ExitCode {
+    let Some(runtime) = runtime() else {
+        return ExitCode::FAILURE;
+    };
+    match runtime.block_on(cli::dashboard::run(args)) {
+        Ok(output) => {
+            println!("{output}");
             ExitCode::SUCCESS
         }
         Err(error) => {

@@ -1,7 +1,8 @@
 //! The `liftwatch` executable's subcommands for people (Lambda starts it with no
 //! arguments, as the extension). `liftwatch ratelimit-stats` reads rate-limit totals back
-//! from the statistics table.
+//! from the statistics table; `liftwatch dashboard` generates the CloudWatch dashboard.
 
+pub mod dashboard;
 pub mod ratelimit_stats;
 
 /// What the command line asked for.
@@ -11,6 +12,8 @@ pub enum Command {
     Extension,
     /// `ratelimit-stats ...`.
     RateLimitStats(ratelimit_stats::Args),
+    /// `dashboard ...`.
+    Dashboard(dashboard::Args),
     /// `--help`, or something not understood (with the reason).
     Usage(Option<String>),
 }
@@ -21,7 +24,15 @@ pub const USAGE: &str = "usage:
   liftwatch ratelimit-stats --table TABLE --rule RULE [--key KEY_CLASS] [--from UNIX] [--to UNIX]
                                  totals of a rule (and key class) over windows starting in
                                  [from, to] (default: the last 24 hours), read from the
-                                 statistics table; region and credentials from the environment";
+                                 statistics table; region and credentials from the environment
+  liftwatch dashboard --function NAME [--function NAME ...] [--namespace NS] [--region R]
+                      [--name DASHBOARD] [--apply] [--alarms]
+                                 prints the CloudWatch dashboard body of every liftwatch
+                                 metric for the functions (namespace from LIFTWATCH_NAMESPACE,
+                                 default Liftwatch; name default liftwatch-<functions>);
+                                 --apply saves it (PutDashboard), --alarms creates the
+                                 recommended alarms liftwatch-<function>-{errors,timeouts,
+                                 memory,ratelimit-blocked-ratio} (PutMetricAlarm)";
 
 /// Parses the arguments after the program name.
 pub fn parse(args: &[String]) -> Command {
@@ -33,6 +44,10 @@ pub fn parse(args: &[String]) -> Command {
                 Err(reason) => Command::Usage(Some(reason)),
             }
         }
+        Some((first, rest)) if first == "dashboard" => match dashboard::Args::parse(rest) {
+            Ok(args) => Command::Dashboard(args),
+            Err(reason) => Command::Usage(Some(reason)),
+        },
         Some((first, _)) if first == "--help" || first == "-h" => Command::Usage(None),
         Some((first, _)) => Command::Usage(Some(format!("unknown command {first:?}"))),
     }
@@ -66,6 +81,14 @@ mod tests {
         ));
         assert!(matches!(
             parse(&strings(&["ratelimit-stats", "--rule", "login"])),
+            Command::Usage(Some(_))
+        ));
+        assert!(matches!(
+            parse(&strings(&["dashboard", "--function", "f", "--apply"])),
+            Command::Dashboard(_)
+        ));
+        assert!(matches!(
+            parse(&strings(&["dashboard", "--apply"])),
             Command::Usage(Some(_))
         ));
     }

@@ -6,14 +6,12 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use liftwatch::protocol::{self, SpanEvent};
+use liftwatch::protocol::SpanEvent;
 use tokio::sync::{mpsc, watch};
 
 use super::Pipeline;
 use crate::traces::otlp::{IntakeCounters, IntakeSnapshot};
-use crate::traces::{
-    AttributeValue, Resource, Span, SpanExporter, SpanId, SpanKind, SpanReport, SpanStatus, TraceId,
-};
+use crate::traces::{Resource, Span, SpanExporter, SpanId, SpanReport, SpanStatus, TraceId};
 
 /// The OTLP receiver's side of the pipeline.
 #[derive(Debug)]
@@ -84,36 +82,16 @@ impl Pipeline {
 
 /// A handler's span event as the collector keeps it.
 pub(super) fn span_from_event(event: SpanEvent) -> Span {
-    let kind = match event.kind {
-        protocol::SpanKind::Internal => SpanKind::Internal,
-        protocol::SpanKind::Server => SpanKind::Server,
-        protocol::SpanKind::Client => SpanKind::Client,
-        protocol::SpanKind::Producer => SpanKind::Producer,
-        protocol::SpanKind::Consumer => SpanKind::Consumer,
-    };
-    let attributes = event
-        .attributes
-        .into_iter()
-        .map(|(key, value)| {
-            let value = match value {
-                protocol::AttributeValue::Str(s) => AttributeValue::Str(s),
-                protocol::AttributeValue::Int(i) => AttributeValue::Int(i),
-                protocol::AttributeValue::Float(f) => AttributeValue::Float(f),
-                protocol::AttributeValue::Bool(b) => AttributeValue::Bool(b),
-            };
-            (key, value)
-        })
-        .collect();
     Span {
         trace_id: TraceId(event.trace_id),
         span_id: SpanId(event.span_id),
         parent_span_id: event.parent_span_id.map(SpanId),
         name: event.name,
-        kind,
+        kind: event.kind,
         start_unix_nanos: event.start_unix_nano,
         end_unix_nanos: event.end_unix_nano,
         status: event.error.map_or(SpanStatus::Unset, SpanStatus::Error),
-        attributes,
+        attributes: event.attributes,
         sampled: event.sampled,
     }
 }

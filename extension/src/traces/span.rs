@@ -69,21 +69,9 @@ impl fmt::Display for SpanId {
     }
 }
 
-/// What a span stands for (OpenTelemetry's span kinds).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SpanKind {
-    /// Work inside the function.
-    #[default]
-    Internal,
-    /// The invocation as the function serves it.
-    Server,
-    /// A call the function makes.
-    Client,
-    /// Sending a message.
-    Producer,
-    /// Handling a message.
-    Consumer,
-}
+/// The span kinds and attribute values are the wire protocol's own types: a handler's
+/// span event becomes a [`Span`] without translation.
+pub use liftwatch::protocol::{AttributeValue, SpanKind};
 
 /// How a span ended.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -95,19 +83,6 @@ pub enum SpanStatus {
     Ok,
     /// Failed, with a message.
     Error(String),
-}
-
-/// An attribute value.
-#[derive(Debug, Clone, PartialEq)]
-pub enum AttributeValue {
-    /// A string.
-    Str(String),
-    /// An integer.
-    Int(i64),
-    /// A float.
-    Float(f64),
-    /// A boolean.
-    Bool(bool),
 }
 
 /// One finished span.
