@@ -29,13 +29,19 @@
 //!   largest subtrees are sent as independent subsegments; when one span does not fit,
 //!   its exception message, metadata, annotations, `http` and `aws` are cut in that order.
 //!   What still cannot be sent is counted dropped; nothing panics.
+//! - Writing (`json`). Entities borrow from the spans and are written as JSON directly,
+//!   keys in the sorted order of a JSON map, with no intermediate `serde_json::Value`:
+//!   each entity's size is counted once and each document written once.
 
 pub mod address;
 pub mod attributes;
+mod json;
 pub mod pack;
 pub mod segment;
 pub mod udp;
 
+#[cfg(test)]
+mod golden_tests;
 #[cfg(test)]
 mod schema;
 #[cfg(test)]

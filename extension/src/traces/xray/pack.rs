@@ -4,13 +4,13 @@
 //! largest children are sent as independent subsegment documents (`type`, `parent_id`,
 //! `trace_id`) instead; when a single span is too large, its exception message, then
 //! metadata, then annotations, then `http`/`aws` are cut; what still does not fit is dropped
-//! and counted. Pure and panic-free: no I/O, no clock.
+//! and counted. Each entity's size is counted once (again only while trimming) and each
+//! document written once, by `json`. Pure and panic-free: no I/O, no clock.
 
 use std::collections::HashMap;
 
-use serde_json::{Value, json};
-
-use super::segment::{Parts, Role, json_len};
+use super::json::{EntityJson, json_len};
+use super::segment::{Entity, Entries, Placement, ResourceFields, Role};
 use crate::traces::span::{Resource, Span, SpanId, TraceId};
 
 /// Nesting deeper than this starts a new document (bounds recursion on span chains).
@@ -46,6 +46,10 @@ pub struct Encoded {
 /// nowhere), each at most `max_document_bytes` of JSON.
 pub fn encode(spans: &[Span], resource: &Resource, max_document_bytes: usize) -> Encoded {
     let spans: Vec<&Span> = spans.iter().filter(|s| s.sampled).collect();
+    if spans.is_empty() {
+        return Encoded::default();
+    }
+    let fields = ResourceFields::new(resource);
     let mut index = HashMap::with_capacity(spans.len());
     for (i, span) in spans.iter().enumerate() {
         index.entry((span.trace_id, span.span_id)).or_insert(i);
@@ -80,10 +84,10 @@ pub fn encode(spans: &[Span], resource: &Resource, max_document_bytes: usize) ->
             let span = packer.spans[i];
             let parent = span.parent_span_id.filter(|&p| p != span.span_id);
             let role = match parent {
-                None => Role::Segment(resource),
+                None => Role::Segment(&fields),
                 Some(parent) => Role::Independent {
                     parent,
-                    resource: (!has_parent[i]).then_some(resource),
+                    resource: (!has_parent[i]).then_some(&fields),
                 },
             };
             packer.top(i, role);
@@ -111,18 +115,28 @@ struct Packer<'a> {
     deep: Vec<(usize, SpanId)>,
 }
 
-/// A packed entity: its JSON (with what fit of its subtree) and its size.
-struct Packed {
-    value: Value,
+/// A packed entity: what fit of its subtree nested in it, and its size as JSON.
+#[derive(Debug)]
+pub(super) struct Packed<'a> {
+    entity: Entity<'a>,
+    nested: Vec<Packed<'a>>,
     size: usize,
     spans: u64,
-    id: SpanId,
-    trace_id: TraceId,
 }
 
-impl Packer<'_> {
+impl<'a> Packed<'a> {
+    /// The entity with its nested subsegments, to write.
+    pub(super) fn json(&self) -> EntityJson<'_, 'a> {
+        EntityJson {
+            entity: &self.entity,
+            subsegments: &self.nested,
+        }
+    }
+}
+
+impl<'a> Packer<'a> {
     /// Packs span `i` as a top-level document.
-    fn top(&mut self, i: usize, role: Role<'_>) {
+    fn top(&mut self, i: usize, role: Role<'a>) {
         if let Some(packed) = self.pack(i, role, 0) {
             self.emit(packed);
         }
@@ -131,11 +145,12 @@ impl Packer<'_> {
     /// Packs span `i` and what fits of its subtree into one entity of at most the budget
     /// of `role`; the rest goes out as separate documents. `None` when the span itself
     /// cannot fit (counted dropped).
-    fn pack(&mut self, i: usize, role: Role<'_>, depth: usize) -> Option<Packed> {
+    fn pack(&mut self, i: usize, role: Role<'a>, depth: usize) -> Option<Packed<'a>> {
         self.visited[i] = true;
         let span = self.spans[i];
         let mut kids = Vec::new();
-        for c in self.children[i].clone() {
+        // Each span is packed once (`visited`), so its child list is not needed again.
+        for c in std::mem::take(&mut self.children[i]) {
             if self.visited[c] {
                 continue;
             }
@@ -150,8 +165,8 @@ impl Packer<'_> {
             Role::Nested => self.max.saturating_sub(INDEPENDENT_RESERVE),
             _ => self.max,
         };
-        let mut parts = Parts::build(span, role);
-        let Some(base) = trim(&mut parts, budget) else {
+        let mut entity = Entity::build(span, role);
+        let Some(base) = trim(&mut entity, budget) else {
             self.out.dropped += 1;
             for kid in kids {
                 self.detach(kid, span.span_id);
@@ -176,62 +191,66 @@ impl Packer<'_> {
         for (kid, nest) in kids.into_iter().zip(nest) {
             if nest {
                 spans += kid.spans;
-                nested.push(kid.value);
+                nested.push(kid);
             } else {
                 self.detach(kid, span.span_id);
             }
         }
         Some(Packed {
-            value: parts.to_value(nested),
+            entity,
+            nested,
             size,
             spans,
-            id: span.span_id,
-            trace_id: span.trace_id,
         })
     }
 
     /// Sends a would-be nested subsegment as an independent subsegment document.
-    fn detach(&mut self, mut kid: Packed, parent: SpanId) {
-        if let Value::Object(fields) = &mut kid.value {
-            fields.insert("type".into(), json!("subsegment"));
-            fields.insert("parent_id".into(), json!(parent.to_hex()));
-            fields.insert("trace_id".into(), json!(kid.trace_id.to_xray()));
-        }
+    fn detach(&mut self, mut kid: Packed<'a>, parent: SpanId) {
+        kid.entity.placement = Placement::Independent { parent };
         self.emit(kid);
     }
 
-    fn emit(&mut self, packed: Packed) {
-        match serde_json::to_vec(&packed.value) {
-            Ok(json) if json.len() <= self.max => self.out.documents.push(Document {
+    fn emit(&mut self, packed: Packed<'a>) {
+        let mut json = Vec::with_capacity(packed.size.saturating_add(INDEPENDENT_RESERVE));
+        match serde_json::to_writer(&mut json, &packed.json()) {
+            Ok(()) if json.len() <= self.max => self.out.documents.push(Document {
                 json,
                 spans: packed.spans,
-                trace_id: packed.trace_id,
-                id: packed.id,
+                trace_id: packed.entity.trace_id,
+                id: packed.entity.id,
             }),
             _ => self.out.dropped += packed.spans,
         }
     }
 }
 
-/// Cuts `parts` until its JSON is at most `budget` bytes: an exception message longer
+/// Cuts `entity` until its JSON is at most `budget` bytes: an exception message longer
 /// than 256 characters first, then the largest metadata entries, then the largest
-/// annotations, then `http` and `aws`. The final size, or `None` if even the bare span is too large.
-fn trim(parts: &mut Parts, budget: usize) -> Option<usize> {
-    let mut size = parts.json_len();
+/// annotations, then `http` and `aws`. The final size, or `None` if even the bare span is
+/// too large.
+fn trim(entity: &mut Entity<'_>, budget: usize) -> Option<usize> {
+    let bare = |entity: &Entity<'_>| {
+        json_len(&EntityJson {
+            entity,
+            subsegments: &[],
+        })
+    };
+    let mut size = bare(entity);
     if size <= budget {
         return Some(size);
     }
     for phase in 0..4 {
         match phase {
-            0 => shorten_cause(&mut parts.fields),
-            1 => drop_largest(&mut parts.metadata, size - budget),
-            2 => drop_largest(&mut parts.annotations, size - budget),
+            0 => shorten_cause(entity),
+            1 => drop_largest(&mut entity.metadata, size - budget),
+            2 => drop_largest(&mut entity.annotations, size - budget),
             _ => {
-                parts.fields.remove("http");
-                parts.fields.remove("aws");
+                entity.http_request = Default::default();
+                entity.http_status = None;
+                entity.aws = Default::default();
             }
         }
-        size = parts.json_len();
+        size = bare(entity);
         if size <= budget {
             return Some(size);
         }
@@ -241,14 +260,15 @@ fn trim(parts: &mut Parts, budget: usize) -> Option<usize> {
 
 /// Removes the largest entries until at least `excess` bytes are gone (a removed entry
 /// frees at least its `"key":value` and a comma or its now empty object).
-fn drop_largest(entries: &mut Vec<(String, Value)>, excess: usize) {
+fn drop_largest(entries: &mut Entries<'_>, excess: usize) {
     let sizes: Vec<usize> = entries
+        .items()
         .iter()
-        .map(|(key, value)| json_len(&json!(key)).saturating_add(json_len(value)) + 2)
+        .map(|(key, value)| json_len(key.as_ref()).saturating_add(json_len(value)) + 2)
         .collect();
-    let mut by_size: Vec<usize> = (0..entries.len()).collect();
+    let mut by_size: Vec<usize> = (0..sizes.len()).collect();
     by_size.sort_by(|&a, &b| sizes[b].cmp(&sizes[a]));
-    let mut drop = vec![false; entries.len()];
+    let mut drop = vec![false; sizes.len()];
     let mut freed = 0usize;
     for i in by_size {
         if freed >= excess {
@@ -257,24 +277,19 @@ fn drop_largest(entries: &mut Vec<(String, Value)>, excess: usize) {
         drop[i] = true;
         freed = freed.saturating_add(sizes[i]);
     }
-    let mut drop = drop.into_iter();
-    entries.retain(|_| !drop.next().unwrap_or(false));
+    entries.retain(|i| !drop.get(i).copied().unwrap_or(false));
 }
 
-fn shorten_cause(fields: &mut serde_json::Map<String, Value>) {
-    let Some(Value::Array(exceptions)) = fields
-        .get_mut("cause")
-        .and_then(|cause| cause.get_mut("exceptions"))
-    else {
-        return;
-    };
-    for exception in exceptions {
-        for key in ["message", "type"] {
-            if let Some(Value::String(text)) = exception.get_mut(key)
-                && text.chars().count() > TRIMMED_MESSAGE_CHARS
-            {
-                *text = text.chars().take(TRIMMED_MESSAGE_CHARS).collect();
-            }
+/// Cuts the exception's message and type to `TRIMMED_MESSAGE_CHARS` characters.
+fn shorten_cause(entity: &mut Entity<'_>) {
+    fn cut(text: &str) -> &str {
+        match text.char_indices().nth(TRIMMED_MESSAGE_CHARS) {
+            Some((end, _)) => &text[..end],
+            None => text,
         }
+    }
+    if let Some(cause) = &mut entity.cause {
+        cause.message = cause.message.map(cut);
+        cause.kind = cause.kind.map(cut);
     }
 }

@@ -1,12 +1,13 @@
 //! One span as an X-Ray entity: a segment (the trace's root), an independent subsegment
 //! (a top-level document hanging under a `parent_id` outside the batch) or a nested
-//! subsegment. Pure: the document's own fields, annotations and metadata, kept apart so
-//! `pack` can trim them and nest children within the size limit.
+//! subsegment. Pure: the entity's fields, borrowed from the span and the resource, with its
+//! annotations and metadata kept apart so `pack` can trim them and nest children within the
+//! size limit; `json` writes it.
 
-use serde_json::{Map, Value, json};
+use std::borrow::Cow;
 
-use super::attributes::{json_value, map_attributes, sanitize_name};
-use crate::traces::span::{Resource, Span, SpanId, SpanKind, SpanStatus};
+use super::attributes::{Aws, HttpRequest, Val, map_attributes, sanitize_name};
+use crate::traces::span::{AttributeValue, Resource, Span, SpanId, SpanKind, SpanStatus, TraceId};
 
 /// `origin` of a root segment: the function itself.
 pub const ORIGIN: &str = "AWS::Lambda::Function";
@@ -16,91 +17,147 @@ const FALLBACK_NAME: &str = "span";
 /// X-Ray exporter names them).
 const RESOURCE_PREFIX: &str = "otel.resource.";
 
+/// What entities take from the resource, prepared once per batch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResourceFields<'r> {
+    /// `otel.resource.<key>` and the value, in the resource's order.
+    metadata: Vec<(String, &'r AttributeValue)>,
+    /// A segment's name: `service.name`, else `faas.name`.
+    service: Option<&'r str>,
+    /// `service.version`, else `faas.version`.
+    version: Option<&'r str>,
+    /// `cloud.account.id`.
+    account: Option<&'r str>,
+}
+
+impl<'r> ResourceFields<'r> {
+    pub fn new(resource: &'r Resource) -> Self {
+        let text = |key| match resource.attribute(key) {
+            Some(AttributeValue::Str(s)) if !s.is_empty() => Some(s.as_str()),
+            _ => None,
+        };
+        ResourceFields {
+            metadata: resource
+                .attributes
+                .iter()
+                .map(|(k, v)| (format!("{RESOURCE_PREFIX}{k}"), v))
+                .collect(),
+            service: text("service.name").or(text("faas.name")),
+            version: text("service.version").or(text("faas.version")),
+            account: text("cloud.account.id"),
+        }
+    }
+
+    fn push_metadata<'a>(&'a self, metadata: &mut Vec<(Cow<'a, str>, Val<'a>)>) {
+        let entries = self.metadata.iter();
+        metadata.extend(entries.map(|(k, v)| (Cow::Borrowed(k.as_str()), Val::Attribute(v))));
+    }
+}
+
 /// What a span becomes in the document it is sent in.
 #[derive(Debug, Clone, Copy)]
 pub enum Role<'r> {
     /// The trace's root (no parent): a segment named after the service, with `origin`,
     /// `service`, `aws` and the resource.
-    Segment(&'r Resource),
+    Segment(&'r ResourceFields<'r>),
     /// A top-level subsegment document (`type`, `parent_id`, `trace_id`), with the resource
     /// when it is the first of the function's spans under a parent outside the batch.
     Independent {
         parent: SpanId,
-        resource: Option<&'r Resource>,
+        resource: Option<&'r ResourceFields<'r>>,
     },
     /// Inside its parent's `subsegments`.
     Nested,
 }
 
-/// An entity's document without its `subsegments`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Parts {
-    /// Every field but `annotations`, `metadata` and `subsegments`.
-    pub fields: Map<String, Value>,
-    /// `annotations` (sanitized keys).
-    pub annotations: Vec<(String, Value)>,
-    /// `metadata.default` (original keys).
-    pub metadata: Vec<(String, Value)>,
+/// Where an entity stands, which decides its top-level fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// `trace_id` and `origin`.
+    Segment,
+    /// `type: "subsegment"`, `parent_id` and `trace_id`.
+    Independent { parent: SpanId },
+    /// None of them.
+    Nested,
 }
 
-impl Parts {
+/// An entity without its `subsegments`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entity<'a> {
+    pub placement: Placement,
+    pub trace_id: TraceId,
+    pub id: SpanId,
+    /// Sanitized.
+    pub name: Cow<'a, str>,
+    pub start_time: f64,
+    /// `None`: `in_progress`.
+    pub end_time: Option<f64>,
+    pub namespace: Option<&'static str>,
+    /// `service.version`, on a segment.
+    pub service_version: Option<&'a str>,
+    pub error: bool,
+    pub fault: bool,
+    pub throttle: bool,
+    /// `cause.exceptions`, one exception.
+    pub cause: Option<Cause<'a>>,
+    pub http_request: HttpRequest<'a>,
+    /// `http.response.status`.
+    pub http_status: Option<i64>,
+    pub aws: Aws<'a>,
+    /// `annotations` (sanitized keys).
+    pub annotations: Entries<'a>,
+    /// `metadata.default` (original keys).
+    pub metadata: Entries<'a>,
+}
+
+/// The one exception of `cause.exceptions`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cause<'a> {
+    pub id: SpanId,
+    pub message: Option<&'a str>,
+    /// `type`.
+    pub kind: Option<&'a str>,
+}
+
+impl<'a> Entity<'a> {
     /// The entity for `span` in `role`.
-    pub fn build(span: &Span, role: Role<'_>) -> Parts {
+    pub fn build(span: &'a Span, role: Role<'a>) -> Entity<'a> {
         let subsegment = !matches!(role, Role::Segment(_));
         let mapped = map_attributes(&span.attributes, subsegment);
-        let mut fields = Map::new();
         let mut metadata = Vec::new();
         let mut aws = mapped.aws;
         let mut name = span.name.as_str();
-        match role {
+        let mut service_version = None;
+        let placement = match role {
             Role::Segment(resource) => {
-                if let Some(service) =
-                    text(resource, "service.name").or(text(resource, "faas.name"))
-                {
+                if let Some(service) = resource.service {
                     if service != span.name {
-                        metadata.push(("span.name".to_owned(), json!(span.name)));
+                        metadata.push((Cow::Borrowed("span.name"), Val::Text(&span.name)));
                     }
                     name = service;
                 }
-                fields.insert("trace_id".into(), json!(span.trace_id.to_xray()));
-                fields.insert("origin".into(), json!(ORIGIN));
-                if let Some(version) =
-                    text(resource, "service.version").or(text(resource, "faas.version"))
-                {
-                    fields.insert("service".into(), json!({ "version": version }));
-                }
-                if let Some(account) = text(resource, "cloud.account.id") {
-                    aws.entry("account_id").or_insert_with(|| json!(account));
-                }
-                aws.insert(
-                    "xray".into(),
-                    json!({ "sdk": "liftwatch", "sdk_version": env!("CARGO_PKG_VERSION") }),
-                );
-                metadata.extend(resource_metadata(resource));
+                service_version = resource.version;
+                aws.account_id = aws.account_id.or(resource.account);
+                aws.xray = true;
+                resource.push_metadata(&mut metadata);
+                Placement::Segment
             }
             Role::Independent { parent, resource } => {
-                fields.insert("type".into(), json!("subsegment"));
-                fields.insert("parent_id".into(), json!(parent.to_hex()));
-                fields.insert("trace_id".into(), json!(span.trace_id.to_xray()));
-                metadata.extend(resource.map(resource_metadata).unwrap_or_default());
+                if let Some(resource) = resource {
+                    resource.push_metadata(&mut metadata);
+                }
+                Placement::Independent { parent }
             }
-            Role::Nested => {}
-        }
+            Role::Nested => Placement::Nested,
+        };
         metadata.extend(mapped.metadata);
-        fields.insert("name".into(), json!(sanitize_name(name, FALLBACK_NAME)));
-        fields.insert("id".into(), json!(span.span_id.to_hex()));
-        fields.insert("start_time".into(), json!(seconds(span.start_unix_nanos)));
-        if span.end_unix_nanos == 0 {
-            fields.insert("in_progress".into(), json!(true));
-        } else {
-            let end = span.end_unix_nanos.max(span.start_unix_nanos);
-            fields.insert("end_time".into(), json!(seconds(end)));
-        }
-        if subsegment && mapped.aws_api {
-            fields.insert("namespace".into(), json!("aws"));
+        let namespace = if subsegment && mapped.aws_api {
+            Some("aws")
         } else if subsegment && span.kind == SpanKind::Client {
-            fields.insert("namespace".into(), json!("remote"));
-        }
+            Some("remote")
+        } else {
+            None
+        };
 
         // Error status: `fault` (a server-side failure, X-Ray's 5xx) for the span that
         // serves the invocation, `error` (a failure the service may have handled, X-Ray's
@@ -114,88 +171,104 @@ impl Parts {
             Some(500..=599) => fault = true,
             _ => {}
         }
-        for (flag, set) in [("error", error), ("fault", fault), ("throttle", throttle)] {
-            if set {
-                fields.insert(flag.into(), json!(true));
-            }
-        }
         let message = mapped.exception_message.or(match &span.status {
-            SpanStatus::Error(message) if !message.is_empty() => Some(message.clone()),
+            SpanStatus::Error(message) if !message.is_empty() => Some(message.as_str()),
             _ => None,
         });
-        if mapped.exception_type.is_some() || (failed && message.is_some()) {
-            let mut exception = Map::new();
-            exception.insert("id".into(), json!(exception_id(span.span_id)));
-            if let Some(message) = message {
-                exception.insert("message".into(), json!(message));
-            }
-            if let Some(kind) = mapped.exception_type {
-                exception.insert("type".into(), json!(kind));
-            }
-            fields.insert("cause".into(), json!({ "exceptions": [exception] }));
+        let has_cause = mapped.exception_type.is_some() || (failed && message.is_some());
+        let cause = has_cause.then(|| Cause {
+            id: exception_id(span.span_id),
+            message,
+            kind: mapped.exception_type,
+        });
+        Entity {
+            placement,
+            trace_id: span.trace_id,
+            id: span.span_id,
+            name: sanitize_name(name, FALLBACK_NAME),
+            start_time: seconds(span.start_unix_nanos),
+            end_time: (span.end_unix_nanos != 0)
+                .then(|| seconds(span.end_unix_nanos.max(span.start_unix_nanos))),
+            namespace,
+            service_version,
+            error,
+            fault,
+            throttle,
+            cause,
+            http_request: mapped.http_request,
+            http_status: mapped.http_status,
+            aws,
+            annotations: Entries::new(mapped.annotations),
+            metadata: Entries::new(metadata),
         }
-
-        let mut http = Map::new();
-        if !mapped.http_request.is_empty() {
-            http.insert("request".into(), Value::Object(mapped.http_request));
-        }
-        if let Some(status) = mapped.http_status {
-            http.insert("response".into(), json!({ "status": status }));
-        }
-        if !http.is_empty() {
-            fields.insert("http".into(), Value::Object(http));
-        }
-        if !aws.is_empty() {
-            fields.insert("aws".into(), Value::Object(aws));
-        }
-        Parts {
-            fields,
-            annotations: mapped.annotations,
-            metadata,
-        }
-    }
-
-    /// The document, with `subsegments` when there are any.
-    pub fn to_value(&self, subsegments: Vec<Value>) -> Value {
-        let mut fields = self.fields.clone();
-        if !self.annotations.is_empty() {
-            fields.insert(
-                "annotations".into(),
-                Value::Object(self.annotations.iter().cloned().collect()),
-            );
-        }
-        if !self.metadata.is_empty() {
-            let default: Map<String, Value> = self.metadata.iter().cloned().collect();
-            fields.insert("metadata".into(), json!({ "default": default }));
-        }
-        if !subsegments.is_empty() {
-            fields.insert("subsegments".into(), Value::Array(subsegments));
-        }
-        Value::Object(fields)
-    }
-
-    /// The size of the document without subsegments, in bytes of compact JSON.
-    pub fn json_len(&self) -> usize {
-        json_len(&self.to_value(Vec::new()))
     }
 }
 
-/// The size of `value` as compact JSON (`usize::MAX` if it cannot be written).
-pub fn json_len(value: &Value) -> usize {
-    struct Count(usize);
-    impl std::io::Write for Count {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 += buf.len();
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
+/// `annotations` or `metadata.default`: entries in the order they were added (trimming
+/// breaks ties in that order), written as a JSON object sorted by key with a repeated key
+/// written once, with its last value (as a map would hold them).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Entries<'a> {
+    items: Vec<(Cow<'a, str>, Val<'a>)>,
+    /// Indexes into `items` in key order, repeated keys but the last removed.
+    sorted: Vec<usize>,
+}
+
+impl<'a> Entries<'a> {
+    pub fn new(items: Vec<(Cow<'a, str>, Val<'a>)>) -> Self {
+        let mut entries = Entries {
+            items,
+            sorted: Vec::new(),
+        };
+        entries.sort();
+        entries
     }
-    let mut count = Count(0);
-    match serde_json::to_writer(&mut count, value) {
-        Ok(()) => count.0,
-        Err(_) => usize::MAX,
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// In the order they were added.
+    pub fn items(&self) -> &[(Cow<'a, str>, Val<'a>)] {
+        &self.items
+    }
+
+    /// As they are written: by key, once each.
+    pub fn sorted(&self) -> impl Iterator<Item = (&str, &Val<'a>)> {
+        let items = &self.items;
+        let entry = move |&i: &usize| items.get(i).map(|(k, v)| (k.as_ref(), v));
+        self.sorted.iter().filter_map(entry)
+    }
+
+    /// Keeps the entries whose index (in `items`) `keep` accepts.
+    pub fn retain(&mut self, mut keep: impl FnMut(usize) -> bool) {
+        let mut index = 0;
+        self.items.retain(|_| {
+            index += 1;
+            keep(index - 1)
+        });
+        self.sort();
+    }
+
+    fn sort(&mut self) {
+        let items = &self.items;
+        let order = &mut self.sorted;
+        order.clear();
+        order.extend(0..items.len());
+        // Stable: of equal keys, the last added stays last.
+        order.sort_by(|&a, &b| items[a].0.cmp(&items[b].0));
+        let mut kept = 0;
+        for n in 0..order.len() {
+            let i = order[n];
+            if order
+                .get(n + 1)
+                .is_none_or(|&next| items[next].0 != items[i].0)
+            {
+                order[kept] = i;
+                kept += 1;
+            }
+        }
+        order.truncate(kept);
     }
 }
 
@@ -205,21 +278,6 @@ pub fn seconds(unix_nanos: u64) -> f64 {
 }
 
 /// An id for the span's exception, distinct from the span's own id.
-fn exception_id(span: SpanId) -> String {
-    SpanId(span.0.map(|b| !b)).to_hex()
-}
-
-fn text<'r>(resource: &'r Resource, key: &str) -> Option<&'r str> {
-    match resource.attribute(key) {
-        Some(crate::traces::span::AttributeValue::Str(s)) if !s.is_empty() => Some(s),
-        _ => None,
-    }
-}
-
-fn resource_metadata(resource: &Resource) -> Vec<(String, Value)> {
-    resource
-        .attributes
-        .iter()
-        .map(|(k, v)| (format!("{RESOURCE_PREFIX}{k}"), json_value(v)))
-        .collect()
+fn exception_id(span: SpanId) -> SpanId {
+    SpanId(span.0.map(|b| !b))
 }
