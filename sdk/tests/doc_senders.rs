@@ -1,6 +1,6 @@
-//! The example senders in docs/PROTOCOL.md, run exactly as written against a UDP socket
-//! bound here, with what arrives decoded by the extension's decoder: the doc and the
-//! protocol cannot drift apart. Python and Node.js run with `-c`/`-e`; Go with `go run`.
+//! The example senders in docs/PROTOCOL.md and the README's ten-line ones, run exactly as
+//! written against a UDP socket bound here, with what arrives decoded by the extension's
+//! decoder: the docs and the protocol cannot drift apart. Python and Node.js run with `-c`/`-e`; Go with `go run`.
 //! The rate-limit and connection sections' Python blocks (fenced `python ratelimit`,
 //! `python connection`) run the same way.
 //! A test whose interpreter is not installed prints why and passes.
@@ -175,6 +175,48 @@ fn the_python_connection_example_is_decoded_by_the_extension() {
         command.arg("-c").arg(&code);
         command
     });
+}
+
+fn readme() -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The two metrics the README's ten-line examples send.
+fn readme_expected() -> Vec<Event> {
+    let mut events = expected();
+    if let Event::Metric(latency) = &mut events[1] {
+        latency.dimensions.clear();
+    }
+    events
+}
+
+#[test]
+fn the_readme_examples_are_decoded_by_the_extension() {
+    let doc = readme();
+    let python = code_block(&doc, "python readme");
+    check_sender("python3", &readme_expected(), || {
+        let mut command = Command::new("python3");
+        command.arg("-c").arg(&python);
+        command
+    });
+    let js = code_block(&doc, "js readme");
+    check_sender("node", &readme_expected(), || {
+        let mut command = Command::new("node");
+        command.arg("-e").arg(&js);
+        command
+    });
+    let go = code_block(&doc, "go readme");
+    let dir: PathBuf =
+        std::env::temp_dir().join(format!("liftwatch-go-readme-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("main.go"), go).unwrap();
+    check_sender("go", &readme_expected(), || {
+        let mut command = Command::new("go");
+        command.arg("run").arg("main.go").current_dir(&dir);
+        command
+    });
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
