@@ -6,7 +6,7 @@
 use liftwatch::Unit;
 use liftwatch::protocol::ConnectionEvent;
 
-use crate::aggregate::function_series;
+use crate::aggregate::{function_series, push_counts};
 use crate::metrics::Series;
 
 /// Message sizes kept between two flushes; more still count in `Messages` and in the
@@ -64,16 +64,7 @@ impl ConnectionAggregator {
                 std::mem::take(&mut self.count_errors),
             ),
         ];
-        for (name, count) in counts {
-            if count > 0 {
-                out.push(function_series(
-                    function,
-                    name,
-                    Unit::Count,
-                    vec![count as f64],
-                ));
-            }
-        }
+        push_counts(function, counts, out);
         let mut bytes = std::mem::take(&mut self.message_bytes);
         let overflow = std::mem::take(&mut self.overflow_bytes);
         if overflow > 0.0 {

@@ -55,7 +55,17 @@ pub fn health_series(function: &str, counts: HealthCounts, out: &mut Vec<Series>
         ("EventsMalformed", counts.malformed),
         ("SinkErrors", counts.sink_errors),
     ];
-    for (name, count) in all {
+    push_counts(function, all, out);
+}
+
+/// Moves each non-zero count into `out` as a one-value `Count` series with the
+/// `FunctionName` dimension; zero counts are left out to save log bytes.
+pub(crate) fn push_counts<const N: usize>(
+    function: &str,
+    counts: [(&str, u64); N],
+    out: &mut Vec<Series>,
+) {
+    for (name, count) in counts {
         if count > 0 {
             out.push(function_series(
                 function,

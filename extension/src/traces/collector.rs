@@ -9,12 +9,10 @@
 //! (those that failed), `SpansExported`, `SpansDropped` (buffer full, refused by an
 //! exporter, forgotten invocations), and the time of the last trace.
 
-use liftwatch::Unit;
-
 use super::export::SpanReport;
 use super::platform::PlatformTracer;
 use super::span::{Span, SpanStatus, TraceId};
-use crate::aggregate::function_series;
+use crate::aggregate::push_counts;
 use crate::metrics::Series;
 use crate::telemetry::Record;
 
@@ -152,16 +150,7 @@ impl TraceCollector {
             ("SpansExported", counts.spans_exported),
             ("SpansDropped", counts.spans_dropped),
         ];
-        for (name, count) in all {
-            if count > 0 {
-                out.push(function_series(
-                    function,
-                    name,
-                    Unit::Count,
-                    vec![count as f64],
-                ));
-            }
-        }
+        push_counts(function, all, out);
     }
 
     /// Totals since start, the last trace's time and the spans waiting, as `GET /v1/stats`
