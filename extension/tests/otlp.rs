@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use collector::{Collector, Reply};
-use liftwatch_extension::traces::otlp::retry::Backoff;
+use liftwatch::retry::Backoff;
 use liftwatch_extension::traces::otlp::{
     IntakeCounters, OtlpConfig, OtlpExporter, OtlpIntake, OtlpListener, StatsSource,
 };

@@ -26,20 +26,25 @@
 #![warn(missing_docs)]
 
 mod client;
+pub mod clock;
 #[cfg(feature = "dynamodb")]
 pub mod connections;
+mod error_chain;
 #[cfg(feature = "jwt")]
 pub mod jwt;
 #[cfg(feature = "dynamodb")]
 pub mod limiter;
 mod metric;
 pub mod protocol;
+pub mod random;
 mod ratelimit;
+pub mod retry;
 pub mod stats;
 pub mod trace;
 mod unit;
 
 pub use client::{Batch, Client, PORT_VAR, SendError};
+pub use error_chain::error_chain;
 pub use metric::Metric;
 pub use protocol::{MetricKind, Outcome, Resolution};
 pub use ratelimit::{DEFAULT_KEY_BUCKETS, KeyClass, MAX_KEY_BUCKETS, RateLimitDecision, fnv1a_64};

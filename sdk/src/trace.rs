@@ -25,7 +25,6 @@
 use std::cell::Cell;
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::client::{Client, SendError};
 use crate::protocol::{AttributeValue, SpanEvent, SpanKind, hex, to_hex};
@@ -92,7 +91,7 @@ impl TraceContext {
     /// A new sampled trace (X-Ray style: the first four bytes are the Unix time).
     pub fn new_root() -> Self {
         let mut trace_id = [0u8; 16];
-        let secs = u32::try_from(now_nanos() / 1_000_000_000).unwrap_or(u32::MAX);
+        let secs = u32::try_from(crate::clock::now_nanos() / 1_000_000_000).unwrap_or(u32::MAX);
         trace_id[..4].copy_from_slice(&secs.to_be_bytes());
         trace_id[4..12].copy_from_slice(&random_u64().to_be_bytes());
         trace_id[12..].copy_from_slice(&random_u64().to_be_bytes()[..4]);
@@ -130,7 +129,7 @@ impl Client {
                 trace_id: context.trace_id,
                 span_id: new_span_id(),
                 parent_span_id: context.parent_span_id,
-                start_unix_nano: now_nanos(),
+                start_unix_nano: crate::clock::now_nanos(),
                 end_unix_nano: 0,
                 kind: SpanKind::Internal,
                 error: None,
@@ -208,7 +207,7 @@ impl<'c> Span<'c> {
 
     fn finish(&mut self) -> Result<(), SendError> {
         self.sent = true;
-        self.event.end_unix_nano = now_nanos().max(self.event.start_unix_nano);
+        self.event.end_unix_nano = crate::clock::now_nanos().max(self.event.start_unix_nano);
         self.client.send_span(&self.event)
     }
 }
@@ -219,12 +218,6 @@ impl Drop for Span<'_> {
             let _ = self.finish();
         }
     }
-}
-
-fn now_nanos() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
 thread_local! {
@@ -239,7 +232,7 @@ fn random_u64() -> u64 {
         c.set(n);
         n
     });
-    RandomState::new().hash_one((now_nanos(), n, std::thread::current().id()))
+    RandomState::new().hash_one((crate::clock::now_nanos(), n, std::thread::current().id()))
 }
 
 fn new_span_id() -> [u8; 8] {

@@ -40,7 +40,7 @@ async fn main() -> Result<(), Error> {
     let app = match init().await {
         Ok(app) => Arc::new(app),
         Err(error) => {
-            tracing::error!(error = %routes::chain(&error), "the function cannot start");
+            tracing::error!(error = %liftwatch::error_chain(&error), "the function cannot start");
             return Err(error.into());
         }
     };

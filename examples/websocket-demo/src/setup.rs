@@ -19,7 +19,7 @@ pub async fn create_table() -> Result<(), Error> {
     let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
     let client = aws_sdk_dynamodb::Client::new(&sdk);
     if let Err(error) = liftwatch::connections::create_table(&client, &table).await {
-        return Err(crate::routes::chain(&error).into());
+        return Err(liftwatch::error_chain(&error).into());
     }
     tracing::info!(table, "connection table created");
     Ok(())

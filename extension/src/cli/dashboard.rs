@@ -8,7 +8,7 @@ use aws_sdk_cloudwatch::config::retry::RetryConfig;
 
 use crate::aws::ClientOptions;
 use crate::config::Config;
-use crate::dashboard::{self, DashboardError, Spec, alarms, body};
+use crate::dashboard::{self, Spec, alarms, body};
 
 /// The subcommand's arguments.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -72,7 +72,7 @@ impl Args {
             self.region.clone().unwrap_or(config.region),
             self.name.clone(),
         )
-        .map_err(|e| describe(&e))
+        .map_err(|e| liftwatch::error_chain(&e))
     }
 }
 
@@ -93,7 +93,7 @@ pub async fn execute(client: &Client, args: &Args, spec: &Spec) -> Result<String
     if args.apply {
         let applied = dashboard::apply(client, spec)
             .await
-            .map_err(|e| describe(&e))?;
+            .map_err(|e| liftwatch::error_chain(&e))?;
         lines.push(format!(
             "dashboard {} saved in {} ({} widgets)",
             applied.name,
@@ -111,7 +111,7 @@ pub async fn execute(client: &Client, args: &Args, spec: &Spec) -> Result<String
         let specs = alarms::recommended(spec);
         let created = alarms::put(client, &specs)
             .await
-            .map_err(|e| describe(&e))?;
+            .map_err(|e| liftwatch::error_chain(&e))?;
         for alarm in specs.iter().filter(|a| created.contains(&a.name)) {
             lines.push(format!("alarm {}: {}", alarm.name, alarms::summary(alarm)));
         }
@@ -132,17 +132,6 @@ async fn client(region: &str) -> Client {
         .retry_config(RetryConfig::standard())
         .build();
     Client::from_conf(config)
-}
-
-/// The error and its causes on one line.
-fn describe(error: &DashboardError) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

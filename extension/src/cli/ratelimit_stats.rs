@@ -1,8 +1,6 @@
 //! `liftwatch ratelimit-stats`: a rule's totals over a time range, from the statistics
 //! table, through the same `query_totals` the tests and users' code call.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use crate::config::Config;
 use crate::ratelimit::{ClientOptions, Totals, query_totals};
 
@@ -19,9 +17,7 @@ pub struct Args {
 impl Args {
     /// Parses `--table T --rule R [--key K] [--from UNIX] [--to UNIX]`.
     pub fn parse(args: &[String]) -> Result<Self, String> {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let now = liftwatch::clock::now_secs();
         let (mut table, mut rule, mut key_class) = (None, None, None);
         let (mut from_unix, mut to_unix) = (now.saturating_sub(24 * 3600), now);
         let mut rest = args.iter();

@@ -9,11 +9,11 @@
 pub mod schedule;
 pub mod store;
 
-use std::collections::hash_map::RandomState;
-use std::hash::BuildHasher;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
+use liftwatch::clock::now_ms;
+use liftwatch::random;
 use tokio::sync::{Mutex, mpsc};
 
 pub use schedule::{Attempt, LEASE_INTERVALS, Schedule};
@@ -44,7 +44,7 @@ impl ConnectionCounter {
     ) -> Self {
         ConnectionCounter {
             table,
-            holder: sandbox_id(),
+            holder: random::hex_id(64),
             options,
             connection: Arc::default(),
             schedule: Schedule::new(interval, Instant::now()),
@@ -94,7 +94,7 @@ impl ConnectionCounter {
     /// Notes an attempt's result.
     pub fn finished(&mut self, attempt: Attempt) {
         let interval = self.schedule.lease() / LEASE_INTERVALS;
-        let jitter = interval.mul_f64(0.25 * random_fraction());
+        let jitter = interval.mul_f64(0.25 * random::fraction());
         self.schedule
             .finished(attempt, Instant::now(), now_ms(), jitter);
     }
@@ -115,25 +115,4 @@ impl ConnectionCounter {
             store::release(&client, &self.table, &self.holder, timeout).await;
         }
     }
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
-fn sandbox_id() -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    format!(
-        "{:016x}",
-        RandomState::new().hash_one((nanos, std::process::id()))
-    )
-}
-
-/// A number in [0, 1), different at every call.
-fn random_fraction() -> f64 {
-    (RandomState::new().hash_one(now_ms()) >> 11) as f64 / (1u64 << 53) as f64
 }

@@ -1,5 +1,12 @@
 //! The EMF and CloudWatch limits every document respects, and the checks that sort out the
-//! names, dimensions and namespaces that would otherwise make a document invalid.
+//! names, dimensions and namespaces that would otherwise make a document invalid. The
+//! naming rules themselves (lengths, `_aws`, blank and control characters) are the
+//! protocol's, `liftwatch::protocol::names`, so the SDK, the intake and the encoder agree.
+
+use liftwatch::protocol::names::{
+    MAX_DIMENSION_NAME_CHARS, MAX_DIMENSION_VALUE_CHARS, MAX_NAME_CHARS, METADATA_MEMBER, blank,
+    has_control, longer_than, visible,
+};
 
 /// Metric definitions in one directive (EMF: "MUST NOT contain more than 100").
 pub const MAX_METRICS_PER_DOCUMENT: usize = 100;
@@ -9,14 +16,6 @@ pub const MAX_DIMENSIONS: usize = 30;
 pub const MAX_VALUES_PER_METRIC: usize = 100;
 /// CloudWatch Logs' event limit. Every document, newline included, stays below it.
 pub const MAX_DOCUMENT_BYTES: usize = 1_048_576;
-/// Characters in a metric name or a namespace (CloudWatch: 1–255).
-pub const MAX_NAME_CHARS: usize = 255;
-/// Characters in a dimension name (the EMF schema's `DimensionReference` allows 250).
-pub const MAX_DIMENSION_NAME_CHARS: usize = 250;
-/// Characters in a dimension value (EMF: "MUST NOT contain more than 1024 characters").
-pub const MAX_DIMENSION_VALUE_CHARS: usize = 1024;
-/// The root member holding EMF's metadata; no metric or dimension may take its name.
-pub const METADATA_MEMBER: &str = "_aws";
 
 /// Why a whole series was left out of every document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,35 +32,6 @@ pub(super) enum Rejection {
     /// The metric is named like one of its own dimensions: both would be the same root
     /// member.
     NameClash,
-}
-
-/// True when `s` has more than `max` characters; counts only when the byte length could.
-fn longer_than(s: &str, max: usize) -> bool {
-    s.len() > max && s.chars().count() > max
-}
-
-fn blank(s: &str) -> bool {
-    s.trim().is_empty()
-}
-
-fn has_control(s: &str) -> bool {
-    s.chars().any(char::is_control)
-}
-
-/// True when `s` is not blank and holds no control character: the check every name and
-/// dimension value needs, in one pass over ASCII text.
-fn visible(s: &str) -> bool {
-    let mut seen = false;
-    for &b in s.as_bytes() {
-        if b >= 0x80 {
-            return !blank(s) && !has_control(s);
-        }
-        if b < 0x20 || b == 0x7f {
-            return false;
-        }
-        seen |= b != b' ';
-    }
-    seen
 }
 
 /// Why a namespace is refused, or `None` when CloudWatch accepts it: 1–255 ASCII characters,

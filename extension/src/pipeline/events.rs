@@ -1,8 +1,9 @@
 //! Routing the handlers' events (drained from the UDP intake) to their aggregators.
 
+use liftwatch::clock::now_ms;
 use liftwatch::protocol::{Event, RateLimitEvent};
 
-use super::{Pipeline, now_ms};
+use super::Pipeline;
 use crate::ratelimit::Decision;
 
 impl Pipeline {

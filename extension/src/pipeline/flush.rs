@@ -3,7 +3,9 @@
 
 use std::time::Instant;
 
-use super::{FlushSummary, Pipeline, now_ms};
+use liftwatch::clock::now_ms;
+
+use super::{FlushSummary, Pipeline};
 use crate::aggregate;
 use crate::metrics::MetricBatch;
 use crate::ratelimit::WriteReport;

@@ -3,12 +3,11 @@
 //! (rule, window) to the statistics table by `store` (schema in `liftwatch::stats`), and read
 //! back by `liftwatch::stats::query_totals`. The same totals become `RateLimit*` CloudWatch series.
 //!
-//! `update` builds the requests (the DynamoDB client is `crate::aws::dynamodb`), `retry` the
-//! loop inside the flush deadline, `table` creates the table.
+//! `update` builds the requests (the DynamoDB client is `crate::aws::dynamodb`), the workspace's
+//! `liftwatch::retry` the loop inside the flush deadline, `table` creates the table.
 
 pub mod aggregate;
 pub mod batch;
-mod retry;
 pub mod store;
 pub mod table;
 mod table_flush;

@@ -30,17 +30,16 @@
 //! window.
 
 use std::collections::{HashSet, VecDeque};
-use std::hash::{BuildHasher, RandomState};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use futures_util::stream::{self, StreamExt};
+use liftwatch::retry::{self, Attempt, Failed, Policy};
 
 use super::RateLimitError;
 use super::aggregate::{RateLimitBatch, WindowDelta, WindowKey};
-use super::retry::{Attempt, Failed, with_retry};
 use super::update::update_spec;
 use crate::aws::dynamodb::{ClientOptions, Connection, attempt_override, open};
 
@@ -100,7 +99,7 @@ impl RateLimitWriter {
         RateLimitWriter {
             table,
             retention_secs: retention.as_secs(),
-            sandbox_id: random_id(),
+            sandbox_id: liftwatch::random::hex_id(128),
             next_seq: 1,
             options,
             connection: None,
@@ -223,25 +222,29 @@ async fn write_one(
     deadline: Instant,
 ) -> Written {
     let spec = update_spec(&delta, sandbox_id, seq, retention);
-    let result = with_retry(deadline, |_, timeout| {
-        let request = client
-            .update_item()
-            .table_name(table)
-            .set_key(Some(spec.key.clone()))
-            .update_expression(&spec.update_expression)
-            .condition_expression(&spec.condition_expression)
-            .set_expression_attribute_names(Some(spec.names.clone()))
-            .set_expression_attribute_values(Some(spec.values.clone()))
-            .customize()
-            .config_override(attempt_override(timeout));
-        async move { classify(request.send().await) }
-    })
+    let result = retry::run(
+        &Policy::until(deadline),
+        tokio::time::sleep,
+        |_, timeout| {
+            let request = client
+                .update_item()
+                .table_name(table)
+                .set_key(Some(spec.key.clone()))
+                .update_expression(&spec.update_expression)
+                .condition_expression(&spec.condition_expression)
+                .set_expression_attribute_names(Some(spec.names.clone()))
+                .set_expression_attribute_values(Some(spec.values.clone()))
+                .customize()
+                .config_override(attempt_override(timeout));
+            async move { classify(request.send().await) }
+        },
+    )
     .await;
     match result {
         Ok(written) => written,
         Err(Failed::Rejected(error)) => Written::Dropped(error),
-        Err(Failed::GaveUp(error)) => {
-            Written::Kept(delta, error.unwrap_or(RateLimitError::Deadline))
+        Err(Failed::GaveUp(last)) => {
+            Written::Kept(delta, last.error().unwrap_or(RateLimitError::Deadline))
         }
     }
 }
@@ -270,7 +273,7 @@ fn classify<T>(result: UpdateResult<T>) -> Attempt<Written, RateLimitError> {
     };
     let error = RateLimitError::Update(Box::new(error));
     if retry {
-        Attempt::Transient(error)
+        Attempt::Retry { error, after: None }
     } else {
         Attempt::Rejected(error)
     }
@@ -293,16 +296,6 @@ fn retryable(status: u16, code: Option<&str>) -> bool {
         || !(400..=499).contains(&status)
 }
 
-/// 32 hex digits from the standard library's random hasher keys, the clock and the pid.
-fn random_id() -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let a = RandomState::new().hash_one((nanos, std::process::id()));
-    let b = RandomState::new().hash_one((a, nanos));
-    format!("{a:016x}{b:016x}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -318,13 +311,5 @@ mod tests {
         assert!(retryable(429, None));
         assert!(!retryable(400, Some("ValidationException")));
         assert!(!retryable(400, Some("ResourceNotFoundException")));
-    }
-
-    #[test]
-    fn sandbox_ids_are_random_hex() {
-        let (a, b) = (random_id(), random_id());
-        assert_eq!(a.len(), 32);
-        assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
-        assert_ne!(a, b);
     }
 }

@@ -16,6 +16,16 @@ pub struct SpanReport {
     pub dropped: u64,
 }
 
+impl SpanReport {
+    /// `count` spans, none of them delivered.
+    pub fn dropped(count: u64) -> Self {
+        SpanReport {
+            exported: 0,
+            dropped: count,
+        }
+    }
+}
+
 /// A destination for finished, sampled spans.
 pub trait SpanExporter: Send + std::fmt::Debug {
     /// A short name for logs.

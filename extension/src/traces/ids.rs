@@ -1,10 +1,6 @@
 //! Span and trace ids for the spans the extension makes: SplitMix64 seeded from the
-//! process's random hasher keys, so ids differ between sandboxes and never repeat within
-//! one (uniqueness, not secrecy, is what ids need).
-
-use std::collections::hash_map::RandomState;
-use std::hash::BuildHasher;
-use std::time::{SystemTime, UNIX_EPOCH};
+//! kernel's randomness (`liftwatch::random`), so ids differ between sandboxes and never
+//! repeat within one (uniqueness, not secrecy, is what ids need).
 
 use super::span::{SpanId, TraceId};
 
@@ -16,11 +12,8 @@ pub struct IdGenerator {
 
 impl Default for IdGenerator {
     fn default() -> Self {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
         IdGenerator {
-            state: RandomState::new().hash_one((nanos, std::process::id())),
+            state: liftwatch::random::u64(),
         }
     }
 }

@@ -4,7 +4,8 @@
 //! failed conditions reported as such), and reading the count back.
 
 use std::collections::HashMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::future::Future;
+use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::AsyncSleep;
@@ -16,6 +17,7 @@ use super::error::StoreError;
 use super::item::Item;
 use super::schema::{COUNT_ATTR, COUNTER_PK, PK, SK, VERSION_ATTR};
 use crate::ratelimit::fnv1a_64;
+use crate::retry::{self, Attempt, Backoff, Failed, Policy};
 
 /// The most counter shards a store can use (one `reconcile` transaction writes them all,
 /// and a transaction holds at most 100 items).
@@ -92,6 +94,45 @@ fn classify(reasons: &[CancellationReason]) -> Cancelled {
     }
 }
 
+/// Waits between conflicting transactions: 10 ms doubling up to 1 s, with equal jitter.
+const BACKOFF: Backoff = Backoff {
+    base: Duration::from_millis(10),
+    max: Duration::from_secs(1),
+};
+
+/// Runs `attempt` through the workspace's retry loop until it is done or fails for good,
+/// at most [`MAX_ATTEMPTS`] times with [`BACKOFF`] between tries, sleeping with the
+/// client's own timer (the SDK brings no runtime of its own). Running out of attempts is
+/// [`StoreError::Contended`].
+pub(crate) async fn with_contention_retry<T, F, Fut>(
+    client: &Client,
+    operation: &'static str,
+    mut attempt: F,
+) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Attempt<T, StoreError>>,
+{
+    let policy = Policy::attempts(MAX_ATTEMPTS).with_backoff(BACKOFF);
+    let sleep = client.config().sleep_impl();
+    let pause = |wait| {
+        let sleep = sleep.clone();
+        async move {
+            if let Some(sleep) = sleep {
+                sleep.sleep(wait).await;
+            }
+        }
+    };
+    match retry::run(&policy, pause, |_, _| attempt()).await {
+        Ok(value) => Ok(value),
+        Err(Failed::Rejected(error)) => Err(error),
+        Err(Failed::GaveUp(_)) => Err(StoreError::Contended {
+            operation,
+            attempts: MAX_ATTEMPTS,
+        }),
+    }
+}
+
 /// Runs one transaction: conflicts and throttling are retried with jittered exponential
 /// backoff up to [`MAX_ATTEMPTS`] times, a failed condition is [`Transacted::ConditionFailed`].
 pub(crate) async fn transact(
@@ -99,48 +140,34 @@ pub(crate) async fn transact(
     operation: &'static str,
     items: Vec<TransactWriteItem>,
 ) -> Result<Transacted, StoreError> {
-    for attempt in 0..MAX_ATTEMPTS {
-        let result = client
+    with_contention_retry(client, operation, || {
+        let request = client
             .transact_write_items()
             .set_transact_items(Some(items.clone()))
-            .send()
-            .await;
-        let error = match result {
-            Ok(_) => return Ok(Transacted::Committed),
-            Err(error) => error,
-        };
-        let verdict = match &error {
-            SdkError::ServiceError(e) => match e.err() {
-                TransactWriteItemsError::TransactionCanceledException(cancel) => {
-                    classify(cancel.cancellation_reasons())
-                }
+            .send();
+        async move {
+            let error = match request.await {
+                Ok(_) => return Attempt::Done(Transacted::Committed),
+                Err(error) => error,
+            };
+            let verdict = match &error {
+                SdkError::ServiceError(e) => match e.err() {
+                    TransactWriteItemsError::TransactionCanceledException(cancel) => {
+                        classify(cancel.cancellation_reasons())
+                    }
+                    _ => Cancelled::Other,
+                },
                 _ => Cancelled::Other,
-            },
-            _ => Cancelled::Other,
-        };
-        match verdict {
-            Cancelled::Condition => return Ok(Transacted::ConditionFailed),
-            Cancelled::Other => return Err(StoreError::dynamo("TransactWriteItems", error)),
-            Cancelled::Retry => backoff(client, attempt).await,
+            };
+            let error = StoreError::dynamo("TransactWriteItems", error);
+            match verdict {
+                Cancelled::Condition => Attempt::Done(Transacted::ConditionFailed),
+                Cancelled::Other => Attempt::Rejected(error),
+                Cancelled::Retry => Attempt::Retry { error, after: None },
+            }
         }
-    }
-    Err(StoreError::Contended {
-        operation,
-        attempts: MAX_ATTEMPTS,
     })
-}
-
-/// Sleeps 10 ms × 2^attempt (at most 1 s), jittered to 50–100 %, with the client's sleep.
-pub(crate) async fn backoff(client: &Client, attempt: u32) {
-    let ceiling = Duration::from_millis(10 * (1u64 << attempt.min(7))).min(Duration::from_secs(1));
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let noise = fnv1a_64(&[nanos.to_le_bytes(), attempt.to_le_bytes()].concat()) % 512;
-    let delay = ceiling / 2 + ceiling.mul_f64(noise as f64 / 1024.0);
-    if let Some(sleep) = client.config().sleep_impl() {
-        sleep.sleep(delay).await;
-    }
+    .await
 }
 
 /// One counter item as read back.

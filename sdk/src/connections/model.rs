@@ -117,16 +117,7 @@ impl Connection {
     }
 }
 
-/// Unix milliseconds (0 before the epoch).
-pub(crate) fn unix_millis(at: SystemTime) -> u64 {
-    at.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
-/// Unix seconds (0 before the epoch).
-pub(crate) fn unix_secs(at: SystemTime) -> u64 {
-    at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
+pub(crate) use crate::clock::{unix_ms as unix_millis, unix_secs};
 
 /// The time `millis` after the epoch.
 pub(crate) fn from_millis(millis: u64) -> SystemTime {

@@ -7,10 +7,13 @@ use std::time::SystemTime;
 use aws_sdk_dynamodb::types::{AttributeValue, Select, TransactWriteItem, Update};
 
 use super::ConnectionStore;
-use super::counter::{self, MAX_ATTEMPTS, Shard, Transacted, counter_key, transact};
+use super::counter::{
+    self, MAX_ATTEMPTS, Shard, Transacted, counter_key, transact, with_contention_retry,
+};
 use super::error::StoreError;
 use super::model::unix_secs;
 use super::schema::{CONNECTION_PREFIX, COUNT_ATTR, COUNTER_SK, EXPIRES_AT, PK, VERSION_ATTR};
+use crate::retry::Attempt;
 
 /// What [`ConnectionStore::reconcile`] found and did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,19 +51,32 @@ impl ConnectionStore {
     /// # Ok(()) }
     /// ```
     pub async fn reconcile(&self) -> Result<Reconciled, StoreError> {
-        for attempt in 0..MAX_ATTEMPTS {
-            let shards = counter::read_shards(&self.client, &self.table).await?;
-            let previous = shards.iter().map(|s| s.count).sum();
-            let counted = self.count_live_items().await?;
-            let writes = corrections(&self.table, &shards, counted)?;
-            match transact(&self.client, "reconcile", writes).await? {
-                Transacted::Committed => return Ok(Reconciled { previous, counted }),
-                Transacted::ConditionFailed => counter::backoff(&self.client, attempt).await,
-            }
-        }
-        Err(StoreError::Contended {
+        let contended = || StoreError::Contended {
             operation: "reconcile",
             attempts: MAX_ATTEMPTS,
+        };
+        with_contention_retry(&self.client, "reconcile", || async {
+            match self.reconcile_once().await {
+                Ok(Some(reconciled)) => Attempt::Done(reconciled),
+                Ok(None) => Attempt::Retry {
+                    error: contended(),
+                    after: None,
+                },
+                Err(error) => Attempt::Rejected(error),
+            }
+        })
+        .await
+    }
+
+    /// One pass: `None` when the counter changed between the read and the write.
+    async fn reconcile_once(&self) -> Result<Option<Reconciled>, StoreError> {
+        let shards = counter::read_shards(&self.client, &self.table).await?;
+        let previous = shards.iter().map(|s| s.count).sum();
+        let counted = self.count_live_items().await?;
+        let writes = corrections(&self.table, &shards, counted)?;
+        Ok(match transact(&self.client, "reconcile", writes).await? {
+            Transacted::Committed => Some(Reconciled { previous, counted }),
+            Transacted::ConditionFailed => None,
         })
     }
 

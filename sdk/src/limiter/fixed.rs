@@ -2,8 +2,9 @@
 
 use aws_sdk_dynamodb::Client;
 
-use super::item::{Counted, count_if_below, now_ms, partition_key};
+use super::item::{Counted, count_if_below, partition_key};
 use super::{FailureMode, Verdict};
+use crate::clock::now_ms;
 use crate::ratelimit::KeyClass;
 
 /// A fixed-window limit of `limit` requests per `window_seconds` per key.

@@ -91,10 +91,3 @@ pub(super) async fn read_count(
             .unwrap_or(0),
     )
 }
-
-/// Now, in Unix milliseconds.
-pub(super) fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}

@@ -12,8 +12,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use aws_sdk_dynamodb::Client;
 
-use super::item::{Counted, count_if_below, now_ms, partition_key, read_count};
+use super::item::{Counted, count_if_below, partition_key, read_count};
 use super::{FailureMode, Verdict};
+use crate::clock::now_ms;
 use crate::ratelimit::KeyClass;
 
 /// Keys whose previous-window count is cached; past this the cache starts over.

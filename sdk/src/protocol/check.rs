@@ -1,35 +1,14 @@
 //! The validation rules of protocol version 1, shared by the SDK (before sending) and the
 //! extension's intake (on receipt), so both sides accept exactly the same events.
 
-use super::{
-    MAX_DIMENSION_VALUE_CHARS, MAX_DIMENSIONS, MAX_KEY_CLASS_CHARS, MAX_MAGNITUDE, MAX_NAME_CHARS,
-    MAX_WINDOW_SECONDS, MIN_MAGNITUDE, ProtocolError, RESERVED_DIMENSION, invalid,
+use super::names::{
+    MAX_DIMENSION_NAME_CHARS, MAX_DIMENSION_VALUE_CHARS, MAX_NAME_CHARS, METADATA_MEMBER, blank,
+    has_control, longer_than,
 };
-
-/// True when `s` has more than `max` characters; counts only when the byte length could.
-fn longer_than(s: &str, max: usize) -> bool {
-    s.len() > max && s.chars().count() > max
-}
-
-/// True when `s` is empty or only Unicode whitespace (what `str::trim` removes).
-fn blank(s: &str) -> bool {
-    match s.as_bytes().first() {
-        None => true,
-        // An ASCII first byte that is not whitespace settles it without a scan.
-        Some(&b) if b.is_ascii() && !matches!(b, b' ' | b'\t'..=b'\r') => false,
-        Some(_) => s.trim().is_empty(),
-    }
-}
-
-/// True when `s` holds a Unicode control character (U+0000–U+001F, U+007F–U+009F). One
-/// plain byte scan settles almost every string: U+0080–U+009F are the only other control
-/// characters, and their UTF-8 encoding starts with `C2`.
-fn has_control(s: &str) -> bool {
-    s.bytes().any(|b| b < 0x20 || b == 0x7f || b == 0xc2) && s.chars().any(char::is_control)
-}
-
-/// Dimension names: EMF's schema allows at most 250 characters.
-const MAX_DIMENSION_NAME_CHARS: usize = 250;
+use super::{
+    MAX_DIMENSIONS, MAX_KEY_CLASS_CHARS, MAX_MAGNITUDE, MAX_WINDOW_SECONDS, MIN_MAGNITUDE,
+    ProtocolError, RESERVED_DIMENSION, invalid,
+};
 
 /// Checks a metric or dimension name: 1–255 characters, not blank, not `_aws`, no control
 /// characters.
@@ -40,7 +19,7 @@ pub(super) fn check_name(field: &'static str, name: &str) -> Result<(), Protocol
     if longer_than(name, MAX_NAME_CHARS) {
         return Err(invalid(field, "longer than 255 characters"));
     }
-    if name == "_aws" {
+    if name == METADATA_MEMBER {
         return Err(invalid(
             field,
             "_aws is reserved by the embedded metric format",

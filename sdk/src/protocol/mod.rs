@@ -23,6 +23,7 @@ mod check;
 mod connection;
 mod decode;
 mod encode;
+pub mod names;
 mod ratelimit;
 mod span;
 
@@ -41,6 +42,7 @@ pub(crate) use connection::write_connection;
 pub use decode::{decode_datagram, decode_line};
 pub use encode::encode;
 pub(crate) use encode::{write_metric, write_rate_limit};
+pub use names::{MAX_DIMENSION_NAME_CHARS, MAX_DIMENSION_VALUE_CHARS, MAX_NAME_CHARS};
 pub use ratelimit::{Outcome, RateLimitEvent};
 pub(crate) use span::write_span;
 pub use span::{
@@ -92,22 +94,6 @@ pub const MAX_DIMENSIONS: usize = 29;
 /// assert!(Metric::count("M", 1.0).dimension(RESERVED_DIMENSION, "f").into_event().is_err());
 /// ```
 pub const RESERVED_DIMENSION: &str = "FunctionName";
-/// Characters (Unicode scalar values) in a metric or dimension name.
-///
-/// ```
-/// use liftwatch::protocol::{check_metric_name, MAX_NAME_CHARS};
-/// assert!(check_metric_name(&"é".repeat(MAX_NAME_CHARS)).is_ok());
-/// assert!(check_metric_name(&"é".repeat(MAX_NAME_CHARS + 1)).is_err());
-/// ```
-pub const MAX_NAME_CHARS: usize = 255;
-/// Characters (Unicode scalar values) in a dimension value.
-///
-/// ```
-/// use liftwatch::{protocol::MAX_DIMENSION_VALUE_CHARS, Metric};
-/// let value = "x".repeat(MAX_DIMENSION_VALUE_CHARS + 1);
-/// assert!(Metric::count("M", 1.0).dimension("D", &value).into_event().is_err());
-/// ```
-pub const MAX_DIMENSION_VALUE_CHARS: usize = 1024;
 /// The largest magnitude CloudWatch accepts.
 ///
 /// ```

@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -53,9 +52,7 @@ pub async fn query_totals(
     from_unix: u64,
     to_unix: u64,
 ) -> Result<Totals, QueryError> {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let now = crate::clock::now_secs();
     query_totals_at(client, table, rule, key_class, from_unix, to_unix, now).await
 }
 

@@ -9,7 +9,9 @@ use liftwatch::connections::{Connection, Saved};
 use liftwatch::jwt::{Claims, JwtError, PROTOCOL_MARKER, RequestParts, TokenSource};
 use liftwatch::{Metric, Unit};
 
-use super::{chain, status};
+use liftwatch::error_chain;
+
+use super::status;
 use crate::app::App;
 
 /// The custom metric counting refused connections, with dimension [`REASON_DIMENSION`].
@@ -104,7 +106,7 @@ pub async fn handle(
         // A retried $connect: stored and counted by the first one.
         Ok(Saved::AlreadySaved) => tracing::info!(connection_id, "connection already saved"),
         Err(error) => {
-            tracing::error!(error = %chain(&error), connection_id, "cannot save the connection");
+            tracing::error!(error = %error_chain(&error), connection_id, "cannot save the connection");
             return status(500, "Internal Server Error");
         }
     }

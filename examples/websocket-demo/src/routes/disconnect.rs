@@ -5,7 +5,9 @@
 use aws_lambda_events::apigw::ApiGatewayProxyResponse;
 use liftwatch::connections::Removed;
 
-use super::{chain, status};
+use liftwatch::error_chain;
+
+use super::status;
 use crate::app::App;
 
 /// Handles `$disconnect`. API Gateway ignores the answer; a failure is logged.
@@ -20,7 +22,7 @@ pub async fn handle(app: &App, connection_id: &str) -> ApiGatewayProxyResponse {
             status(200, "Disconnected")
         }
         Err(error) => {
-            tracing::error!(error = %chain(&error), connection_id, "cannot delete the connection");
+            tracing::error!(error = %error_chain(&error), connection_id, "cannot delete the connection");
             status(500, "Internal Server Error")
         }
     }

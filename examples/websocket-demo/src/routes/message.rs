@@ -11,7 +11,9 @@ use base64::engine::general_purpose::STANDARD;
 use liftwatch::connections::BroadcastReport;
 use serde_json::{Value, json};
 
-use super::{chain, json_response, status};
+use liftwatch::error_chain;
+
+use super::{json_response, status};
 use crate::app::App;
 
 /// Handles `$default`.
@@ -33,7 +35,7 @@ pub async fn handle(
             return status(403, "Forbidden");
         }
         Err(error) => {
-            tracing::error!(error = %chain(&error), connection_id, "cannot read the sender");
+            tracing::error!(error = %error_chain(&error), connection_id, "cannot read the sender");
             return status(500, "Internal Server Error");
         }
     };
@@ -43,7 +45,7 @@ pub async fn handle(
     let recipients = match app.store.list_by_tenant(&tenant).await {
         Ok(connections) => connections.into_iter().map(|c| c.id),
         Err(error) => {
-            tracing::error!(error = %chain(&error), tenant, "cannot list the tenant's connections");
+            tracing::error!(error = %error_chain(&error), tenant, "cannot list the tenant's connections");
             return status(500, "Internal Server Error");
         }
     };
@@ -66,7 +68,7 @@ pub async fn handle(
     for failure in &report.failed {
         tracing::warn!(
             connection_id = %failure.connection_id,
-            error = %chain(&failure.error),
+            error = %error_chain(&failure.error),
             "message not delivered"
         );
     }

@@ -7,8 +7,6 @@ mod connect;
 mod disconnect;
 mod message;
 
-use std::error::Error;
-
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use aws_lambda_events::encodings::Body;
 use aws_lambda_events::http::HeaderValue;
@@ -85,18 +83,6 @@ fn status(code: u16, reason: &str) -> ApiGatewayProxyResponse {
     json_response(code, &json!({ "message": reason }))
 }
 
-/// `error` and its sources, joined with ": ", for the log.
-pub fn chain(error: &dyn Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -129,18 +115,5 @@ mod tests {
         assert_eq!(response["headers"]["content-type"], "application/json");
         let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
         assert_eq!(body, json!({ "message": "Unauthorized" }));
-    }
-
-    #[test]
-    fn the_chain_follows_sources() {
-        let inner = std::io::Error::other("connection refused");
-        let outer = liftwatch::connections::StoreError::Setup {
-            step: "testing",
-            source: Box::new(inner),
-        };
-        assert_eq!(
-            chain(&outer),
-            "table setup failed while testing: connection refused"
-        );
     }
 }

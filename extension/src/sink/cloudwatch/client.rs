@@ -15,9 +15,10 @@ use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use aws_sdk_cloudwatch::{Client, Config};
 
+use liftwatch::retry::Attempt;
+
 use super::CloudWatchError;
 use super::batch::Datum;
-use super::retry::Failure;
 
 pub use crate::aws::ClientOptions;
 
@@ -66,7 +67,7 @@ pub async fn put(
     namespace: &str,
     data: &[MetricDatum],
     attempt_timeout: Duration,
-) -> Result<(), Failure> {
+) -> Attempt<(), CloudWatchError> {
     let result = client
         .put_metric_data()
         .namespace(namespace)
@@ -78,13 +79,13 @@ pub async fn put(
         .send()
         .await;
     match result {
-        Ok(_) => Ok(()),
+        Ok(_) => Attempt::Done(()),
         Err(error) => classify(error),
     }
 }
 
 /// What the loop should do about `error`.
-fn classify(error: SdkError<PutMetricDataError, HttpResponse>) -> Result<(), Failure> {
+fn classify(error: SdkError<PutMetricDataError, HttpResponse>) -> Attempt<(), CloudWatchError> {
     let status = error.raw_response().map(|r| r.status().as_u16());
     let verdict = match (&error, status) {
         (SdkError::ServiceError(_) | SdkError::ResponseError(_), Some(status)) => {
@@ -96,9 +97,9 @@ fn classify(error: SdkError<PutMetricDataError, HttpResponse>) -> Result<(), Fai
     };
     let error = CloudWatchError::Put(Box::new(error));
     match verdict {
-        Verdict::Delivered => Ok(()),
-        Verdict::Transient => Err(Failure::Transient(error)),
-        Verdict::Rejected => Err(Failure::Rejected(error)),
+        Verdict::Delivered => Attempt::Done(()),
+        Verdict::Transient => Attempt::Retry { error, after: None },
+        Verdict::Rejected => Attempt::Rejected(error),
     }
 }
 

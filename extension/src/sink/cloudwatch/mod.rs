@@ -2,8 +2,8 @@
 //! where logs (EMF) are not an option. Chosen with `LIFTWATCH_SINKS=cloudwatch`.
 //!
 //! `batch` turns series into datums and requests within the API's limits, `client` builds
-//! the SDK client lazily on the first export and classifies errors, `retry` retries one
-//! request until the deadline, and `buffer` keeps what was not sent for the next export.
+//! the SDK client lazily on the first export and classifies errors for the workspace's
+//! retry loop (`liftwatch::retry`, one request retried until the deadline), and `buffer` keeps what was not sent for the next export.
 //!
 //! Pinned to `aws-sdk-cloudwatch` 1.99.0, the last release on the awsQuery protocol: from
 //! 1.100.0 on the client speaks RPCv2 CBOR, which moto's server (our test emulator)
@@ -12,7 +12,6 @@
 mod batch;
 mod buffer;
 mod client;
-mod retry;
 
 use std::time::Instant;
 
@@ -28,7 +27,7 @@ use crate::sink::{ExportReport, Sink, SinkError, SinkFuture};
 use batch::Datum;
 use buffer::Kept;
 use client::{ClientOptions, Connection, open};
-use retry::{Backoff, Outcome};
+use liftwatch::retry::{self, Failed, Last, Policy};
 
 pub use buffer::{MAX_KEPT_DATUMS, MAX_KEPT_VALUES};
 
@@ -56,7 +55,6 @@ pub struct CloudWatchSink {
     options: ClientOptions,
     connection: Option<Connection>,
     kept: Kept,
-    backoff: Backoff,
 }
 
 /// What one round of sending achieved.
@@ -85,7 +83,6 @@ impl CloudWatchSink {
             },
             connection: None,
             kept: Kept::default(),
-            backoff: Backoff::default(),
         }
     }
 
@@ -168,22 +165,27 @@ impl CloudWatchSink {
             let chunk = pending.get(range.clone()).unwrap_or_default();
             let data: Vec<MetricDatum> = chunk.iter().map(client::to_sdk).collect();
             let (client, namespace, data) = (&client, self.namespace.as_str(), data.as_slice());
-            let outcome = retry::send_with_retry(deadline, self.backoff, |timeout| {
+            let policy = Policy::until(deadline);
+            let outcome = retry::run(&policy, tokio::time::sleep, |_, timeout| {
                 client::put(client, namespace, data, timeout)
             })
             .await;
             match outcome {
-                Outcome::Sent => progress.written += batch::value_count(chunk),
-                Outcome::Rejected(error) => {
+                Ok(()) => progress.written += batch::value_count(chunk),
+                Err(Failed::Rejected(error)) => {
                     let values = batch::value_count(chunk);
                     let chain = DisplayErrorContext(&error);
                     tracing::warn!(values, error = %chain, "cloudwatch refused a request; dropped");
                     progress.refused += values;
                     progress.error = Some(error);
                 }
-                Outcome::GaveUp(error) => {
+                Err(Failed::GaveUp(last)) => {
                     progress.unsent = pending.get(range.start..).unwrap_or_default().to_vec();
-                    progress.error = Some(error);
+                    progress.error = Some(match last {
+                        Last::NotStarted => CloudWatchError::Deadline,
+                        Last::Failed(error) => error,
+                        Last::TimedOut(timeout) => CloudWatchError::AttemptTimeout(timeout),
+                    });
                     break;
                 }
             }

@@ -11,13 +11,14 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER, USER_AGENT};
-use hyper::{Method, Request, StatusCode};
+use hyper::{Method, Request};
+use liftwatch::retry::{self, Attempt, Backoff, Failed, Last, Policy};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use prost::Message;
 
 use super::config::{OtlpConfig, OtlpConfigError};
 use super::encode;
-use super::retry::{self, Backoff, MIN_ATTEMPT, Verdict};
+use super::retry::{self as status, Verdict};
 use super::rpc_status::RpcStatus;
 use super::transport::Transport;
 use crate::sink::SinkFuture;
@@ -28,20 +29,11 @@ use crate::traces::span::{Resource, Span};
 const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 const PROTOBUF: &str = "application/x-protobuf";
 const AGENT: &str = concat!("liftwatch/", env!("CARGO_PKG_VERSION"));
-
-/// How one attempt ended.
-#[derive(Debug)]
-enum Attempt {
-    /// 2xx, with the number of spans the collector says it rejected.
-    Accepted { rejected: u64 },
-    /// Worth retrying, maybe after the server's `Retry-After`.
-    Retry {
-        why: String,
-        after: Option<Duration>,
-    },
-    /// Refused for good.
-    Refused { status: StatusCode, message: String },
-}
+/// Waits between attempts: 50 ms doubling up to 2 s.
+const BACKOFF: Backoff = Backoff {
+    base: Duration::from_millis(50),
+    max: Duration::from_secs(2),
+};
 
 /// Exports spans to an OTLP/HTTP traces endpoint.
 #[derive(Debug)]
@@ -58,7 +50,7 @@ impl OtlpExporter {
         Ok(OtlpExporter {
             transport: Transport::new(config.is_https())?,
             config,
-            backoff: Backoff::default(),
+            backoff: BACKOFF,
         })
     }
 
@@ -75,54 +67,39 @@ impl OtlpExporter {
 
     /// Posts `body` (holding `count` spans) until accepted, refused, or out of time.
     async fn send(&self, body: Bytes, count: u64, deadline: Instant) -> SpanReport {
-        let dropped_all = SpanReport {
-            exported: 0,
-            dropped: count,
-        };
         let endpoint = &self.config.endpoint;
-        let mut last = String::from("no time for an attempt");
-        for n in 0u32.. {
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            if remaining < MIN_ATTEMPT {
-                break;
+        let policy = Policy::until(deadline)
+            .with_backoff(self.backoff)
+            .with_attempt_limit(self.config.timeout);
+        let outcome = retry::run(&policy, tokio::time::sleep, |_, _| {
+            self.attempt(body.clone())
+        })
+        .await;
+        let error = match outcome {
+            Ok(rejected) => {
+                let rejected = rejected.min(count);
+                if rejected > 0 {
+                    tracing::warn!(%endpoint, rejected, "otlp collector rejected spans");
+                }
+                return SpanReport {
+                    exported: count - rejected,
+                    dropped: rejected,
+                };
             }
-            let timeout = retry::attempt_timeout(remaining, self.config.timeout);
-            let attempt = tokio::time::timeout(timeout, self.attempt(body.clone())).await;
-            let after = match attempt {
-                Ok(Attempt::Accepted { rejected }) => {
-                    let rejected = rejected.min(count);
-                    if rejected > 0 {
-                        tracing::warn!(%endpoint, rejected, "otlp collector rejected spans");
-                    }
-                    return SpanReport {
-                        exported: count - rejected,
-                        dropped: rejected,
-                    };
-                }
-                Ok(Attempt::Refused { status, message }) => {
-                    tracing::warn!(%endpoint, %status, %message, count, "otlp export refused: spans dropped");
-                    return dropped_all;
-                }
-                Ok(Attempt::Retry { why, after }) => {
-                    last = why;
-                    after
-                }
-                Err(_) => {
-                    last = format!("no answer within {timeout:?}");
-                    None
-                }
-            };
-            let wait = after.unwrap_or_else(|| self.backoff.delay(n, retry::jitter(n)));
-            if Instant::now() + wait + MIN_ATTEMPT > deadline {
-                break;
+            Err(Failed::Rejected(error)) => {
+                tracing::warn!(%endpoint, %error, count, "otlp export refused: spans dropped");
+                return SpanReport::dropped(count);
             }
-            tokio::time::sleep(wait).await;
-        }
-        tracing::warn!(%endpoint, error = %last, count, "otlp export out of time: spans dropped");
-        dropped_all
+            Err(Failed::GaveUp(Last::NotStarted)) => "no time for an attempt".to_owned(),
+            Err(Failed::GaveUp(Last::Failed(why))) => why,
+            Err(Failed::GaveUp(Last::TimedOut(timeout))) => format!("no answer within {timeout:?}"),
+        };
+        tracing::warn!(%endpoint, %error, count, "otlp export out of time: spans dropped");
+        SpanReport::dropped(count)
     }
 
-    async fn attempt(&self, body: Bytes) -> Attempt {
+    /// One POST: done with the number of spans the collector rejected, or why not.
+    async fn attempt(&self, body: Bytes) -> Attempt<u64, String> {
         let mut request = Request::new(Full::new(body));
         *request.method_mut() = Method::POST;
         *request.uri_mut() = self.config.endpoint.clone();
@@ -137,36 +114,35 @@ impl OtlpExporter {
             Ok(response) => response,
             Err(error) => {
                 return Attempt::Retry {
-                    why: format!("request failed: {}", error_chain(&error)),
+                    error: format!("request failed: {}", liftwatch::error_chain(&error)),
                     after: None,
                 };
             }
         };
         let (parts, body) = response.into_parts();
-        let verdict = retry::verdict(parts.status);
+        let verdict = status::verdict(parts.status);
         let body = match Limited::new(body, MAX_RESPONSE_BYTES).collect().await {
             Ok(collected) => collected.to_bytes(),
             // A 2xx whose body broke off still means the spans arrived.
             Err(_) if verdict == Verdict::Accepted => Bytes::new(),
             Err(error) => {
                 return Attempt::Retry {
-                    why: format!("response body failed: {error}"),
+                    error: format!("response body failed: {error}"),
                     after: None,
                 };
             }
         };
         match verdict {
-            Verdict::Accepted => Attempt::Accepted {
-                rejected: rejected_spans(&body),
-            },
+            Verdict::Accepted => Attempt::Done(rejected_spans(&body)),
             Verdict::Retry => Attempt::Retry {
-                why: format!("collector answered {}: {}", parts.status, message(&body)),
-                after: retry::retry_after(parts.headers.get(RETRY_AFTER)),
+                error: format!("collector answered {}: {}", parts.status, message(&body)),
+                after: status::retry_after(parts.headers.get(RETRY_AFTER)),
             },
-            Verdict::Refused => Attempt::Refused {
-                status: parts.status,
-                message: message(&body),
-            },
+            Verdict::Refused => Attempt::Rejected(format!(
+                "collector answered {}: {}",
+                parts.status,
+                message(&body)
+            )),
         }
     }
 }
@@ -209,17 +185,6 @@ fn message(body: &[u8]) -> String {
         Ok(status) if !status.message.is_empty() => status.message,
         _ => String::from_utf8_lossy(body).chars().take(256).collect(),
     }
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

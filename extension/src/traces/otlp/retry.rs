@@ -1,18 +1,12 @@
-//! The OTLP exporter's retry policy, as pure functions: which answers are worth another
-//! attempt (OTLP/HTTP: 429, 502, 503, 504 and connection failures; no other status),
-//! `Retry-After` in seconds, exponential backoff with jitter, and how long one attempt may
-//! take before the deadline.
+//! The OTLP exporter's retry rules, as pure functions: which answers are worth another
+//! attempt (OTLP/HTTP: 429, 502, 503, 504 and connection failures; no other status) and
+//! the `Retry-After` hint in seconds. The loop, backoff and deadline are the workspace's
+//! `liftwatch::retry`.
 
-use std::hash::{BuildHasher, RandomState};
 use std::time::Duration;
 
 use hyper::StatusCode;
 use hyper::header::HeaderValue;
-
-/// An attempt with less time than this left is not started.
-pub const MIN_ATTEMPT: Duration = Duration::from_millis(10);
-/// Below twice this much time left, an attempt gets all of it rather than half.
-const HALVING_FLOOR: Duration = Duration::from_millis(100);
 
 /// What to do with a response status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,58 +28,9 @@ pub fn verdict(status: StatusCode) -> Verdict {
     }
 }
 
-/// A `Retry-After` given in seconds (the HTTP-date form is ignored: backoff applies).
+/// A `Retry-After` header given in seconds (the HTTP-date form is ignored: backoff applies).
 pub fn retry_after(value: Option<&HeaderValue>) -> Option<Duration> {
-    let seconds = value?.to_str().ok()?.trim().parse::<u64>().ok()?;
-    Some(Duration::from_secs(seconds.min(3600)))
-}
-
-/// Exponential backoff with equal jitter: wait `n` (from 0) lies between half and all of
-/// `min(max, base * 2^n)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Backoff {
-    /// The first wait's ceiling.
-    pub base: Duration,
-    /// The largest wait.
-    pub max: Duration,
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Backoff {
-            base: Duration::from_millis(50),
-            max: Duration::from_secs(2),
-        }
-    }
-}
-
-impl Backoff {
-    /// The wait before retry `n` (0-based), with `jitter` in `[0, 1)`.
-    pub fn delay(&self, n: u32, jitter: f64) -> Duration {
-        let ceiling = self
-            .base
-            .saturating_mul(2u32.saturating_pow(n.min(20)))
-            .min(self.max);
-        ceiling / 2 + (ceiling / 2).mul_f64(jitter.clamp(0.0, 1.0))
-    }
-}
-
-/// A number in `[0, 1)` from the standard library's random hasher keys.
-pub fn jitter(n: u32) -> f64 {
-    let bits = RandomState::new().hash_one(n);
-    (bits >> 11) as f64 / (1u64 << 53) as f64
-}
-
-/// How long an attempt may take with `remaining` left and a per-attempt `limit`: at most
-/// half of what is left (all of it when little is left), so an attempt on a connection that
-/// died during a freeze still leaves time for a retry on a fresh one.
-pub fn attempt_timeout(remaining: Duration, limit: Duration) -> Duration {
-    let share = if remaining >= HALVING_FLOOR * 2 {
-        remaining / 2
-    } else {
-        remaining
-    };
-    share.min(limit)
+    liftwatch::retry::retry_after_secs(value?.to_str().ok()?)
 }
 
 #[cfg(test)]
@@ -130,40 +75,5 @@ mod tests {
             assert_eq!(retry_after(Some(&header)), expected, "{value}");
         }
         assert_eq!(retry_after(None), None);
-    }
-
-    #[test]
-    fn backoff_doubles_within_its_jitter_band_up_to_the_cap() {
-        let backoff = Backoff {
-            base: Duration::from_millis(100),
-            max: Duration::from_millis(500),
-        };
-        assert_eq!(backoff.delay(0, 0.0), Duration::from_millis(50));
-        assert_eq!(backoff.delay(0, 1.0), Duration::from_millis(100));
-        assert_eq!(backoff.delay(1, 0.5), Duration::from_millis(150));
-        assert_eq!(backoff.delay(2, 0.0), Duration::from_millis(200));
-        assert_eq!(backoff.delay(3, 0.0), Duration::from_millis(250));
-        assert_eq!(backoff.delay(u32::MAX, 1.0), Duration::from_millis(500));
-        for n in 0..50 {
-            let j = jitter(n);
-            assert!((0.0..1.0).contains(&j), "{j}");
-        }
-    }
-
-    #[test]
-    fn attempts_get_half_the_time_left_within_the_limit() {
-        let limit = Duration::from_secs(10);
-        assert_eq!(
-            attempt_timeout(Duration::from_secs(2), limit),
-            Duration::from_secs(1)
-        );
-        assert_eq!(
-            attempt_timeout(Duration::from_millis(150), limit),
-            Duration::from_millis(150)
-        );
-        assert_eq!(
-            attempt_timeout(Duration::from_secs(60), limit),
-            Duration::from_secs(10)
-        );
     }
 }
