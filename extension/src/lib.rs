@@ -19,6 +19,7 @@ pub mod emf;
 pub mod extensions_api;
 pub mod flush;
 pub mod health;
+pub mod http_server;
 pub mod intake;
 pub mod lifecycle;
 pub mod metrics;

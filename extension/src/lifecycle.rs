@@ -6,7 +6,7 @@
 //! calling `/next` and nothing else.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::mpsc;
 use tokio::time::timeout_at;
@@ -21,6 +21,7 @@ use crate::ratelimit::{ClientOptions, RateLimitWriter, TableFlush};
 use crate::resources::{ProcessScope, ResourceSampler};
 use crate::sink::Sink;
 use crate::telemetry::{TelemetryListener, subscribe};
+use crate::traces::Resource;
 
 /// Telemetry batches queued between the listener and the pipeline.
 const TELEMETRY_CAPACITY: usize = 256;
@@ -151,7 +152,8 @@ async fn start(
         .ok();
     let (batches, telemetry_rx) = mpsc::channel(TELEMETRY_CAPACITY);
     let telemetry = start_telemetry(config, api, id, batches, Arc::clone(&health)).await;
-    let (span_output, otlp) = crate::traces::setup::start(config, &function).await;
+    let resource = Resource::function(&function, &config.function_version, &config.region, None);
+    let (span_output, otlp) = crate::traces::setup::start(&config.traces, resource).await;
     let mut pipeline = Pipeline::new(
         function,
         intake,
@@ -215,7 +217,12 @@ async fn start_telemetry(
         }
     };
     tokio::spawn(listener.serve(batches, health));
-    let body = subscribe::subscription_body(config);
+    let body = subscribe::subscription_body(&subscribe::Subscription {
+        function_logs: config.telemetry_types.function,
+        buffer: config.telemetry_buffer,
+        host: &config.telemetry_host,
+        port: config.telemetry_port,
+    });
     match tokio::time::timeout(INIT_CALL_TIMEOUT, api.subscribe_telemetry(id, body)).await {
         Ok(Ok(())) => true,
         Ok(Err(error)) => {
@@ -324,8 +331,6 @@ async fn on_shutdown(running: &mut Running, deadline: Instant) {
 
 /// Converts a deadline in Unix milliseconds to an `Instant`.
 fn instant_at(deadline_ms: u64) -> Instant {
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let now_ms = liftwatch::clock::now_ms();
     Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms))
 }

@@ -2,11 +2,10 @@
 //! exporters run (`LIFTWATCH_TRACE_EXPORTERS`), with their destinations from the standard
 //! variables (`OTEL_EXPORTER_OTLP_*`, `AWS_XRAY_DAEMON_ADDRESS`).
 
-use std::net::SocketAddr;
-
 use super::Reader;
 use crate::traces::otlp::OtlpConfig;
 use crate::traces::otlp::intake::DEFAULT_PORT as DEFAULT_OTLP_PORT;
+pub use crate::traces::setup::TraceSettings;
 use crate::traces::xray::parse_daemon_address;
 
 /// Variables of this part.
@@ -14,17 +13,6 @@ pub mod vars {
     pub const OTLP_PORT: &str = "LIFTWATCH_OTLP_PORT";
     pub const TRACE_EXPORTERS: &str = "LIFTWATCH_TRACE_EXPORTERS";
     pub const XRAY_DAEMON_ADDRESS: &str = "AWS_XRAY_DAEMON_ADDRESS";
-}
-
-/// Where spans come from and go.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct TraceSettings {
-    /// The OTLP/HTTP receiver's port on 127.0.0.1; `None`: no receiver.
-    pub otlp_intake_port: Option<u16>,
-    /// The OTLP/HTTP exporter's destination, when it runs.
-    pub otlp: Option<OtlpConfig>,
-    /// The X-Ray daemon, when the X-Ray exporter runs.
-    pub xray_daemon: Option<SocketAddr>,
 }
 
 impl TraceSettings {

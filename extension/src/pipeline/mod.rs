@@ -8,13 +8,13 @@ mod handle;
 mod spans;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
+pub use crate::traces::setup::{OtlpFeed, SpanOutput};
 use handle::{Await, Command};
 pub use handle::{FlushSummary, PipelineGone, PipelineHandle};
-pub use spans::{OtlpFeed, SpanOutput};
 
 use crate::aggregate::{
     ConnectionAggregator, CustomAggregator, InvocationAggregator, ResourceAggregator,
@@ -235,7 +235,7 @@ impl Pipeline {
 
     fn record_telemetry(&mut self, records: &[Record]) {
         self.telemetry_records += records.len() as u64;
-        let now_ns = now_ms().saturating_mul(1_000_000);
+        let now_ns = liftwatch::clock::now_ms().saturating_mul(1_000_000);
         for record in records {
             self.invocations.record(record);
             self.traces.record_telemetry(record, now_ns);
@@ -354,10 +354,4 @@ async fn readable(intake: Option<&UdpIntake>) -> std::io::Result<()> {
         Some(intake) => intake.readable().await,
         None => std::future::pending().await,
     }
-}
-
-pub(crate) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }

@@ -3,35 +3,12 @@
 //! current, and the buffered spans exported to every span exporter under the flush's
 //! deadline.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use liftwatch::protocol::SpanEvent;
-use tokio::sync::{mpsc, watch};
 
 use super::Pipeline;
-use crate::traces::otlp::{IntakeCounters, IntakeSnapshot};
-use crate::traces::{Resource, Span, SpanExporter, SpanId, SpanReport, SpanStatus, TraceId};
-
-/// The OTLP receiver's side of the pipeline.
-#[derive(Debug)]
-pub struct OtlpFeed {
-    /// Spans decoded by the receiver.
-    pub spans: mpsc::Receiver<Vec<Span>>,
-    /// The receiver's running totals.
-    pub counters: Arc<IntakeCounters>,
-    /// Totals already accounted for.
-    pub seen: IntakeSnapshot,
-}
-
-/// Where spans go and what describes them.
-#[derive(Debug)]
-pub struct SpanOutput {
-    pub exporters: Vec<Box<dyn SpanExporter>>,
-    pub resource: Resource,
-    /// Where `GET /v1/stats` reads the statistics.
-    pub stats: watch::Sender<serde_json::Value>,
-}
+use crate::traces::{Span, SpanId, SpanReport, SpanStatus, TraceId};
 
 impl Pipeline {
     /// Records spans the OTLP receiver decoded.

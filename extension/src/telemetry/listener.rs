@@ -2,21 +2,18 @@
 //! record (a bad record is counted and skipped, never failing the batch), handed to the
 //! pipeline over a bounded channel, and only then acknowledged with 200.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 use crate::health::Health;
+use crate::http_server;
 use crate::telemetry::record::{self, Record};
 
 /// How long a batch may wait for room in the pipeline's queue.
@@ -45,31 +42,8 @@ impl TelemetryListener {
 
     /// Serves until the task is dropped, sending parsed batches to `batches`.
     pub async fn serve(self, batches: mpsc::Sender<Vec<Record>>, health: Arc<Health>) {
-        loop {
-            let stream = match self.listener.accept().await {
-                Ok((stream, _)) => stream,
-                Err(error) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    tracing::warn!(%error, "telemetry listener accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
-            };
-            let _ = stream.set_nodelay(true);
-            let batches = batches.clone();
-            let health = Arc::clone(&health);
-            tokio::spawn(async move {
-                let service = service_fn(move |request| {
-                    handle(request, batches.clone(), Arc::clone(&health))
-                });
-                if let Err(error) = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await
-                {
-                    tracing::debug!(%error, "telemetry connection ended with an error");
-                }
-            });
-        }
+        let handler = move |request| handle(request, batches.clone(), Arc::clone(&health));
+        http_server::serve(self.listener, "telemetry", handler).await;
     }
 }
 
@@ -77,7 +51,7 @@ async fn handle(
     request: Request<Incoming>,
     batches: mpsc::Sender<Vec<Record>>,
     health: Arc<Health>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+) -> Response<Full<Bytes>> {
     let body = match Limited::new(request.into_body(), MAX_BODY_BYTES)
         .collect()
         .await
@@ -86,10 +60,10 @@ async fn handle(
         Err(error) => {
             health.malformed(1);
             tracing::warn!(%error, "telemetry batch body unreadable or too large");
-            return Ok(reply(StatusCode::PAYLOAD_TOO_LARGE));
+            return reply(StatusCode::PAYLOAD_TOO_LARGE);
         }
     };
-    Ok(reply(accept_batch(&body, &batches, &health).await))
+    reply(accept_batch(&body, &batches, &health).await)
 }
 
 /// Parses one batch and queues its good records; the status to answer with. When the

@@ -1,20 +1,33 @@
 //! The Telemetry API subscription body (schema 2022-12-13), built by a pure function.
 
+use std::time::Duration;
+
 use serde_json::json;
 
-use crate::config::Config;
-
-/// The schema version the parser in `record.rs` understands.
+/// The schema version the parser in `record` understands.
 pub const SCHEMA_VERSION: &str = "2022-12-13";
 /// Buffering limits within the documented ranges (maxItems 1,000–10,000, maxBytes
 /// 262,144–1,048,576); the timeout comes from the configuration.
 const MAX_ITEMS: u32 = 1_000;
 const MAX_BYTES: u32 = 262_144;
 
+/// What the extension subscribes to, and where the platform delivers it.
+#[derive(Debug, Clone, Copy)]
+pub struct Subscription<'a> {
+    /// Also the function's own log records (`function`), not only `platform`.
+    pub function_logs: bool,
+    /// How long the platform buffers records before a POST.
+    pub buffer: Duration,
+    /// The listener's host name as the platform reaches it (`sandbox.localdomain`).
+    pub host: &'a str,
+    /// The listener's port.
+    pub port: u16,
+}
+
 /// The JSON body for `PUT /2022-07-01/telemetry`.
-pub fn subscription_body(config: &Config) -> String {
+pub fn subscription_body(subscription: &Subscription<'_>) -> String {
     let mut types = vec!["platform"];
-    if config.telemetry_types.function {
+    if subscription.function_logs {
         types.push("function");
     }
     json!({
@@ -23,11 +36,11 @@ pub fn subscription_body(config: &Config) -> String {
         "buffering": {
             "maxItems": MAX_ITEMS,
             "maxBytes": MAX_BYTES,
-            "timeoutMs": u64::try_from(config.telemetry_buffer.as_millis()).unwrap_or(u64::MAX),
+            "timeoutMs": u64::try_from(subscription.buffer.as_millis()).unwrap_or(u64::MAX),
         },
         "destination": {
             "protocol": "HTTP",
-            "URI": format!("http://{}:{}", config.telemetry_host, config.telemetry_port),
+            "URI": format!("http://{}:{}", subscription.host, subscription.port),
         },
     })
     .to_string()
@@ -40,11 +53,14 @@ mod tests {
 
     #[test]
     fn body_sets_schema_types_buffering_and_destination() {
-        let (mut config, _) = Config::from_lookup(|k| {
-            (k == crate::config::vars::RUNTIME_API).then(|| "127.0.0.1:9001".to_owned())
-        })
-        .unwrap();
-        let body: serde_json::Value = serde_json::from_str(&subscription_body(&config)).unwrap();
+        let mut subscription = Subscription {
+            function_logs: false,
+            buffer: Duration::from_millis(25),
+            host: "sandbox.localdomain",
+            port: 9326,
+        };
+        let body: serde_json::Value =
+            serde_json::from_str(&subscription_body(&subscription)).unwrap();
         assert_eq!(
             body,
             json!({
@@ -54,8 +70,9 @@ mod tests {
                 "destination": {"protocol": "HTTP", "URI": "http://sandbox.localdomain:9326"},
             })
         );
-        config.telemetry_types.function = true;
-        let body: serde_json::Value = serde_json::from_str(&subscription_body(&config)).unwrap();
+        subscription.function_logs = true;
+        let body: serde_json::Value =
+            serde_json::from_str(&subscription_body(&subscription)).unwrap();
         assert_eq!(body["types"], json!(["platform", "function"]));
     }
 }

@@ -3,40 +3,72 @@
 //! cannot bind (another layer's collector holds 4318, say) is logged once and leaves the
 //! rest running.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, watch};
 
 use super::SpanExporter;
-use super::otlp::{IntakeCounters, OtlpExporter, OtlpIntake, OtlpListener};
-use super::span::Resource;
+use super::otlp::IntakeSnapshot;
+use super::otlp::{IntakeCounters, OtlpConfig, OtlpExporter, OtlpIntake, OtlpListener};
+use super::span::{Resource, Span};
 use super::xray::XrayExporter;
-use crate::config::Config;
-use crate::pipeline::{OtlpFeed, SpanOutput};
 
 /// Span batches queued between the OTLP receiver and the pipeline.
 const OTLP_CAPACITY: usize = 64;
 
-/// The exporters and the receiver for `function`, as `config` says.
-pub async fn start(config: &Config, function: &str) -> (SpanOutput, Option<OtlpFeed>) {
+/// Where spans come from and go (read from the environment by `config`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TraceSettings {
+    /// The OTLP/HTTP receiver's port on 127.0.0.1; `None`: no receiver.
+    pub otlp_intake_port: Option<u16>,
+    /// The OTLP/HTTP exporter's destination, when it runs.
+    pub otlp: Option<OtlpConfig>,
+    /// The X-Ray daemon, when the X-Ray exporter runs.
+    pub xray_daemon: Option<SocketAddr>,
+}
+
+/// The OTLP receiver's side, handed to the pipeline.
+#[derive(Debug)]
+pub struct OtlpFeed {
+    /// Spans decoded by the receiver.
+    pub spans: mpsc::Receiver<Vec<Span>>,
+    /// The receiver's running totals.
+    pub counters: Arc<IntakeCounters>,
+    /// Totals already accounted for.
+    pub seen: IntakeSnapshot,
+}
+
+/// Where spans go and what describes them, handed to the pipeline.
+#[derive(Debug)]
+pub struct SpanOutput {
+    /// The exporters the configuration turned on.
+    pub exporters: Vec<Box<dyn SpanExporter>>,
+    /// What every span is about: the function.
+    pub resource: Resource,
+    /// Where `GET /v1/stats` reads the statistics.
+    pub stats: watch::Sender<serde_json::Value>,
+}
+
+/// The exporters and the receiver `settings` ask for; spans are described by `resource`.
+pub async fn start(settings: &TraceSettings, resource: Resource) -> (SpanOutput, Option<OtlpFeed>) {
     let mut exporters: Vec<Box<dyn SpanExporter>> = Vec::new();
-    if let Some(otlp) = &config.traces.otlp {
+    if let Some(otlp) = &settings.otlp {
         match OtlpExporter::new(otlp.clone()) {
             Ok(exporter) => exporters.push(Box::new(exporter)),
             Err(error) => tracing::warn!(%error, "the otlp trace exporter is off"),
         }
     }
-    if let Some(daemon) = config.traces.xray_daemon {
+    if let Some(daemon) = settings.xray_daemon {
         exporters.push(Box::new(XrayExporter::new(daemon)));
     }
-    let resource = Resource::function(function, &config.function_version, &config.region, None);
     let (stats, stats_rx) = watch::channel(serde_json::json!({}));
     let output = SpanOutput {
         exporters,
         resource,
         stats,
     };
-    let Some(port) = config.traces.otlp_intake_port else {
+    let Some(port) = settings.otlp_intake_port else {
         return (output, None);
     };
     let listener = match OtlpListener::bind(port).await {

@@ -1,16 +1,13 @@
 //! The socket side of the OTLP intake: binds 127.0.0.1 (never another interface: the
-//! handler runs in the same sandbox) and serves each connection with HTTP/1.1, every
-//! request answered by `OtlpIntake::route`.
+//! handler runs in the same sandbox) and serves it with the extension's accept loop
+//! (`http_server`), every request answered by `OtlpIntake::route`.
 
-use std::convert::Infallible;
 use std::net::{Ipv4Addr, SocketAddr};
 
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
 use super::intake::OtlpIntake;
+use crate::http_server;
 
 /// A bound, not yet serving, OTLP/HTTP receiver on 127.0.0.1.
 #[derive(Debug)]
@@ -33,30 +30,10 @@ impl OtlpListener {
 
     /// Serves `intake` until the task is dropped.
     pub async fn serve(self, intake: OtlpIntake) {
-        loop {
-            let stream = match self.listener.accept().await {
-                Ok((stream, _)) => stream,
-                Err(error) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    tracing::warn!(%error, "otlp intake accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
-            };
-            let _ = stream.set_nodelay(true);
+        let handler = move |request| {
             let intake = intake.clone();
-            tokio::spawn(async move {
-                let service = service_fn(move |request| {
-                    let intake = intake.clone();
-                    async move { Ok::<_, Infallible>(intake.route(request).await) }
-                });
-                if let Err(error) = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await
-                {
-                    tracing::debug!(%error, "otlp intake connection ended with an error");
-                }
-            });
-        }
+            async move { intake.route(request).await }
+        };
+        http_server::serve(self.listener, "otlp", handler).await;
     }
 }
