@@ -1,13 +1,15 @@
 //! moto, the AWS emulator the tests run against: where it runs (`scripts/moto.sh start`
-//! writes `target/moto.url`), and reading metrics back through the real CloudWatch API.
+//! writes `target/moto.url`), the client configuration every AWS client of the tests uses
+//! against it, and reading metrics back through the real CloudWatch API.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use aws_sdk_cloudwatch::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_cloudwatch::Client;
+use aws_sdk_cloudwatch::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{Dimension, Statistic};
-use aws_sdk_cloudwatch::{Client, Config};
+use aws_types::SdkConfig;
 
 pub const REGION: &str = "us-east-1";
 
@@ -36,14 +38,29 @@ pub fn namespace(test: &str) -> String {
     format!("LiftwatchTest/{test}/{nanos}")
 }
 
-pub fn reader(moto: &str) -> Client {
-    let config = Config::builder()
+/// The dummy credentials moto accepts.
+#[must_use]
+pub fn credentials() -> Credentials {
+    Credentials::new("testing", "testing", None, None, "test")
+}
+
+/// The configuration of an AWS client against `endpoint` (moto, or a proxy in front of
+/// it): [`REGION`], dummy [`credentials`], the latest behaviour version. Any service's
+/// client takes it: `aws_sdk_dynamodb::Client::new(&sdk_config(&moto_url()))`.
+#[must_use]
+pub fn sdk_config(endpoint: &str) -> SdkConfig {
+    SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(REGION))
-        .endpoint_url(moto)
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-        .build();
-    Client::from_conf(config)
+        .endpoint_url(endpoint)
+        .credentials_provider(SharedCredentialsProvider::new(credentials()))
+        .build()
+}
+
+/// A CloudWatch client against `moto`, for reading metrics back.
+#[must_use]
+pub fn reader(moto: &str) -> Client {
+    Client::new(&sdk_config(moto))
 }
 
 /// SampleCount, Sum, Minimum, Maximum over every datapoint of the last and next hour.
