@@ -60,6 +60,11 @@ fn soon(ms: u64) -> Instant {
     Instant::now() + Duration::from_millis(ms)
 }
 
+/// The statistics of `Duration` in `ns`, read back from moto.
+async fn durations_read_back(moto: &str, ns: &str) -> liftwatch_sandbox::moto::Stats {
+    stats(&reader(moto), ns, "Duration").await
+}
+
 /// moto's URL, a fresh namespace for `test`, a proxy in front of moto doing `fault`, and a
 /// sink writing to that namespace through the proxy.
 async fn through_proxy(
@@ -202,7 +207,7 @@ async fn a_refused_connection_keeps_the_data_until_the_endpoint_is_back() {
     assert_eq!(empty.values_written, 0);
     assert_eq!(proxy.requests(), 1, "nothing sent twice");
     assert_eq!(
-        stats(&reader(&moto), &ns, "Duration").await,
+        durations_read_back(&moto, &ns).await,
         stat(5.0, 120.0, 10.0, 40.0)
     );
 }
@@ -236,7 +241,7 @@ async fn server_errors_keep_the_data_until_the_endpoint_recovers() {
     assert_eq!(report.values_written, 5);
     assert_eq!(proxy.requests(), attempts + 1);
     assert_eq!(
-        stats(&reader(&moto), &ns, "Duration").await,
+        durations_read_back(&moto, &ns).await,
         stat(5.0, 130.0, 10.0, 50.0)
     );
 }
@@ -252,7 +257,7 @@ async fn throttling_is_retried_within_the_export() {
     assert_eq!(report.values_written, 2);
     assert_eq!(proxy.requests(), 3);
     assert_eq!(
-        stats(&reader(&moto), &ns, "Duration").await,
+        durations_read_back(&moto, &ns).await,
         stat(2.0, 3.0, 1.0, 2.0)
     );
 }
@@ -289,7 +294,7 @@ async fn shutdown_sends_what_was_kept_once() {
         "a second shutdown sends nothing"
     );
     assert_eq!(
-        stats(&reader(&moto), &ns, "Duration").await,
+        durations_read_back(&moto, &ns).await,
         stat(2.0, 7.0, 3.0, 4.0)
     );
 }
@@ -337,7 +342,7 @@ async fn credentials_and_endpoint_come_from_the_environment() {
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)
         );
-        let read = stats(&reader(&moto), &ns, "Duration").await;
+        let read = durations_read_back(&moto, &ns).await;
         assert_eq!(read, stat(3.0, 6.0, 1.0, 3.0), "{endpoint_var}");
     }
 }
