@@ -7,7 +7,8 @@
 #   scripts/moto.sh stop    stops the server started by `start`
 #   scripts/moto.sh url     prints the running server's URL
 #
-# Tests read the URL from LIFTWATCH_TEST_MOTO_URL, or from target/moto.url.
+# Tests read the URL from LIFTWATCH_TEST_MOTO_URL, or from target/moto.url, or run `start`
+# themselves (liftwatch_sandbox::moto::moto_url).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

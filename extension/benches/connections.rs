@@ -12,7 +12,6 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use liftwatch::connections::{Connection, ConnectionStore, create_table};
 use liftwatch_extension::connections::store::attempt;
 use liftwatch_extension::connections::{Attempt, Schedule};
@@ -31,13 +30,7 @@ fn env_or(name: &str, default: u64) -> u64 {
 async fn main() {
     let sandboxes = env_or("BENCH_SANDBOXES", 50) as usize;
     let minutes = env_or("BENCH_MINUTES", 30);
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(moto::REGION))
-        .endpoint_url(moto::moto_url())
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "bench"))
-        .build();
-    let client = Client::from_conf(config);
+    let client = Client::new(&moto::sdk_config(&moto::moto_url()));
     let wall_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()

@@ -7,16 +7,14 @@
 
 #[path = "cloudwatch_sink/moto.rs"]
 mod moto;
-#[path = "cloudwatch_sink/proxy.rs"]
-mod proxy;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use liftwatch::{Resolution, Unit};
 use liftwatch_extension::metrics::{MetricBatch, Series};
 use liftwatch_extension::sink::{CloudWatchSink, ExportReport, Sink, SinkError};
+use liftwatch_sandbox::proxy::faults::{Fault, FaultProxy, Injection};
 use moto::{moto_url, namespace, reader, sink, stat, stats};
-use proxy::{Mode, Proxy};
 
 /// Lateness allowed past a deadline for the runtime to schedule the returning task.
 const SCHEDULING_SLACK: Duration = Duration::from_millis(150);
@@ -62,6 +60,25 @@ fn soon(ms: u64) -> Instant {
     Instant::now() + Duration::from_millis(ms)
 }
 
+/// The statistics of `Duration` in `ns`, read back from moto.
+async fn durations_read_back(moto: &str, ns: &str) -> liftwatch_sandbox::moto::Stats {
+    stats(&reader(moto), ns, "Duration").await
+}
+
+/// moto's URL, a fresh namespace for `test`, a proxy in front of moto doing `fault`, and a
+/// sink writing to that namespace through the proxy.
+async fn through_proxy(
+    test: &str,
+    fault: impl Into<Injection>,
+) -> (String, String, FaultProxy, CloudWatchSink) {
+    let moto = moto_url();
+    let ns = namespace(test);
+    let proxy = FaultProxy::start(&moto).await.unwrap();
+    proxy.set(fault);
+    let sink = sink(&ns, &proxy.url);
+    (moto, ns, proxy, sink)
+}
+
 #[tokio::test]
 async fn a_distribution_and_a_count_read_back_exactly() {
     let moto = moto_url();
@@ -98,10 +115,7 @@ async fn a_distribution_and_a_count_read_back_exactly() {
 
 #[tokio::test]
 async fn a_typical_flush_is_one_request() {
-    let moto = moto_url();
-    let ns = namespace("typical");
-    let proxy = Proxy::start(None, &moto).await;
-    let mut sink = sink(&ns, &proxy.url);
+    let (moto, ns, proxy, mut sink) = through_proxy("typical", Fault::Forward).await;
     // 12 invocation metrics and 14 resource metrics, 20 invocations each.
     let all: Vec<Series> = (0..26)
         .map(|m| {
@@ -123,10 +137,7 @@ async fn a_typical_flush_is_one_request() {
 
 #[tokio::test]
 async fn over_150_values_and_over_1000_series_arrive_complete() {
-    let moto = moto_url();
-    let ns = namespace("large");
-    let proxy = Proxy::start(None, &moto).await;
-    let mut sink = sink(&ns, &proxy.url);
+    let (moto, ns, proxy, mut sink) = through_proxy("large", Fault::Forward).await;
     let mut all = vec![series(
         "Big",
         Unit::Milliseconds,
@@ -184,7 +195,7 @@ async fn a_refused_connection_keeps_the_data_until_the_endpoint_is_back() {
     );
     assert_eq!(sink.kept_values(), 4);
 
-    let proxy = Proxy::start(Some(port), &moto).await;
+    let proxy = FaultProxy::start_on(port, &moto).await.unwrap();
     let report = sink
         .export(&durations(&[40.0]), soon(10_000))
         .await
@@ -196,18 +207,15 @@ async fn a_refused_connection_keeps_the_data_until_the_endpoint_is_back() {
     assert_eq!(empty.values_written, 0);
     assert_eq!(proxy.requests(), 1, "nothing sent twice");
     assert_eq!(
-        stats(&reader(&moto), &ns, "Duration").await,
+        durations_read_back(&moto, &ns).await,
         stat(5.0, 120.0, 10.0, 40.0)
     );
 }
 
 #[tokio::test]
 async fn server_errors_keep_the_data_until_the_endpoint_recovers() {
-    let moto = moto_url();
-    let ns = namespace("errors");
-    let proxy = Proxy::start(None, &moto).await;
-    proxy.set(Mode::fail(500, "InternalFailure"));
-    let mut sink = sink(&ns, &proxy.url);
+    let (moto, ns, proxy, mut sink) =
+        through_proxy("errors", Fault::fail(500, "InternalFailure")).await;
 
     let deadline = soon(600);
     let (report, kept) = incomplete(
@@ -225,7 +233,7 @@ async fn server_errors_keep_the_data_until_the_endpoint_recovers() {
         "retried with backoff: {attempts}"
     );
 
-    proxy.set(Mode::Forward);
+    proxy.set(Fault::Forward);
     let report = sink
         .export(&durations(&[50.0]), soon(10_000))
         .await
@@ -233,18 +241,15 @@ async fn server_errors_keep_the_data_until_the_endpoint_recovers() {
     assert_eq!(report.values_written, 5);
     assert_eq!(proxy.requests(), attempts + 1);
     assert_eq!(
-        stats(&reader(&moto), &ns, "Duration").await,
+        durations_read_back(&moto, &ns).await,
         stat(5.0, 130.0, 10.0, 50.0)
     );
 }
 
 #[tokio::test]
 async fn throttling_is_retried_within_the_export() {
-    let moto = moto_url();
-    let ns = namespace("throttled");
-    let proxy = Proxy::start(None, &moto).await;
-    proxy.set(Mode::fail_times(400, "Throttling", 2));
-    let mut sink = sink(&ns, &proxy.url);
+    let (moto, ns, proxy, mut sink) =
+        through_proxy("throttled", Fault::fail(400, "Throttling").times(2)).await;
     let report = sink
         .export(&durations(&[1.0, 2.0]), soon(5_000))
         .await
@@ -252,18 +257,15 @@ async fn throttling_is_retried_within_the_export() {
     assert_eq!(report.values_written, 2);
     assert_eq!(proxy.requests(), 3);
     assert_eq!(
-        stats(&reader(&moto), &ns, "Duration").await,
+        durations_read_back(&moto, &ns).await,
         stat(2.0, 3.0, 1.0, 2.0)
     );
 }
 
 #[tokio::test]
 async fn a_request_cloudwatch_refuses_is_dropped_not_retried() {
-    let moto = moto_url();
-    let ns = namespace("refusal");
-    let proxy = Proxy::start(None, &moto).await;
-    proxy.set(Mode::fail(400, "InvalidParameterValue"));
-    let mut sink = sink(&ns, &proxy.url);
+    let (_, _, proxy, mut sink) =
+        through_proxy("refusal", Fault::fail(400, "InvalidParameterValue")).await;
     let (report, kept) = incomplete(sink.export(&durations(&[1.0, 2.0, 2.0]), soon(5_000)).await);
     assert_eq!(
         (report.values_written, report.values_dropped, kept),
@@ -275,15 +277,12 @@ async fn a_request_cloudwatch_refuses_is_dropped_not_retried() {
 
 #[tokio::test]
 async fn shutdown_sends_what_was_kept_once() {
-    let moto = moto_url();
-    let ns = namespace("shutdown");
-    let proxy = Proxy::start(None, &moto).await;
-    proxy.set(Mode::fail(503, "ServiceUnavailable"));
-    let mut sink = sink(&ns, &proxy.url);
+    let (moto, ns, proxy, mut sink) =
+        through_proxy("shutdown", Fault::fail(503, "ServiceUnavailable")).await;
     let (_, kept) = incomplete(sink.export(&durations(&[3.0, 4.0]), soon(300)).await);
     assert_eq!(kept, 2);
 
-    proxy.set(Mode::Forward);
+    proxy.set(Fault::Forward);
     let before = proxy.requests();
     sink.shutdown(soon(2_000)).await;
     assert_eq!(proxy.requests(), before + 1);
@@ -295,7 +294,7 @@ async fn shutdown_sends_what_was_kept_once() {
         "a second shutdown sends nothing"
     );
     assert_eq!(
-        stats(&reader(&moto), &ns, "Duration").await,
+        durations_read_back(&moto, &ns).await,
         stat(2.0, 7.0, 3.0, 4.0)
     );
 }
@@ -343,7 +342,7 @@ async fn credentials_and_endpoint_come_from_the_environment() {
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)
         );
-        let read = stats(&reader(&moto), &ns, "Duration").await;
+        let read = durations_read_back(&moto, &ns).await;
         assert_eq!(read, stat(3.0, 6.0, 1.0, 3.0), "{endpoint_var}");
     }
 }

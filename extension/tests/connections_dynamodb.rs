@@ -7,7 +7,6 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use liftwatch::connections::{Connection, ConnectionStore, create_table};
 use liftwatch_extension::connections::Attempt;
 use liftwatch_extension::connections::store::{attempt, release};
@@ -15,16 +14,6 @@ use liftwatch_sandbox::moto;
 
 const LEASE: Duration = Duration::from_secs(180);
 const TIMEOUT: Duration = Duration::from_secs(5);
-
-fn client(endpoint: &str) -> Client {
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(moto::REGION))
-        .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-        .build();
-    Client::from_conf(config)
-}
 
 fn now_ms() -> u64 {
     SystemTime::now()
@@ -41,7 +30,7 @@ async fn table(client: &Client, test: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_sandbox_holds_the_lease_and_reads_the_exact_count() {
-    let client = client(&moto::moto_url());
+    let client = Client::new(&moto::sdk_config(&moto::moto_url()));
     let table = table(&client, "lease").await;
     let store = ConnectionStore::new(client.clone(), &table);
     for i in 0..7 {
@@ -132,7 +121,7 @@ async fn one_sandbox_holds_the_lease_and_reads_the_exact_count() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sharded_counters_are_summed_and_a_missing_table_is_a_failure() {
-    let client = client(&moto::moto_url());
+    let client = Client::new(&moto::sdk_config(&moto::moto_url()));
     let table = table(&client, "shards").await;
     let store = ConnectionStore::new(client.clone(), &table).with_counter_shards(4);
     for i in 0..9 {
@@ -153,7 +142,7 @@ async fn sharded_counters_are_summed_and_a_missing_table_is_a_failure() {
         .await,
         Attempt::Failed
     );
-    let unreachable = self::client("http://127.0.0.1:9");
+    let unreachable = Client::new(&moto::sdk_config("http://127.0.0.1:9"));
     assert_eq!(
         attempt(&unreachable, &table, "a", now_ms(), (LEASE, TIMEOUT, false)).await,
         Attempt::Failed

@@ -5,11 +5,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{TcpListener, UdpSocket};
+use std::net::UdpSocket;
 
 use aws_sdk_cloudwatch::types::ComparisonOperator;
 use liftwatch_extension::cli::dashboard::{Args, execute};
 use liftwatch_extension::dashboard::{self, Spec, alarms, body, catalogue};
+use liftwatch_sandbox::ports::PortPicker;
 use liftwatch_sandbox::{InvokeStatus, Sandbox, SandboxConfig, built_binary, moto};
 use serde_json::{Value, json};
 
@@ -212,14 +213,6 @@ async fn the_command_applies_and_creates_the_recommended_alarms() {
     }
 }
 
-fn free_tcp_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_metric_the_extension_emits_is_on_the_dashboard_with_its_dimensions() {
     const FUNCTION: &str = "dashboarded";
@@ -228,7 +221,10 @@ async fn every_metric_the_extension_emits_is_on_the_dashboard_with_its_dimension
     let config = SandboxConfig::new(built_binary("liftwatch"), built_binary("hello-function"))
         .function_name(FUNCTION)
         .env("LIFTWATCH_FLUSH", "end")
-        .env("LIFTWATCH_OTLP_PORT", free_tcp_port().to_string())
+        .env(
+            "LIFTWATCH_OTLP_PORT",
+            PortPicker::new().tcp().unwrap().to_string(),
+        )
         .env(
             "AWS_XRAY_DAEMON_ADDRESS",
             daemon.local_addr().unwrap().to_string(),

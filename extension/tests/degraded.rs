@@ -18,6 +18,7 @@ use liftwatch_extension::config::Config;
 use liftwatch_extension::lifecycle;
 use liftwatch_extension::metrics::MetricBatch;
 use liftwatch_extension::sink::{ExportReport, Sink, SinkError, SinkFuture};
+use liftwatch_sandbox::ports::PortPicker;
 use serde_json::json;
 
 /// A sink that panics on every export and counts the attempts.
@@ -41,14 +42,6 @@ impl Sink for PanickingSink {
     fn shutdown(&mut self, _deadline: Instant) -> SinkFuture<'_, ()> {
         Box::pin(async {})
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Plays the runtime: takes `count` invocations from the Runtime API and answers each.
@@ -86,8 +79,14 @@ async fn a_panicking_pipeline_degrades_to_calling_next() {
     let env = [
         ("AWS_LAMBDA_RUNTIME_API", api.clone()),
         ("LIFTWATCH_FLUSH", "end".to_owned()),
-        ("LIFTWATCH_PORT", free_port().to_string()),
-        ("LIFTWATCH_TELEMETRY_PORT", free_port().to_string()),
+        (
+            "LIFTWATCH_PORT",
+            PortPicker::new().tcp().unwrap().to_string(),
+        ),
+        (
+            "LIFTWATCH_TELEMETRY_PORT",
+            PortPicker::new().tcp().unwrap().to_string(),
+        ),
         ("LIFTWATCH_TELEMETRY_BIND", "127.0.0.1".to_owned()),
         ("LIFTWATCH_TELEMETRY_HOST", "127.0.0.1".to_owned()),
     ];

@@ -71,6 +71,13 @@ fn in_ms(ms: u64) -> Instant {
     Instant::now() + Duration::from_millis(ms)
 }
 
+/// [`parent_and_child`] exported to `endpoint` by the test [`exporter`] before `deadline`.
+async fn export_pair(endpoint: &str, deadline: Instant) -> SpanReport {
+    exporter(endpoint)
+        .export(&parent_and_child(), &resource(), deadline)
+        .await
+}
+
 #[tokio::test]
 async fn parent_and_child_arrive_with_ids_times_status_resource_and_headers() {
     let collector = Collector::start(vec![]).await;
@@ -144,9 +151,7 @@ async fn parent_and_child_arrive_with_ids_times_status_resource_and_headers() {
 #[tokio::test]
 async fn a_503_is_retried_and_the_second_attempt_delivers() {
     let collector = Collector::start(vec![Reply::Status(503), Reply::Ok]).await;
-    let report = exporter(&collector.endpoint())
-        .export(&parent_and_child(), &resource(), in_ms(2000))
-        .await;
+    let report = export_pair(&collector.endpoint(), in_ms(2000)).await;
     assert_eq!(report.exported, 2);
     assert_eq!(report.dropped, 0);
     let received = collector.received();
@@ -157,9 +162,7 @@ async fn a_503_is_retried_and_the_second_attempt_delivers() {
 #[tokio::test]
 async fn retry_after_is_honoured_when_it_fits_and_gives_up_when_it_does_not() {
     let collector = Collector::start(vec![Reply::RetryAfter(429, 1), Reply::Ok]).await;
-    let report = exporter(&collector.endpoint())
-        .export(&parent_and_child(), &resource(), in_ms(3000))
-        .await;
+    let report = export_pair(&collector.endpoint(), in_ms(3000)).await;
     assert_eq!(report.exported, 2);
     let received = collector.received();
     let waited = received[1].at - received[0].at;
@@ -168,9 +171,7 @@ async fn retry_after_is_honoured_when_it_fits_and_gives_up_when_it_does_not() {
     // Retry-After beyond the deadline: no waiting until the deadline for nothing.
     let collector = Collector::start(vec![Reply::RetryAfter(503, 30)]).await;
     let started = Instant::now();
-    let report = exporter(&collector.endpoint())
-        .export(&parent_and_child(), &resource(), in_ms(2000))
-        .await;
+    let report = export_pair(&collector.endpoint(), in_ms(2000)).await;
     assert_eq!(report.dropped, 2);
     assert!(
         started.elapsed() < Duration::from_millis(500),
@@ -183,9 +184,7 @@ async fn retry_after_is_honoured_when_it_fits_and_gives_up_when_it_does_not() {
 #[tokio::test]
 async fn a_400_is_not_retried_and_its_spans_are_dropped() {
     let collector = Collector::start(vec![Reply::Status(400), Reply::Ok]).await;
-    let report = exporter(&collector.endpoint())
-        .export(&parent_and_child(), &resource(), in_ms(2000))
-        .await;
+    let report = export_pair(&collector.endpoint(), in_ms(2000)).await;
     assert_eq!(
         report,
         SpanReport {
@@ -200,9 +199,7 @@ async fn a_400_is_not_retried_and_its_spans_are_dropped() {
 #[tokio::test]
 async fn a_partial_success_counts_its_rejected_spans_as_dropped() {
     let collector = Collector::start(vec![Reply::Partial(1)]).await;
-    let report = exporter(&collector.endpoint())
-        .export(&parent_and_child(), &resource(), in_ms(2000))
-        .await;
+    let report = export_pair(&collector.endpoint(), in_ms(2000)).await;
     assert_eq!(
         report,
         SpanReport {
@@ -216,9 +213,7 @@ async fn a_partial_success_counts_its_rejected_spans_as_dropped() {
 async fn a_silent_collector_costs_no_more_than_the_deadline() {
     let collector = Collector::start(vec![Reply::Hang, Reply::Hang, Reply::Hang]).await;
     let deadline = in_ms(400);
-    let report = exporter(&collector.endpoint())
-        .export(&parent_and_child(), &resource(), deadline)
-        .await;
+    let report = export_pair(&collector.endpoint(), deadline).await;
     let late = Instant::now().saturating_duration_since(deadline);
     assert!(
         late < SCHEDULING_SLACK,
@@ -237,9 +232,7 @@ async fn refused_connections_are_retried_until_the_deadline() {
     };
     let deadline = in_ms(300);
     let endpoint = format!("http://127.0.0.1:{port}/v1/traces");
-    let report = exporter(&endpoint)
-        .export(&parent_and_child(), &resource(), deadline)
-        .await;
+    let report = export_pair(&endpoint, deadline).await;
     assert_eq!(report.dropped, 2);
     let late = Instant::now().saturating_duration_since(deadline);
     assert!(

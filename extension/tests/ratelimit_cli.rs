@@ -23,6 +23,27 @@ fn liftwatch(args: &[&str], endpoint: &str) -> std::process::Output {
         .unwrap()
 }
 
+/// `liftwatch ratelimit-stats` for rule `login` of `table` from `from` to `to`, with `extra`
+/// arguments; it must succeed, and its JSON output is returned.
+fn login_stats(
+    endpoint: &str,
+    table: &str,
+    extra: &[&str],
+    from: &str,
+    to: &str,
+) -> serde_json::Value {
+    let mut args = vec!["ratelimit-stats", "--table", table, "--rule", "login"];
+    args.extend_from_slice(extra);
+    args.extend(["--from", from, "--to", to]);
+    let out = liftwatch(&args, endpoint);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ratelimit_stats_prints_the_table_totals() {
     let url = moto::moto_url();
@@ -45,26 +66,7 @@ async fn ratelimit_stats_prints_the_table_totals() {
 
     let from = (earlier - 1).to_string();
     let to = (now + 1).to_string();
-    let out = liftwatch(
-        &[
-            "ratelimit-stats",
-            "--table",
-            &table,
-            "--rule",
-            "login",
-            "--from",
-            &from,
-            "--to",
-            &to,
-        ],
-        &url,
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let totals: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let totals = login_stats(&url, &table, &[], &from, &to);
     assert_eq!(totals["windows"], 2);
     assert_eq!(
         (
@@ -75,23 +77,7 @@ async fn ratelimit_stats_prints_the_table_totals() {
         ),
         (&4.into(), &2.into(), &1.into(), &1.into())
     );
-    let out = liftwatch(
-        &[
-            "ratelimit-stats",
-            "--table",
-            &table,
-            "--rule",
-            "login",
-            "--key",
-            "h01",
-            "--from",
-            &from,
-            "--to",
-            &to,
-        ],
-        &url,
-    );
-    let class: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let class = login_stats(&url, &table, &["--key", "h01"], &from, &to);
     assert_eq!(
         (&class["requests"], &class["blocked"]),
         (&3.into(), &1.into())

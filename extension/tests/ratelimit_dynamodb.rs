@@ -7,8 +7,6 @@
 //! never pass silently, when moto is not running.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "ratelimit_dynamodb/proxy.rs"]
-mod proxy;
 #[path = "ratelimit_dynamodb/support.rs"]
 mod support;
 
@@ -19,11 +17,13 @@ use liftwatch_extension::ratelimit::{
     Counts, DEFAULT_RETENTION, Outcome, RateLimitAggregator, Totals, query_totals,
 };
 use liftwatch_sandbox::moto::moto_url;
-use proxy::Proxy;
+use liftwatch_sandbox::proxy::faults::{Fault, FaultProxy};
 use support::{
     Lcg, WINDOW, client, decision, get_item, item_counts, number, table, window_start, writer,
 };
 
+/// The requests whose answers the proxy drops.
+const UPDATE_ITEM: &str = "DynamoDB_20120810.UpdateItem";
 const RULES: [&str; 3] = ["login", "search", "upload"];
 const CLASSES: [&str; 8] = [
     "free", "paid", "trial", "internal", "partner", "bot", "anon", "admin",
@@ -178,7 +178,7 @@ fn batch_of(
 async fn a_write_whose_answer_was_lost_is_retried_and_counted_once() {
     let moto = moto_url();
     let table = table(&moto, "lost-answer").await;
-    let proxy = Proxy::start(&moto).await;
+    let proxy = FaultProxy::start(&moto).await.unwrap();
     let mut writer = writer(&proxy.url, &table, DEFAULT_RETENTION);
     let mut aggregator = RateLimitAggregator::new();
     let (w0, w1) = (window_start(1), window_start(0));
@@ -186,7 +186,7 @@ async fn a_write_whose_answer_was_lost_is_retried_and_counted_once() {
     batch_of(&mut aggregator, "login", w1, 3, 1);
 
     // Within one flush: the first answer is lost after moto applied the update.
-    proxy.drop_update_answers(1);
+    proxy.set(Fault::DropAnswer.on_target(UPDATE_ITEM).times(1));
     let report = writer
         .write(aggregator.flush(), Instant::now() + Duration::from_secs(5))
         .await;
@@ -210,7 +210,7 @@ async fn a_write_whose_answer_was_lost_is_retried_and_counted_once() {
 
     // Across flushes: every answer is lost until the deadline, so the flush is kept; the
     // next flush retries it with the same sequence number, then writes its own deltas.
-    proxy.drop_update_answers(usize::MAX);
+    proxy.set(Fault::DropAnswer.on_target(UPDATE_ITEM));
     batch_of(&mut aggregator, "login", w1, 10, 0);
     let report = writer
         .write(
@@ -225,7 +225,7 @@ async fn a_write_whose_answer_was_lost_is_retried_and_counted_once() {
         14,
         "applied, answer lost"
     );
-    proxy.drop_update_answers(0);
+    proxy.set(Fault::Forward);
     batch_of(&mut aggregator, "login", w1, 0, 4);
     let report = writer
         .write(aggregator.flush(), Instant::now() + Duration::from_secs(5))

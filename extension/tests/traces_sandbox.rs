@@ -11,25 +11,18 @@ mod collector;
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::net::{TcpStream, UdpSocket};
 use std::time::Duration;
 
 use collector::Collector;
 use liftwatch_sandbox::emf::total;
+use liftwatch_sandbox::ports::PortPicker;
 use liftwatch_sandbox::{InvokeStatus, Sandbox, SandboxConfig, built_binary};
 use opentelemetry_proto::tonic::trace::v1::Span as ProtoSpan;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use serde_json::{Value, json};
 
 const FUNCTION: &str = "traced";
-
-fn free_tcp_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// `GET /v1/stats` over a plain HTTP/1.0 connection.
 fn stats(port: u16) -> Value {
@@ -50,7 +43,7 @@ fn stats(port: u16) -> Value {
 async fn invocations_and_handler_spans_reach_otlp_and_xray() {
     let collector = Collector::start(Vec::new()).await;
     let daemon = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let otlp_port = free_tcp_port();
+    let otlp_port = PortPicker::new().tcp().unwrap();
     let config = SandboxConfig::new(built_binary("liftwatch"), built_binary("hello-function"))
         .function_name(FUNCTION)
         .env("LIFTWATCH_FLUSH", "end")

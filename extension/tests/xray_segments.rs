@@ -16,28 +16,17 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use aws_sdk_xray::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_xray::Client;
 use aws_sdk_xray::error::SdkError;
 use aws_sdk_xray::primitives::DateTime;
-use aws_sdk_xray::{Client, Config};
 use liftwatch_extension::traces::xray::{HEADER, MAX_DATAGRAM_BYTES};
 use liftwatch_extension::traces::{
     AttributeValue, Resource, Span, SpanExporter, SpanId, SpanKind, SpanReport, SpanStatus,
     TraceId, XrayExporter,
 };
-use liftwatch_sandbox::moto::{REGION, moto_url};
+use liftwatch_sandbox::moto::{REGION, moto_url, sdk_config};
 use serde_json::{Value, json};
 use tokio::net::UdpSocket;
-
-fn client(moto: &str) -> Client {
-    let config = Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(REGION))
-        .endpoint_url(moto)
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-        .build();
-    Client::from_conf(config)
-}
 
 fn now_nanos() -> u64 {
     SystemTime::now()
@@ -189,7 +178,7 @@ async fn trace_summaries(client: &Client) -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exported_segments_are_accepted_and_read_back() {
-    let moto = client(&moto_url());
+    let moto = Client::new(&sdk_config(&moto_url()));
     let t0 = now_nanos() - 1_000_000_000;
     // Under Lambda: the invocation's parent is the function segment Lambda itself sends.
     let lambda = new_trace_id();
@@ -288,7 +277,7 @@ async fn exported_segments_are_accepted_and_read_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tree_larger_than_a_datagram_arrives_split_and_whole() {
-    let moto = client(&moto_url());
+    let moto = Client::new(&sdk_config(&moto_url()));
     let t0 = now_nanos() - 1_000_000_000;
     let trace = new_trace_id();
     let invoke = span(trace, Some(new_span_id()), "invoke", t0);
@@ -340,7 +329,7 @@ async fn a_tree_larger_than_a_datagram_arrives_split_and_whole() {
 
 #[tokio::test]
 async fn moto_reports_the_documents_it_rejects() {
-    let moto = client(&moto_url());
+    let moto = Client::new(&sdk_config(&moto_url()));
     let trace = new_trace_id().to_xray();
     let start = now_nanos() as f64 / 1e9;
     let valid = format!(

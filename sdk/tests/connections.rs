@@ -14,9 +14,7 @@ mod connections_support;
 
 use std::time::Duration;
 
-use aws_sdk_apigatewaymanagement::config::{
-    BehaviorVersion, Builder as ManagementConfig, Credentials,
-};
+use aws_sdk_apigatewaymanagement::config::{BehaviorVersion, Builder as ManagementConfig};
 use aws_sdk_dynamodb::types::AttributeValue;
 use liftwatch::connections::{
     BroadcastError, Broadcaster, Connection, ConnectionStore, Erasure, ManagementEndpoint, Removed,
@@ -341,7 +339,7 @@ async fn reconcile_corrects_a_drifted_counter() {
 fn management_base() -> ManagementConfig {
     ManagementConfig::new()
         .behavior_version(BehaviorVersion::latest())
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+        .credentials_provider(moto::credentials())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,23 +6,12 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
 };
-use aws_sdk_dynamodb::{Client, Config};
 use liftwatch::limiter::{FailureMode, FixedWindow, SlidingWindow};
 use liftwatch_sandbox::moto;
-
-fn client(endpoint: &str) -> Client {
-    let config = Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(moto::REGION))
-        .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-        .build();
-    Client::from_conf(config)
-}
 
 async fn table(client: &Client) -> String {
     let nanos = SystemTime::now()
@@ -70,7 +59,7 @@ async fn table(client: &Client) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_limit_of_five_allows_exactly_five_per_key_and_window() {
-    let client = client(&moto::moto_url());
+    let client = Client::new(&moto::sdk_config(&moto::moto_url()));
     let table = table(&client).await;
     // A one-hour window: the test cannot straddle two windows.
     let limiter = FixedWindow::new(client, &table, "login", 5, 3_600, FailureMode::Open);
@@ -110,7 +99,7 @@ async fn a_limit_of_five_allows_exactly_five_per_key_and_window() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_table_fails_open_or_closed_as_configured() {
-    let client = client("http://127.0.0.1:9");
+    let client = Client::new(&moto::sdk_config("http://127.0.0.1:9"));
     let open = FixedWindow::new(client.clone(), "t", "login", 5, 60, FailureMode::Open);
     let closed = FixedWindow::new(client, "t", "login", 5, 60, FailureMode::Closed);
     let (a, b) = (open.check("k").await, closed.check("k").await);
@@ -124,7 +113,7 @@ const BASE_MS: u64 = 1_800_000_000_000 / 60_000 * 60_000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sliding_window_weighs_the_previous_window_by_its_overlap() {
-    let client = client(&moto::moto_url());
+    let client = Client::new(&moto::sdk_config(&moto::moto_url()));
     let table = table(&client).await;
     let limiter = SlidingWindow::new(client, &table, "search", 10, 60, FailureMode::Closed);
     let mut allowed = 0;
@@ -163,7 +152,7 @@ async fn the_sliding_window_weighs_the_previous_window_by_its_overlap() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_at_a_window_boundary_passes_a_fixed_window_but_not_a_sliding_one() {
-    let client = client(&moto::moto_url());
+    let client = Client::new(&moto::sdk_config(&moto::moto_url()));
     let table = table(&client).await;
     let fixed = FixedWindow::new(client.clone(), &table, "fixed", 10, 60, FailureMode::Closed);
     let sliding = SlidingWindow::new(client, &table, "sliding", 10, 60, FailureMode::Closed);
@@ -181,7 +170,7 @@ async fn a_burst_at_a_window_boundary_passes_a_fixed_window_but_not_a_sliding_on
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sliding_window_fails_open_or_closed_as_configured() {
-    let client = client("http://127.0.0.1:9");
+    let client = Client::new(&moto::sdk_config("http://127.0.0.1:9"));
     let open = SlidingWindow::new(client.clone(), "t", "login", 5, 60, FailureMode::Open);
     let closed = SlidingWindow::new(client, "t", "login", 5, 60, FailureMode::Closed);
     let (a, b) = (open.check("k").await, closed.check("k").await);

@@ -75,6 +75,7 @@ pub mod table;
 
 mod child;
 mod layout;
+mod serve;
 
 pub use config::SandboxConfig;
 pub use emf::{EmfMetric, EmfScan, MetricSummary};

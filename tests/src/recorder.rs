@@ -24,9 +24,8 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
 
 /// One request the server received.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,7 +127,8 @@ impl RecordingServer {
             responder: Box::new(responder),
             requests: Mutex::default(),
         });
-        let accept = tokio::spawn(accept_loop(listener, Arc::clone(&state)));
+        let serving = Arc::clone(&state);
+        let accept = crate::serve::spawn(listener, move |req| answer(Arc::clone(&serving), req));
         Ok(RecordingServer {
             addr,
             state,
@@ -168,31 +168,6 @@ impl RecordingServer {
 impl Drop for RecordingServer {
     fn drop(&mut self) {
         self.accept.abort();
-    }
-}
-
-/// Accepts connections; their tasks live in a `JoinSet` owned here, so aborting this task
-/// closes them all.
-async fn accept_loop(listener: TcpListener, state: Arc<State>) {
-    let mut connections = JoinSet::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    let state = Arc::clone(&state);
-                    connections.spawn(async move {
-                        let service = hyper::service::service_fn(move |req| {
-                            answer(Arc::clone(&state), req)
-                        });
-                        let _ = hyper::server::conn::http1::Builder::new()
-                            .serve_connection(TokioIo::new(stream), service)
-                            .await;
-                    });
-                }
-                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
-            },
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-        }
     }
 }
 

@@ -20,7 +20,6 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use liftwatch::connections::{Connection, ConnectionStore, create_table};
 use liftwatch_sandbox::emf::{EmfMetric, total};
@@ -126,16 +125,6 @@ fn disconnect_event(id: &str) -> Value {
     event
 }
 
-fn dynamodb(moto: &str) -> aws_sdk_dynamodb::Client {
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(moto::REGION))
-        .endpoint_url(moto)
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-        .build();
-    aws_sdk_dynamodb::Client::from_conf(config)
-}
-
 /// The function's answer: status, lowercase headers, body as JSON.
 struct Answer {
     status: i64,
@@ -193,7 +182,7 @@ async fn connects_broadcasts_disconnects_and_publishes_the_connection_metrics() 
         .unwrap()
         .as_nanos();
     let table = format!("liftwatch-websocket-demo-{nanos}");
-    let client = dynamodb(&url);
+    let client = aws_sdk_dynamodb::Client::new(&moto::sdk_config(&url));
     create_table(&client, &table).await.unwrap();
     let store = ConnectionStore::new(client, &table);
     let seeded = Connection::new(ELSEWHERE).user("erin").tenant("initech");

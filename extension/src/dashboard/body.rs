@@ -277,5 +277,4 @@ fn shell_word(word: &str) -> String {
 }
 
 #[cfg(test)]
-#[path = "body_tests.rs"]
 mod tests;

@@ -200,5 +200,4 @@ pub fn panel_metrics(title: &str) -> Vec<&'static Metric> {
 }
 
 #[cfg(test)]
-#[path = "catalogue_tests.rs"]
 mod tests;

@@ -195,5 +195,4 @@ impl TraceCollector {
 }
 
 #[cfg(test)]
-#[path = "collector_tests.rs"]
 mod tests;

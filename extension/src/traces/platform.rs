@@ -392,5 +392,4 @@ fn ms_to_ns(ms: f64) -> u64 {
 }
 
 #[cfg(test)]
-#[path = "platform_tests.rs"]
 mod tests;

@@ -4,13 +4,12 @@
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sdk_dynamodb::{Client, Config};
 use liftwatch_extension::ratelimit::{
     ClientOptions, Counts, Decision, Outcome, RateLimitWriter, create_table,
 };
-use liftwatch_sandbox::moto::REGION;
+use liftwatch_sandbox::moto::{REGION, credentials, sdk_config};
 
 /// The window length the tests use.
 pub const WINDOW: u32 = 60;
@@ -22,18 +21,8 @@ pub fn now_unix() -> u64 {
         .as_secs()
 }
 
-pub fn credentials() -> Credentials {
-    Credentials::new("testing", "testing", None, None, "test")
-}
-
 pub fn client(endpoint: &str) -> Client {
-    let config = Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(REGION))
-        .endpoint_url(endpoint)
-        .credentials_provider(credentials())
-        .build();
-    Client::from_conf(config)
+    Client::new(&sdk_config(endpoint))
 }
 
 pub fn writer(endpoint: &str, table: &str, retention: Duration) -> RateLimitWriter {

@@ -12,21 +12,14 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Select};
-use aws_sdk_dynamodb::{Client, Config};
 use liftwatch::connections::{self, ConnectionStore};
 use liftwatch_sandbox::moto;
 use tokio::task::JoinSet;
 
 pub fn dynamo(endpoint: &str) -> Client {
-    let config = Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(moto::REGION))
-        .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-        .build();
-    Client::from_conf(config)
+    Client::new(&moto::sdk_config(endpoint))
 }
 
 /// A new table made by the crate's own `create_table`.

@@ -1,8 +1,6 @@
-//! Relaying one request to the simulator and its answer back, fully buffered, keeping
-//! status, headers (minus hop-by-hop ones) and body; and the Lambda-style JSON errors the
-//! proxy answers with itself.
-
-use std::net::SocketAddr;
+//! Relaying one request upstream (the simulator, or moto behind the fault-injecting proxy)
+//! and its answer back, fully buffered, keeping status, headers (minus hop-by-hop ones) and
+//! body; and the Lambda-style JSON errors the intercepting proxy answers with itself.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -12,11 +10,12 @@ use serde_json::json;
 
 use super::{EXTENSION_REGISTER, TELEMETRY_PATH, Upstream};
 
-/// Sends the request to the simulator and buffers the whole answer. A failure to reach
-/// the simulator becomes a 502 so the child sees an HTTP error, as it would in Lambda.
+/// Sends the request to `upstream` (`host:port`: the simulator, or moto behind the
+/// fault-injecting proxy) and buffers the whole answer. A failure to reach it becomes a 502
+/// so the caller sees an HTTP error, as a child would in Lambda.
 pub(super) async fn forward(
     client: &Upstream,
-    upstream: SocketAddr,
+    upstream: impl std::fmt::Display,
     parts: hyper::http::request::Parts,
     body: Bytes,
 ) -> Response<Bytes> {

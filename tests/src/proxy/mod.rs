@@ -13,6 +13,7 @@
 //! - It records what it sees: registrations, subscription attempts and their verdicts,
 //!   and the moment each extension receives SHUTDOWN (with its `deadlineMs`).
 
+pub mod faults;
 mod forward;
 mod observations;
 
@@ -27,11 +28,11 @@ use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
 
 use forward::{error_response, forward, header};
 use observations::Log;
@@ -98,7 +99,8 @@ impl InterceptingProxy {
             log: Mutex::new(Log::default()),
             version,
         });
-        let accept = tokio::spawn(accept_loop(listener, Arc::clone(&state)));
+        let serving = Arc::clone(&state);
+        let accept = crate::serve::spawn(listener, move |req| handle(Arc::clone(&serving), req));
         Ok(InterceptingProxy {
             addr,
             state,
@@ -144,36 +146,6 @@ impl InterceptingProxy {
 impl Drop for InterceptingProxy {
     fn drop(&mut self) {
         self.accept.abort();
-    }
-}
-
-/// Accepts connections; the connection tasks live in a `JoinSet` owned by this task, so
-/// aborting it closes them all.
-async fn accept_loop(listener: TcpListener, state: Arc<State>) {
-    let mut connections = JoinSet::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    connections.spawn(serve_connection(stream, Arc::clone(&state)));
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "proxy accept failed");
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
-            },
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-        }
-    }
-}
-
-async fn serve_connection(stream: TcpStream, state: Arc<State>) {
-    let service = hyper::service::service_fn(move |req| handle(Arc::clone(&state), req));
-    if let Err(e) = hyper::server::conn::http1::Builder::new()
-        .serve_connection(TokioIo::new(stream), service)
-        .await
-    {
-        tracing::debug!(error = %e, "proxy connection ended with an error");
     }
 }
 

@@ -188,5 +188,4 @@ fn parse_pair(pair: &str) -> Option<(HeaderName, HeaderValue)> {
 }
 
 #[cfg(test)]
-#[path = "config_tests.rs"]
 mod tests;

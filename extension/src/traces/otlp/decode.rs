@@ -278,5 +278,4 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 #[cfg(test)]
-#[path = "decode_tests.rs"]
 mod tests;

@@ -265,5 +265,4 @@ fn with_type(http: StatusCode, content_type: &'static str, body: Vec<u8>) -> Res
 }
 
 #[cfg(test)]
-#[path = "intake_tests.rs"]
 mod tests;

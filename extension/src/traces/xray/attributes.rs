@@ -190,5 +190,4 @@ impl<'a> Mapped<'a> {
 }
 
 #[cfg(test)]
-#[path = "attributes_tests.rs"]
 mod tests;

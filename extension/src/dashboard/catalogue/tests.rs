@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use super::*;
 
-const METRICS_MD: &str = include_str!("../../../docs/METRICS.md");
+const METRICS_MD: &str = include_str!("../../../../docs/METRICS.md");
 
 /// One row of a metric table of docs/METRICS.md.
 #[derive(Debug)]
