@@ -13,8 +13,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::Client;
 use liftwatch::connections::{Connection, ConnectionStore, create_table};
-use liftwatch_extension::connections::store::attempt;
-use liftwatch_extension::connections::{Attempt, Schedule};
+use liftwatch_extension::active_connections::store::attempt;
+use liftwatch_extension::active_connections::{Attempt, Schedule};
 use liftwatch_sandbox::moto;
 
 const INTERVAL: Duration = Duration::from_secs(60);

@@ -3,21 +3,21 @@
 //!
 //! Pipeline: `lifecycle` (Extensions API) and the intakes (`telemetry`, `intake`) feed
 //! the `pipeline` task, which owns the `aggregate` state and flushes `metrics` batches to
-//! the `sink`s (EMF on stdout by default) as the `flush` strategy says.
+//! the `sink`s (EMF on stdout by default) as the `flush_policy` says.
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod active_connections;
 pub mod aggregate;
 pub mod aws;
 pub mod cli;
 pub mod config;
-pub mod connections;
 pub mod dashboard;
 pub mod emf;
 pub mod extensions_api;
-pub mod flush;
+pub mod flush_policy;
 pub mod health;
 pub mod http_server;
 pub mod intake;

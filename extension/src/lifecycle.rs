@@ -13,11 +13,11 @@ use tokio::time::timeout_at;
 
 use crate::config::Config;
 use crate::extensions_api::{ApiError, ExtensionsApi, NextEvent};
-use crate::flush::FlushPolicy;
+use crate::flush_policy::FlushPolicy;
 use crate::health::Health;
 use crate::intake::UdpIntake;
 use crate::pipeline::{Pipeline, PipelineHandle};
-use crate::ratelimit::{ClientOptions, RateLimitWriter, TableFlush};
+use crate::ratelimit::{ClientOptions, RateLimitWriter, TableSchedule};
 use crate::resources::{ProcessScope, ResourceSampler};
 use crate::sink::Sink;
 use crate::telemetry::{TelemetryListener, subscribe};
@@ -178,7 +178,7 @@ async fn start(
             credentials: None,
         };
         let writer = RateLimitWriter::new(table.clone(), config.ratelimit_retention, options);
-        pipeline = pipeline.with_ratelimit_table(TableFlush::new(writer));
+        pipeline = pipeline.with_ratelimit_table(TableSchedule::new(writer));
     }
     if let Some(table) = &config.connections_table {
         let options = ClientOptions {

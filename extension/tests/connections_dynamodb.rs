@@ -8,8 +8,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::Client;
 use liftwatch::connections::{Connection, ConnectionStore, create_table};
-use liftwatch_extension::connections::Attempt;
-use liftwatch_extension::connections::store::{attempt, release};
+use liftwatch_extension::active_connections::Attempt;
+use liftwatch_extension::active_connections::store::{attempt, release};
 use liftwatch_sandbox::moto;
 
 const LEASE: Duration = Duration::from_secs(180);

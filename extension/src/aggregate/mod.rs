@@ -1,13 +1,13 @@
 //! Aggregation: plain synchronous state fed by the pipeline task. Every aggregator has
 //! `record` and `flush_into`, no I/O and no clock of its own.
 
-pub mod connections;
+pub mod connection_events;
 pub mod cost;
 pub mod custom;
 pub mod invocation;
 pub mod resources;
 
-pub use connections::ConnectionAggregator;
+pub use connection_events::ConnectionAggregator;
 pub use custom::CustomAggregator;
 pub use invocation::InvocationAggregator;
 pub use resources::ResourceAggregator;

@@ -7,7 +7,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::flush::FlushMode;
+use crate::flush_policy::FlushMode;
 
 pub mod traces;
 

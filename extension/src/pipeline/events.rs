@@ -1,6 +1,6 @@
 //! Routing the handlers' events (drained from the UDP intake) to their aggregators.
 
-use liftwatch::clock::now_ms;
+use liftwatch::clock::now_secs;
 use liftwatch::protocol::{Event, RateLimitEvent};
 
 use super::Pipeline;
@@ -12,44 +12,21 @@ impl Pipeline {
             return 0;
         };
         let custom = &mut self.custom;
-        let ratelimit = &mut self.ratelimit;
-        let table = &mut self.table;
-        let warned_no_table = &mut self.warned_no_table;
+        let ratelimits = &mut self.ratelimits;
         let connections = &mut self.connections;
-        let counting = self.counter.is_some();
-        let warned_no_counter = &mut self.warned_no_counter;
         let traces = &mut self.traces;
         let health = &self.health;
-        let now_secs = now_ms() / 1000;
+        let now_secs = now_secs();
         intake.drain(max, health, |event| {
             let kept = match event {
                 Event::Metric(metric) => custom.record(metric),
-                Event::RateLimit(event) => {
-                    let decision = decision(event, now_secs);
-                    let in_table = match table.as_mut() {
-                        Some(table) => table.record(decision.clone()),
-                        None => {
-                            if !std::mem::replace(warned_no_table, true) {
-                                tracing::warn!(
-                                    "rate-limit decisions go to metrics only: set LIFTWATCH_RATELIMIT_TABLE for per-window statistics"
-                                );
-                            }
-                            true
-                        }
-                    };
-                    ratelimit.record(decision) && in_table
-                }
+                Event::RateLimit(event) => ratelimits.record(decision(event, now_secs)),
                 Event::Connection(event) => {
-                    if !counting && !std::mem::replace(warned_no_counter, true) {
-                        tracing::warn!(
-                            "ActiveConnections is off: set LIFTWATCH_CONNECTIONS_TABLE to the connection table to publish the fleet-wide count"
-                        );
-                    }
                     connections.record(event);
                     true
                 }
                 Event::Span(event) => {
-                    traces.record_handler_span(super::spans::span_from_event(event));
+                    traces.record_event(event);
                     true
                 }
                 // A type this build does not aggregate yet: counted, never silently lost.

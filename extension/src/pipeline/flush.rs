@@ -1,5 +1,6 @@
 //! A flush: drain what is queued, gather every aggregator's series, export them to the
-//! sinks concurrently under one deadline, then write the rate-limit statistics table.
+//! sinks (and spans to the span exporters) concurrently under one deadline, then write the
+//! rate-limit statistics table.
 
 use std::time::Instant;
 
@@ -8,7 +9,6 @@ use liftwatch::clock::now_ms;
 use super::{FlushSummary, Pipeline};
 use crate::aggregate;
 use crate::metrics::MetricBatch;
-use crate::ratelimit::WriteReport;
 use crate::sink::SinkError;
 
 impl Pipeline {
@@ -18,12 +18,12 @@ impl Pipeline {
             self.health.dropped(intake.take_kernel_drops_if_due());
         }
         self.drain_telemetry();
-        self.account_otlp();
+        self.traces.account_otlp(&self.health);
         self.last_flush = Instant::now();
         let spans = self.traces.take_spans();
         // At SHUTDOWN spans go first, so the last batch says what was exported.
         let spans = if self.final_flush {
-            self.export_spans(spans, deadline).await;
+            self.traces.export(&spans, deadline).await;
             Vec::new()
         } else {
             spans
@@ -32,24 +32,21 @@ impl Pipeline {
             timestamp_ms: now_ms(),
             series: Vec::new(),
         };
-        self.invocations
-            .flush_into(&self.function, &mut batch.series);
-        self.custom.flush_into(&self.function, &mut batch.series);
-        self.resources.flush_into(&self.function, &mut batch.series);
-        self.connections
-            .flush_into(&self.function, &mut batch.series);
-        self.health.malformed(self.traces.take_malformed());
-        self.traces.flush_into(&self.function, &mut batch.series);
-        let decisions = self.ratelimit.flush();
-        decisions.series_into(&self.function, &mut batch.series);
-        if let Some(sampler) = self.sampler.as_mut() {
-            self.health.malformed(sampler.take_errors());
-        }
+        let (function, series) = (self.function.as_str(), &mut batch.series);
+        self.invocations.flush_into(function, series);
+        self.custom.flush_into(function, series);
+        self.sampling.flush_into(function, series);
+        self.connections.flush_into(function, series);
+        self.traces.flush_into(function, series, &self.health);
+        self.ratelimits.flush_into(function, series);
+        self.health.malformed(self.sampling.take_errors());
         let counts = self.health.take();
-        aggregate::health_series(&self.function, counts, &mut batch.series);
+        aggregate::health_series(function, counts, series);
         if batch.is_empty() {
-            self.export_spans(spans, deadline).await;
-            self.write_table(deadline).await;
+            self.traces.export(&spans, deadline).await;
+            self.ratelimits
+                .write_table(self.final_flush, deadline, &self.health)
+                .await;
             return FlushSummary {
                 telemetry_records: self.telemetry_records,
                 ..FlushSummary::default()
@@ -63,12 +60,8 @@ impl Pipeline {
             async move { (name, export.await) }
         });
         let sink_results = futures_util::future::join_all(exports);
-        let span_reports = export_to(self.span_output.as_mut(), &spans, deadline);
-        let (sink_results, span_reports) =
-            futures_util::future::join(sink_results, span_reports).await;
-        for report in span_reports {
-            self.traces.exported(report);
-        }
+        let span_exports = self.traces.export(&spans, deadline);
+        let (sink_results, ()) = futures_util::future::join(sink_results, span_exports).await;
         for (name, result) in sink_results {
             match result {
                 Ok(report) => self.health.malformed(report.values_rejected),
@@ -82,62 +75,13 @@ impl Pipeline {
                 }
             }
         }
-        self.write_table(deadline).await;
+        self.ratelimits
+            .write_table(self.final_flush, deadline, &self.health)
+            .await;
         FlushSummary {
             telemetry_records: self.telemetry_records,
             series: batch.series.len(),
             values: batch.value_count(),
         }
     }
-
-    /// Writes the rate-limit statistics table when its interval has passed (or at SHUTDOWN).
-    async fn write_table(&mut self, deadline: Instant) {
-        let Some(table) = self.table.as_mut() else {
-            return;
-        };
-        let now_unix = now_ms() / 1000;
-        let Some(report) = table.write_due(self.final_flush, now_unix, deadline).await else {
-            return;
-        };
-        self.health.dropped(report.dropped as u64);
-        if report.kept > 0 || report.dropped > 0 {
-            self.health.sink_error(1);
-            log_table_failure(&report);
-        }
-    }
-}
-
-fn log_table_failure(report: &WriteReport) {
-    let error = report
-        .error
-        .as_ref()
-        .map(ToString::to_string)
-        .unwrap_or_default();
-    tracing::warn!(
-        kept = report.kept,
-        dropped = report.dropped,
-        error,
-        "rate-limit statistics table write incomplete"
-    );
-}
-
-/// Exports `spans` to every exporter of `output` by `deadline` (borrowing only the span
-/// output, so that it can run beside the sinks).
-pub(super) async fn export_to(
-    output: Option<&mut super::SpanOutput>,
-    spans: &[crate::traces::Span],
-    deadline: Instant,
-) -> Vec<crate::traces::SpanReport> {
-    let Some(output) = output else {
-        return Vec::new();
-    };
-    if spans.is_empty() {
-        return Vec::new();
-    }
-    let resource = &output.resource;
-    let exports = output
-        .exporters
-        .iter_mut()
-        .map(|exporter| exporter.export(spans, resource, deadline));
-    futures_util::future::join_all(exports).await
 }

@@ -1,64 +1,133 @@
-//! The tracing side of the pipeline: spans from the OTLP intake and the SDK into the
-//! collector, the intake's counters into the statistics, the `/v1/stats` snapshot kept
-//! current, and the buffered spans exported to every span exporter under the flush's
-//! deadline.
+//! The tracing part of the pipeline: the collector fed by platform telemetry, the OTLP
+//! receiver and the SDK, the receiver's counters turned into health counts, the
+//! `/v1/stats` snapshot kept current, and the buffered spans exported to every span
+//! exporter under the flush's deadline.
 
 use std::time::Instant;
 
 use liftwatch::protocol::SpanEvent;
 
-use super::Pipeline;
-use crate::traces::{Span, SpanId, SpanReport, SpanStatus, TraceId};
+use crate::health::Health;
+use crate::metrics::Series;
+use crate::telemetry::Record;
+use crate::traces::setup::{OtlpFeed, SpanOutput};
+use crate::traces::{Span, SpanId, SpanReport, SpanStatus, TraceCollector, TraceId};
 
-impl Pipeline {
+/// The collector, where its spans go, and the OTLP receiver's feed.
+#[derive(Debug)]
+pub(super) struct Traces {
+    collector: TraceCollector,
+    /// Span exporters and the `/v1/stats` snapshot, when tracing exports.
+    output: Option<SpanOutput>,
+    /// Spans from the OTLP receiver, when it runs.
+    otlp: Option<OtlpFeed>,
+}
+
+impl Traces {
+    /// Traces of `function`, exported nowhere yet.
+    pub(super) fn new(function: &str) -> Self {
+        Traces {
+            collector: TraceCollector::new(function, false),
+            output: None,
+            otlp: None,
+        }
+    }
+
+    /// Exports through `output` (and keeps `/v1/stats` current).
+    pub(super) fn set_output(&mut self, function: &str, output: SpanOutput) {
+        self.collector = TraceCollector::new(function, !output.exporters.is_empty());
+        self.output = Some(output);
+    }
+
+    /// Also takes spans from the OTLP receiver.
+    pub(super) fn set_otlp(&mut self, feed: OtlpFeed) {
+        self.otlp = Some(feed);
+    }
+
+    /// Records a platform telemetry record (received at `now_ns`).
+    pub(super) fn record_telemetry(&mut self, record: &Record, now_ns: u64) {
+        self.collector.record_telemetry(record, now_ns);
+    }
+
+    /// Records a span a handler sent through the SDK.
+    pub(super) fn record_event(&mut self, event: SpanEvent) {
+        self.collector.record_handler_span(span_from_event(event));
+    }
+
+    /// The next spans from the OTLP receiver, or never without one.
+    pub(super) async fn next_otlp(&mut self) -> Option<Vec<Span>> {
+        match self.otlp.as_mut() {
+            Some(feed) => feed.spans.recv().await,
+            None => std::future::pending().await,
+        }
+    }
+
     /// Records spans the OTLP receiver decoded.
     pub(super) fn record_otlp(&mut self, spans: Vec<Span>) {
         for span in spans {
-            self.traces.record_handler_span(span);
+            self.collector.record_handler_span(span);
         }
-        self.publish_trace_stats();
+        self.publish_stats();
     }
 
     /// Turns the OTLP receiver's counters since the last call into health counts.
-    pub(super) fn account_otlp(&mut self) {
+    pub(super) fn account_otlp(&mut self, health: &Health) {
         let Some(feed) = self.otlp.as_mut() else {
             return;
         };
         let now = feed.counters.snapshot();
         let seen = std::mem::replace(&mut feed.seen, now);
-        self.health
-            .received(now.spans_received.saturating_sub(seen.spans_received));
-        self.health.malformed(
+        health.received(now.spans_received.saturating_sub(seen.spans_received));
+        health.malformed(
             now.malformed_requests
                 .saturating_sub(seen.malformed_requests),
         );
-        self.health
-            .malformed(now.spans_rejected.saturating_sub(seen.spans_rejected));
-        self.traces.exported(SpanReport {
+        health.malformed(now.spans_rejected.saturating_sub(seen.spans_rejected));
+        self.collector.exported(SpanReport {
             exported: 0,
             dropped: now.spans_dropped.saturating_sub(seen.spans_dropped),
         });
     }
 
     /// Keeps the `/v1/stats` snapshot current.
-    pub(super) fn publish_trace_stats(&self) {
-        if let Some(output) = &self.span_output {
-            output.stats.send_replace(self.traces.snapshot());
+    pub(super) fn publish_stats(&self) {
+        if let Some(output) = &self.output {
+            output.stats.send_replace(self.collector.snapshot());
         }
+    }
+
+    /// The buffered spans, handed over for export.
+    pub(super) fn take_spans(&mut self) -> Vec<Span> {
+        self.collector.take_spans()
     }
 
     /// Exports `spans` to every exporter concurrently, by `deadline`, and counts the
     /// outcome.
-    pub(super) async fn export_spans(&mut self, spans: Vec<Span>, deadline: Instant) {
-        for report in super::flush::export_to(self.span_output.as_mut(), &spans, deadline).await {
-            self.traces.exported(report);
+    pub(super) async fn export(&mut self, spans: &[Span], deadline: Instant) {
+        if let Some(output) = self.output.as_mut()
+            && !spans.is_empty()
+        {
+            let resource = &output.resource;
+            let exports = output
+                .exporters
+                .iter_mut()
+                .map(|exporter| exporter.export(spans, resource, deadline));
+            for report in futures_util::future::join_all(exports).await {
+                self.collector.exported(report);
+            }
         }
-        self.publish_trace_stats();
+        self.publish_stats();
+    }
+
+    /// The trace statistics as series; malformed spans go to `health`.
+    pub(super) fn flush_into(&mut self, function: &str, series: &mut Vec<Series>, health: &Health) {
+        health.malformed(self.collector.take_malformed());
+        self.collector.flush_into(function, series);
     }
 }
 
 /// A handler's span event as the collector keeps it.
-pub(super) fn span_from_event(event: SpanEvent) -> Span {
+fn span_from_event(event: SpanEvent) -> Span {
     Span {
         trace_id: TraceId(event.trace_id),
         span_id: SpanId(event.span_id),

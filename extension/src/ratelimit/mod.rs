@@ -10,7 +10,7 @@ pub mod aggregate;
 pub mod batch;
 pub mod store;
 pub mod table;
-mod table_flush;
+mod table_schedule;
 pub mod update;
 
 use aws_sdk_dynamodb::config::http::HttpResponse;
@@ -25,7 +25,7 @@ pub use aggregate::{
 pub use liftwatch::stats::{QueryError, Totals, query_totals, query_totals_at};
 pub use store::{DEFAULT_RETENTION, MAX_KEPT_UPDATES, RateLimitWriter, WriteReport};
 pub use table::create_table;
-pub use table_flush::{TABLE_INTERVAL, TableFlush};
+pub use table_schedule::{TABLE_INTERVAL, TableSchedule};
 
 /// Why rate-limit statistics could not be written or read.
 #[derive(Debug, thiserror::Error)]

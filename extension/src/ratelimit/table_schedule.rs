@@ -17,16 +17,16 @@ pub const MAX_OPEN_SECONDS: u32 = 300;
 
 /// Decisions waiting for the table, and the writer that puts them there.
 #[derive(Debug)]
-pub struct TableFlush {
+pub struct TableSchedule {
     aggregator: RateLimitAggregator,
     writer: RateLimitWriter,
     last_write: Instant,
 }
 
-impl TableFlush {
+impl TableSchedule {
     /// Writes through `writer` at most every [`TABLE_INTERVAL`].
     pub fn new(writer: RateLimitWriter) -> Self {
-        TableFlush {
+        TableSchedule {
             aggregator: RateLimitAggregator::new(),
             writer,
             last_write: Instant::now(),
