@@ -61,6 +61,7 @@ fn invocation(id: &str) -> [Record; 3] {
             max_memory_used_mb: 30.0,
             init_duration_ms: None,
             restore_duration_ms: None,
+            billed_restore_duration_ms: None,
             tracing,
         },
     ]

@@ -163,6 +163,9 @@ async fn start(
         config.flush.interval(),
     );
     pipeline = pipeline.with_span_output(span_output);
+    if config.snap_start {
+        pipeline = pipeline.expecting_restore();
+    }
     if let Some(feed) = otlp {
         pipeline = pipeline.with_otlp(feed);
     }

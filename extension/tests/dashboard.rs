@@ -33,6 +33,11 @@ const NOT_PRODUCED: &[&str] = &[
     "MessageBytes",
     // The first INVOKE follows init at once: a cold start, never a proactive init.
     "ProactiveInitializations",
+    // SnapStart restores: this run is on-demand (the sandbox's SnapStart mode has its own
+    // end-to-end test).
+    "Restores",
+    "RestoreDuration",
+    "BilledRestoreDuration",
     // Published only when non-zero, and nothing is dropped, malformed or refused here.
     "EventsDropped",
     "EventsMalformed",

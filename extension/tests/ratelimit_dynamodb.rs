@@ -330,3 +330,62 @@ async fn every_update_sets_expires_at_to_the_window_end_plus_the_retention() {
         }
     );
 }
+
+/// Two sandboxes restored from one SnapStart snapshot start with the same writer id and
+/// flush numbers. Without a new id their second update passes for the first one's
+/// ("applied already") and its counts are lost; after `restored()` both count.
+#[tokio::test]
+async fn writers_restored_from_one_snapshot_both_count() {
+    let moto = moto_url();
+    let table = table(&moto, "snapstart").await;
+    let start = window_start(1);
+    let deadline = || Instant::now() + Duration::from_secs(10);
+    let flush = |outcome| {
+        let mut aggregator = RateLimitAggregator::new();
+        for _ in 0..3 {
+            assert!(aggregator.record(decision("restore", None, outcome, start)));
+        }
+        aggregator.flush()
+    };
+    let copy = |id: &str| writer(&moto, &table, DEFAULT_RETENTION).with_sandbox_id(id);
+
+    // The failure the restore hook prevents: same id, same flush number.
+    let (mut a, mut b) = (copy("snapshot-id"), copy("snapshot-id"));
+    let first = a.write(flush(Outcome::Allowed), deadline()).await;
+    let second = b.write(flush(Outcome::Blocked), deadline()).await;
+    assert_eq!(
+        (first.applied, second.applied, second.already_applied),
+        (1, 0, 1)
+    );
+    let item = get_item(&client(&moto), &table, "restore", start).await;
+    assert_eq!(
+        number(&item, "requests"),
+        3,
+        "the second copy's counts were lost"
+    );
+
+    // With the restore hook each copy draws an id of its own.
+    let start_b = window_start(2);
+    let flush_b = |outcome| {
+        let mut aggregator = RateLimitAggregator::new();
+        for _ in 0..3 {
+            assert!(aggregator.record(decision("restored", None, outcome, start_b)));
+        }
+        aggregator.flush()
+    };
+    let (mut a, mut b) = (copy("snapshot-id"), copy("snapshot-id"));
+    a.restored();
+    b.restored();
+    assert_ne!(a.sandbox_id(), b.sandbox_id());
+    assert_ne!(a.sandbox_id(), "snapshot-id");
+    let first = a.write(flush_b(Outcome::Allowed), deadline()).await;
+    let second = b.write(flush_b(Outcome::Blocked), deadline()).await;
+    assert_eq!((first.applied, second.applied), (1, 1), "{second:?}");
+    let item = get_item(&client(&moto), &table, "restored", start_b).await;
+    let counts = item_counts(&item, "");
+    assert_eq!(
+        (counts.requests, counts.allowed, counts.blocked),
+        (6, 3, 3),
+        "both copies counted"
+    );
+}

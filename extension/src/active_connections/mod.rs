@@ -52,6 +52,13 @@ impl ConnectionCounter {
         }
     }
 
+    /// After a SnapStart restore: a new holder id from the kernel (every copy of the
+    /// snapshot held the same one) and a new connection (the old one may be dead).
+    pub fn restored(&mut self) {
+        self.holder = random::hex_id(64);
+        self.connection = Arc::default();
+    }
+
     /// This sandbox's id in the lease item.
     pub fn holder(&self) -> &str {
         &self.holder

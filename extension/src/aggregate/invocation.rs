@@ -62,11 +62,15 @@ pub struct InvocationAggregator {
     timeouts: u64,
     out_of_memory: u64,
     cold_starts: u64,
+    /// Cold starts that were SnapStart restores (also counted in `cold_starts`).
+    restores: u64,
     proactive_inits: u64,
     estimated_cost: f64,
     duration: Vec<f64>,
     billed_duration: Vec<f64>,
     init_duration: Vec<f64>,
+    restore_duration: Vec<f64>,
+    billed_restore_duration: Vec<f64>,
     runtime_duration: Vec<f64>,
     post_runtime_duration: Vec<f64>,
     max_memory_used: Vec<f64>,
@@ -82,6 +86,11 @@ pub struct InvocationAggregator {
     out_of_memory_ids: Recent<()>,
     /// True once an init duration was recorded, so the report's copy is not counted again.
     init_duration_seen: bool,
+    /// A SnapStart restore began and its first report has not come yet.
+    restore_pending: bool,
+    /// The restore's duration came in its `platform.restoreReport`, so the first report's
+    /// copy is not counted again.
+    restore_duration_seen: bool,
     /// runtimeDone durations waiting for their report (for `PostRuntimeDuration`).
     runtime_done: Recent<f64>,
     /// Invocations started but not yet reported.
@@ -110,11 +119,14 @@ impl InvocationAggregator {
             timeouts: 0,
             out_of_memory: 0,
             cold_starts: 0,
+            restores: 0,
             proactive_inits: 0,
             estimated_cost: 0.0,
             duration: Vec::new(),
             billed_duration: Vec::new(),
             init_duration: Vec::new(),
+            restore_duration: Vec::new(),
+            billed_restore_duration: Vec::new(),
             runtime_duration: Vec::new(),
             post_runtime_duration: Vec::new(),
             max_memory_used: Vec::new(),
@@ -125,6 +137,8 @@ impl InvocationAggregator {
             init_gap: None,
             out_of_memory_ids: Recent::default(),
             init_duration_seen: false,
+            restore_pending: false,
+            restore_duration_seen: false,
             runtime_done: Recent::default(),
             pending_reports: Recent::default(),
             done: Recent::default(),
@@ -176,6 +190,18 @@ impl InvocationAggregator {
                 self.init_duration.push(*duration_ms);
                 self.init_duration_seen = true;
             }
+            // A restored sandbox starts a life of its own: its first report is a cold start.
+            Record::RestoreStart { .. } => {
+                self.restore_pending = true;
+                self.restore_duration_seen = false;
+                self.first_report_seen = false;
+            }
+            Record::RestoreReport {
+                duration_ms: Some(duration_ms),
+                ..
+            } => {
+                self.record_restore_duration(*duration_ms, None);
+            }
             Record::Start { request_id, .. } => {
                 self.started.insert(request_id.clone(), ());
                 if !self.reported.contains(request_id) {
@@ -209,6 +235,8 @@ impl InvocationAggregator {
                 memory_size_mb,
                 max_memory_used_mb,
                 init_duration_ms,
+                restore_duration_ms,
+                billed_restore_duration_ms,
                 error_type,
                 ..
             } => {
@@ -232,9 +260,18 @@ impl InvocationAggregator {
                 {
                     self.out_of_memory += 1;
                 }
-                if !self.first_report_seen {
+                if let Some(ms) = restore_duration_ms {
+                    self.restore_pending = true;
+                    if !self.restore_duration_seen {
+                        self.record_restore_duration(*ms, *billed_restore_duration_ms);
+                    }
+                }
+                if !self.first_report_seen || self.restore_pending {
                     self.first_report_seen = true;
-                    if self.init_was_proactive() {
+                    if std::mem::take(&mut self.restore_pending) {
+                        self.cold_starts += 1;
+                        self.restores += 1;
+                    } else if self.init_was_proactive() {
                         self.proactive_inits += 1;
                     } else {
                         self.cold_starts += 1;
@@ -261,6 +298,15 @@ impl InvocationAggregator {
             }
             _ => {}
         }
+    }
+
+    /// Records a restore's duration and its billed duration (the report's, else the
+    /// duration rounded up to the millisecond, as Lambda bills it).
+    fn record_restore_duration(&mut self, duration_ms: f64, billed_ms: Option<f64>) {
+        self.restore_duration.push(duration_ms);
+        self.billed_restore_duration
+            .push(billed_ms.unwrap_or(duration_ms.ceil()));
+        self.restore_duration_seen = true;
     }
 
     /// A sandbox initialised ahead of demand: provisioned concurrency, or an on-demand
@@ -296,6 +342,15 @@ impl InvocationAggregator {
                 vec![cost],
             ));
         }
+        if self.restores > 0 {
+            let count = std::mem::take(&mut self.restores) as f64;
+            out.push(function_series(
+                function,
+                "Restores",
+                Unit::Count,
+                vec![count],
+            ));
+        }
         if self.proactive_inits > 0 {
             let count = std::mem::take(&mut self.proactive_inits) as f64;
             out.push(function_series(
@@ -313,6 +368,16 @@ impl InvocationAggregator {
                 &mut self.billed_duration,
             ),
             ("InitDuration", Unit::Milliseconds, &mut self.init_duration),
+            (
+                "RestoreDuration",
+                Unit::Milliseconds,
+                &mut self.restore_duration,
+            ),
+            (
+                "BilledRestoreDuration",
+                Unit::Milliseconds,
+                &mut self.billed_restore_duration,
+            ),
             (
                 "RuntimeDuration",
                 Unit::Milliseconds,
@@ -559,5 +624,53 @@ mod tests {
         let out = flush(&mut prompt);
         assert_eq!(values(&out, "ColdStarts"), Some(&[1.0][..]));
         assert_eq!(values(&out, "ProactiveInitializations"), None);
+    }
+
+    #[test]
+    fn a_snapstart_restore_is_a_cold_start_with_its_restore_durations() {
+        let mut agg = InvocationAggregator::default();
+        // The init ran before the snapshot, hours before the first invocation.
+        agg.first_invoke_after(Duration::from_secs(3 * 3600));
+        let batch = r#"[
+            {"time":"t","type":"platform.initStart","record":{"initializationType":"snap-start","phase":"init"}},
+            {"time":"t","type":"platform.restoreStart","record":{}},
+            {"time":"t","type":"platform.restoreRuntimeDone","record":{"status":"success"}},
+            {"time":"t","type":"platform.restoreReport","record":{"status":"success","metrics":{"durationMs":212.4}}},
+            {"time":"t","type":"platform.report","record":{"requestId":"a","status":"success","metrics":{"durationMs":30,"billedDurationMs":31,"memorySizeMB":256,"maxMemoryUsedMB":80,"restoreDurationMs":212.4,"billedRestoreDurationMs":213}}}
+        ]"#;
+        for record in records(batch)
+            .into_iter()
+            .chain(records(&report("b", "success", None, 50, 10)))
+        {
+            agg.record(&record);
+        }
+        let out = flush(&mut agg);
+        assert_eq!(values(&out, "Invocations"), Some(&[2.0][..]));
+        assert_eq!(
+            values(&out, "ColdStarts"),
+            Some(&[1.0][..]),
+            "the restore, not proactive"
+        );
+        assert_eq!(values(&out, "Restores"), Some(&[1.0][..]));
+        assert_eq!(values(&out, "ProactiveInitializations"), None);
+        assert_eq!(
+            values(&out, "RestoreDuration"),
+            Some(&[212.4][..]),
+            "counted once"
+        );
+        assert_eq!(values(&out, "BilledRestoreDuration"), Some(&[213.0][..]));
+        assert_eq!(values(&out, "InitDuration"), None);
+
+        // A report alone says it was restored: the billed duration is rounded up.
+        let mut agg = InvocationAggregator::default();
+        let report = r#"[{"time":"t","type":"platform.report","record":{"requestId":"a","status":"success","metrics":{"durationMs":30,"billedDurationMs":31,"memorySizeMB":256,"maxMemoryUsedMB":80,"restoreDurationMs":99.2}}}]"#;
+        for record in records(report) {
+            agg.record(&record);
+        }
+        let out = flush(&mut agg);
+        assert_eq!(values(&out, "ColdStarts"), Some(&[1.0][..]));
+        assert_eq!(values(&out, "Restores"), Some(&[1.0][..]));
+        assert_eq!(values(&out, "RestoreDuration"), Some(&[99.2][..]));
+        assert_eq!(values(&out, "BilledRestoreDuration"), Some(&[100.0][..]));
     }
 }

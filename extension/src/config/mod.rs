@@ -18,6 +18,7 @@ pub mod vars {
     pub const RUNTIME_API: &str = "AWS_LAMBDA_RUNTIME_API";
     pub const FUNCTION_NAME: &str = "AWS_LAMBDA_FUNCTION_NAME";
     pub const FUNCTION_VERSION: &str = "AWS_LAMBDA_FUNCTION_VERSION";
+    pub const INITIALIZATION_TYPE: &str = "AWS_LAMBDA_INITIALIZATION_TYPE";
     pub const REGION: &str = "AWS_REGION";
     pub const DEFAULT_REGION: &str = "AWS_DEFAULT_REGION";
     pub const NAMESPACE: &str = "LIFTWATCH_NAMESPACE";
@@ -63,6 +64,9 @@ pub struct Config {
     pub runtime_api: String,
     pub function_name: String,
     pub function_version: String,
+    /// `AWS_LAMBDA_INITIALIZATION_TYPE=snap-start`: this process will be snapshotted and
+    /// restored, so ids are drawn again at the first INVOKE (or `platform.restoreStart`).
+    pub snap_start: bool,
     pub region: String,
     /// CloudWatch namespace for every metric.
     pub namespace: String,
@@ -142,6 +146,7 @@ impl Config {
             function_version: env
                 .get(vars::FUNCTION_VERSION)
                 .unwrap_or_else(|| "$LATEST".to_owned()),
+            snap_start: env.get(vars::INITIALIZATION_TYPE).as_deref() == Some("snap-start"),
             region: env
                 .get(vars::REGION)
                 .or_else(|| env.get(vars::DEFAULT_REGION))

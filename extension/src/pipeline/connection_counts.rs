@@ -38,6 +38,13 @@ impl ConnectionCounts {
         self.counter = Some((counter, rx));
     }
 
+    /// After a restore: the counter takes a new holder id and a new connection.
+    pub(super) fn restored(&mut self) {
+        if let Some((counter, _)) = self.counter.as_mut() {
+            counter.restored();
+        }
+    }
+
     /// Counts a handler's connection event.
     pub(super) fn record(&mut self, event: ConnectionEvent) {
         if self.counter.is_none() && !std::mem::replace(&mut self.warned_no_counter, true) {

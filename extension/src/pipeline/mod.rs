@@ -57,6 +57,11 @@ pub struct Pipeline {
     ratelimits: RateLimits,
     connections: ConnectionCounts,
     traces: Traces,
+    /// SnapStart: the first INVOKE comes after a restore from a snapshot.
+    restore_expected: bool,
+    /// Ids were drawn again at the first INVOKE; the restore's `platform.restoreStart`,
+    /// arriving later, needs nothing more.
+    restored_at_invoke: bool,
     /// SHUTDOWN's final flush is running: write everything that is due and kept.
     final_flush: bool,
     last_flush: Instant,
@@ -87,9 +92,18 @@ impl Pipeline {
             sampling: Sampling::default(),
             ratelimits: RateLimits::default(),
             connections: ConnectionCounts::default(),
+            restore_expected: false,
+            restored_at_invoke: false,
             final_flush: false,
             last_flush: Instant::now(),
         }
+    }
+
+    /// A SnapStart sandbox (`AWS_LAMBDA_INITIALIZATION_TYPE=snap-start`): its first INVOKE
+    /// follows a restore, so the ids unique to the sandbox are drawn again before it.
+    pub fn expecting_restore(mut self) -> Self {
+        self.restore_expected = true;
+        self
     }
 
     /// Samples resources with `sampler` between each INVOKE and its runtimeDone.
@@ -169,6 +183,10 @@ impl Pipeline {
     async fn handle(&mut self, command: Command) -> std::ops::ControlFlow<()> {
         match command {
             Command::InvokeStarted(id, init_gap) => {
+                if std::mem::take(&mut self.restore_expected) {
+                    self.restored();
+                    self.restored_at_invoke = true;
+                }
                 if let Some(gap) = init_gap {
                     self.invocations.first_invoke_after(gap);
                 }
@@ -208,6 +226,13 @@ impl Pipeline {
         self.telemetry_records += records.len() as u64;
         let now_ns = liftwatch::clock::now_ms().saturating_mul(1_000_000);
         for record in records {
+            if matches!(record, Record::RestoreStart { .. }) {
+                // Already done at this restore's first INVOKE when SnapStart was expected.
+                if !std::mem::take(&mut self.restored_at_invoke) {
+                    self.restored();
+                    self.restore_expected = false;
+                }
+            }
             self.invocations.record(record);
             self.traces.record_telemetry(record, now_ns);
         }
@@ -223,6 +248,20 @@ impl Pipeline {
     fn drain_telemetry(&mut self) {
         while let Ok(records) = self.telemetry.try_recv() {
             self.record_telemetry(&records);
+        }
+    }
+
+    /// After a SnapStart restore: every id unique to this sandbox (span ids, the statistics
+    /// writer's id, the lease holder) is drawn again from the kernel, before anything is
+    /// written with the snapshot's copy, and connections opened before the snapshot are
+    /// dropped (they may be dead; clients reconnect on their next request).
+    fn restored(&mut self) {
+        tracing::info!("restored from a snapshot: ids drawn again, connections dropped");
+        self.traces.restored();
+        self.ratelimits.restored();
+        self.connections.restored();
+        for sink in &mut self.sinks {
+            sink.restored();
         }
     }
 

@@ -32,6 +32,13 @@ impl RateLimits {
         self.table = Some(table);
     }
 
+    /// After a restore: the table writer takes a new id and a new connection.
+    pub(super) fn restored(&mut self) {
+        if let Some(table) = self.table.as_mut() {
+            table.restored();
+        }
+    }
+
     /// Counts a decision; false when an aggregator had to drop it.
     pub(super) fn record(&mut self, decision: Decision) -> bool {
         let in_table = match self.table.as_mut() {

@@ -44,6 +44,11 @@ impl Traces {
         self.otlp = Some(feed);
     }
 
+    /// After a restore: span ids are drawn from a new seed.
+    pub(super) fn restored(&mut self) {
+        self.collector.restored();
+    }
+
     /// Records a platform telemetry record (received at `now_ns`).
     pub(super) fn record_telemetry(&mut self, record: &Record, now_ns: u64) {
         self.collector.record_telemetry(record, now_ns);

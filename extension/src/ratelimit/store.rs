@@ -107,6 +107,22 @@ impl RateLimitWriter {
         }
     }
 
+    /// After a SnapStart restore: every sandbox restored from one snapshot holds the same
+    /// id, and their updates would pass for each other's (`seq#<id>` already at that number:
+    /// "applied", and dropped). A new id from the kernel makes this writer one of its own;
+    /// kept updates keep their numbers, valid under the new id. The connection opened
+    /// before the snapshot is dropped.
+    pub fn restored(&mut self) {
+        self.sandbox_id = liftwatch::random::hex_id(128);
+        self.connection = None;
+    }
+
+    /// A writer that starts as `sandbox_id` (tests play two copies of one snapshot).
+    pub fn with_sandbox_id(mut self, sandbox_id: impl Into<String>) -> Self {
+        self.sandbox_id = sandbox_id.into();
+        self
+    }
+
     /// This writer's random id, the suffix of its `seq#` attribute.
     pub fn sandbox_id(&self) -> &str {
         &self.sandbox_id

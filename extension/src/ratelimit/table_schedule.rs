@@ -33,6 +33,11 @@ impl TableSchedule {
         }
     }
 
+    /// After a SnapStart restore (see [`RateLimitWriter::restored`]).
+    pub fn restored(&mut self) {
+        self.writer.restored();
+    }
+
     /// Counts a decision for the table; false when the table's aggregator dropped it.
     pub fn record(&mut self, decision: Decision) -> bool {
         self.aggregator.record(decision)

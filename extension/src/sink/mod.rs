@@ -62,4 +62,8 @@ pub trait Sink: Send + std::fmt::Debug {
 
     /// Releases what the sink holds; safe to call more than once.
     fn shutdown(&mut self, deadline: Instant) -> SinkFuture<'_, ()>;
+
+    /// After a SnapStart restore: drop connections opened before the snapshot (they may be
+    /// dead) and anything else that must not be shared with the snapshot's other copies.
+    fn restored(&mut self) {}
 }

@@ -70,6 +70,11 @@ impl TraceCollector {
         }
     }
 
+    /// After a SnapStart restore: span and trace ids are drawn from a new seed.
+    pub fn restored(&mut self) {
+        self.platform.reseed_ids();
+    }
+
     /// Records a platform record; a report turns into the invocation's spans.
     pub fn record_telemetry(&mut self, record: &Record, now_ns: u64) {
         let mut spans = Vec::new();

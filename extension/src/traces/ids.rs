@@ -19,6 +19,12 @@ impl Default for IdGenerator {
 }
 
 impl IdGenerator {
+    /// Seeds again from the kernel: after a SnapStart restore, every copy of the snapshot
+    /// holds the same state, and ids drawn from it would repeat across sandboxes.
+    pub fn reseed(&mut self) {
+        self.state = liftwatch::random::u64();
+    }
+
     fn next_u64(&mut self) -> u64 {
         self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.state;

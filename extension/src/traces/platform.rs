@@ -7,6 +7,7 @@
 //! ```text
 //! <function name>          kind server, parent = the trace header's Parent (Lambda's segment)
 //! ├── Initialization       on a cold start: initStart → + initReport duration
+//! ├── Restore              on a SnapStart restore: restoreStart → + restoreReport duration
 //! ├── Invocation           the runtime's work: start → + runtimeDone duration
 //! │   ├── responseLatency  from runtimeDone.spans
 //! │   └── responseDuration
@@ -69,6 +70,8 @@ pub struct PlatformTracer {
     function: String,
     ids: IdGenerator,
     init: Option<(Option<u64>, Option<f64>, Status)>,
+    /// The last restore's start, duration and status, until its first invocation ends.
+    restore: Option<(Option<u64>, Option<f64>, Status)>,
     cold_pending: bool,
     open: HashMap<String, Open>,
     /// Traces of the last invocations that ended, for handler spans that arrive late.
@@ -85,6 +88,7 @@ impl PlatformTracer {
             function: function.to_owned(),
             ids: IdGenerator::default(),
             init: None,
+            restore: None,
             cold_pending: false,
             open: HashMap::new(),
             recent: std::collections::VecDeque::new(),
@@ -92,6 +96,11 @@ impl PlatformTracer {
             malformed_headers: 0,
             forgotten: 0,
         }
+    }
+
+    /// Draws span and trace ids from a new seed (after a SnapStart restore).
+    pub fn reseed_ids(&mut self) {
+        self.ids.reseed();
     }
 
     /// Headers that did not read since the last call.
@@ -136,6 +145,20 @@ impl PlatformTracer {
             } => {
                 let start = self.init.as_ref().and_then(|(start, ..)| *start);
                 self.init = Some((start, Some(*duration_ms), status.clone()));
+            }
+            Record::RestoreStart { time_unix_nanos } => {
+                // Ids drawn from now on must differ from every other copy of the snapshot.
+                self.ids.reseed();
+                self.restore = Some((*time_unix_nanos, None, Status::Success));
+                self.init = None;
+                self.cold_pending = true;
+            }
+            Record::RestoreReport {
+                duration_ms,
+                status,
+            } => {
+                let start = self.restore.as_ref().and_then(|(start, ..)| *start);
+                self.restore = Some((start, *duration_ms, status.clone()));
             }
             Record::Start {
                 request_id,
@@ -312,6 +335,19 @@ impl PlatformTracer {
                 *init_start,
                 init_end,
                 status_of(status, None),
+            ));
+        }
+        if open.cold
+            && let Some((Some(restore_start), Some(restore_ms), status)) = self.restore.take()
+        {
+            out.push(span(
+                "Restore",
+                self.ids.span_id(),
+                Some(open.invocation_span),
+                SpanKind::Internal,
+                restore_start,
+                restore_start.saturating_add(ms_to_ns(restore_ms)),
+                status_of(&status, None),
             ));
         }
         let mut runtime_end = end;

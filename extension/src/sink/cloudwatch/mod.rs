@@ -245,6 +245,10 @@ impl Sink for CloudWatchSink {
     }
 
     /// Tries once more, within `deadline`, to send what is kept; drops (and logs) the rest.
+    fn restored(&mut self) {
+        self.connection = None;
+    }
+
     fn shutdown(&mut self, deadline: Instant) -> SinkFuture<'_, ()> {
         Box::pin(self.flush_kept(deadline))
     }

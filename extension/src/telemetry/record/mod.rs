@@ -90,11 +90,14 @@ pub enum Record {
         memory_size_mb: f64,
         max_memory_used_mb: f64,
         init_duration_ms: Option<f64>,
+        /// A SnapStart sandbox's first report: how long the restore took.
         restore_duration_ms: Option<f64>,
+        /// The restore's billed duration, when the report carries it.
+        billed_restore_duration_ms: Option<f64>,
         tracing: Option<TraceContext>,
     },
-    /// `platform.restoreStart`: a `SnapStart` restore began.
-    RestoreStart,
+    /// `platform.restoreStart`: a `SnapStart` restore began (at the event's `time`).
+    RestoreStart { time_unix_nanos: Option<u64> },
     /// `platform.restoreRuntimeDone`: the runtime finished restoring.
     RestoreRuntimeDone { status: Status },
     /// `platform.restoreReport`: the restore's report; `metrics` is optional in the schema.
@@ -133,7 +136,7 @@ impl Record {
             Self::Start { .. } => "platform.start",
             Self::RuntimeDone { .. } => "platform.runtimeDone",
             Self::Report { .. } => "platform.report",
-            Self::RestoreStart => "platform.restoreStart",
+            Self::RestoreStart { .. } => "platform.restoreStart",
             Self::RestoreRuntimeDone { .. } => "platform.restoreRuntimeDone",
             Self::RestoreReport { .. } => "platform.restoreReport",
             Self::Extension { .. } => "platform.extension",
@@ -442,9 +445,12 @@ fn parse_element(element: Value) -> Result<Record, Skip> {
             max_memory_used_mb: r.metrics.max_memory_used_mb,
             init_duration_ms: r.metrics.init_duration_ms,
             restore_duration_ms: r.metrics.restore_duration_ms,
+            billed_restore_duration_ms: r.metrics.billed_restore_duration_ms,
             tracing: r.tracing,
         }),
-        "platform.restoreStart" => record.is_object().then_some(Record::RestoreStart),
+        "platform.restoreStart" => record
+            .is_object()
+            .then_some(Record::RestoreStart { time_unix_nanos }),
         "platform.restoreRuntimeDone" => {
             decode(record).map(|r: StatusWire| Record::RestoreRuntimeDone { status: r.status })
         }

@@ -93,6 +93,7 @@ fn fixtures_parse_to_exact_records() {
                 max_memory_used_mb: 84.0,
                 init_duration_ms: Some(397.68),
                 restore_duration_ms: None,
+                billed_restore_duration_ms: None,
                 tracing: Some(doc_trace()),
             },
         ),
@@ -109,6 +110,7 @@ fn fixtures_parse_to_exact_records() {
                 max_memory_used_mb: 71.0,
                 init_duration_ms: None,
                 restore_duration_ms: None,
+                billed_restore_duration_ms: None,
                 tracing: None,
             },
         ),
@@ -125,13 +127,16 @@ fn fixtures_parse_to_exact_records() {
                 max_memory_used_mb: 128.0,
                 init_duration_ms: None,
                 restore_duration_ms: None,
+                billed_restore_duration_ms: None,
                 tracing: None,
             },
         ),
         (
             "platform.restoreStart",
             include_bytes!("../../../testdata/telemetry/platform.restoreStart.json"),
-            Record::RestoreStart,
+            Record::RestoreStart {
+                time_unix_nanos: Some(1_665_532_815_064_000_000),
+            },
         ),
         (
             "platform.restoreRuntimeDone",
@@ -271,6 +276,7 @@ fn mixed_batch_keeps_every_good_record_in_order() {
             max_memory_used_mb: 97.0,
             init_duration_ms: Some(817.66),
             restore_duration_ms: None,
+            billed_restore_duration_ms: None,
             tracing: trace,
         },
         Record::Start {
@@ -596,7 +602,7 @@ fn lenient_values_are_kept() {
         ),
         (
             "snapstart report with restore duration",
-            r#"[{"type":"platform.report","record":{"requestId":"r","status":"success","metrics":{"durationMs":12.5,"billedDurationMs":13,"memorySizeMB":1024,"maxMemoryUsedMB":201,"restoreDurationMs":380.21}}}]"#,
+            r#"[{"type":"platform.report","record":{"requestId":"r","status":"success","metrics":{"durationMs":12.5,"billedDurationMs":13,"memorySizeMB":1024,"maxMemoryUsedMB":201,"restoreDurationMs":380.21,"billedRestoreDurationMs":381}}}]"#,
             Record::Report {
                 request_id: "r".to_owned(),
                 status: Status::Success,
@@ -607,6 +613,7 @@ fn lenient_values_are_kept() {
                 max_memory_used_mb: 201.0,
                 init_duration_ms: None,
                 restore_duration_ms: Some(380.21),
+                billed_restore_duration_ms: Some(381.0),
                 tracing: None,
             },
         ),

@@ -91,6 +91,8 @@ pub(super) struct ReportMetricsWire {
     pub(super) init_duration_ms: Option<f64>,
     #[serde(default, deserialize_with = "optional_duration")]
     pub(super) restore_duration_ms: Option<f64>,
+    #[serde(default, deserialize_with = "optional_duration")]
+    pub(super) billed_restore_duration_ms: Option<f64>,
 }
 
 #[derive(Deserialize)]

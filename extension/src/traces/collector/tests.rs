@@ -35,6 +35,7 @@ fn report(id: &str, status: Status) -> Record {
         max_memory_used_mb: 30.0,
         init_duration_ms: None,
         restore_duration_ms: None,
+        billed_restore_duration_ms: None,
         tracing: None,
     }
 }

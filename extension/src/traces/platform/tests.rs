@@ -65,6 +65,7 @@ fn cold_invocation(tracer: &mut PlatformTracer, header: &str, status: Status) ->
             max_memory_used_mb: 40.0,
             init_duration_ms: Some(120.0),
             restore_duration_ms: None,
+            billed_restore_duration_ms: None,
             tracing: tracing(header),
         },
     ];
@@ -213,6 +214,7 @@ fn a_report_alone_still_makes_a_span_and_open_invocations_are_bounded() {
         max_memory_used_mb: 20.0,
         init_duration_ms: None,
         restore_duration_ms: None,
+        billed_restore_duration_ms: None,
         tracing: None,
     };
     tracer.record(&report, now, &mut out);
@@ -232,4 +234,60 @@ fn a_report_alone_still_makes_a_span_and_open_invocations_are_bounded() {
     }
     assert_eq!(tracer.take_forgotten(), 3);
     assert!(tracer.invocation_of(TraceId([9; 16])).is_none());
+}
+
+#[test]
+fn a_restore_becomes_a_restore_span_with_new_ids() {
+    let batch = br#"[
+        {"time":"2026-12-04T10:00:00.000Z","type":"platform.initStart","record":{"initializationType":"snap-start","phase":"init"}},
+        {"time":"2026-12-04T10:00:00.300Z","type":"platform.initReport","record":{"initializationType":"snap-start","phase":"init","status":"success","metrics":{"durationMs":300}}},
+        {"time":"2026-12-04T13:00:00.000Z","type":"platform.restoreStart","record":{}},
+        {"time":"2026-12-04T13:00:00.150Z","type":"platform.restoreReport","record":{"status":"success","metrics":{"durationMs":150}}},
+        {"time":"2026-12-04T13:00:00.200Z","type":"platform.start","record":{"requestId":"r1","tracing":{"type":"X-Amzn-Trace-Id","value":"Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"}}},
+        {"time":"2026-12-04T13:00:00.250Z","type":"platform.report","record":{"requestId":"r1","status":"success","metrics":{"durationMs":50,"billedDurationMs":50,"memorySizeMB":128,"maxMemoryUsedMB":60,"restoreDurationMs":150}}}
+    ]"#;
+    let records = crate::telemetry::record::parse_batch(batch)
+        .unwrap()
+        .records;
+    let mut copies = Vec::new();
+    for _ in 0..2 {
+        // Two sandboxes restored from one snapshot: the same state before the restore.
+        let mut tracer = PlatformTracer::new("fn");
+        let mut spans = Vec::new();
+        for record in &records {
+            tracer.record(record, 0, &mut spans);
+        }
+        copies.push(spans);
+    }
+    let spans = &copies[0];
+    assert!(
+        spans.iter().all(|s| s.name != "Initialization"),
+        "the init was another sandbox's"
+    );
+    let restore = named(spans, "Restore");
+    let start = 1_796_389_200_000_000_000u64;
+    assert_eq!(restore.start_unix_nanos, start);
+    assert_eq!(restore.end_unix_nanos, start + 150_000_000);
+    let root = named(spans, "fn");
+    assert_eq!(restore.parent_span_id, Some(root.span_id));
+    assert_eq!(
+        root.attributes
+            .iter()
+            .find(|(k, _)| k == "faas.coldstart")
+            .map(|(_, v)| v.clone()),
+        Some(AttributeValue::Bool(true))
+    );
+    let ids = |spans: &[Span]| -> Vec<SpanId> {
+        spans
+            .iter()
+            .filter(|s| s.name != "fn")
+            .map(|s| s.span_id)
+            .collect()
+    };
+    assert!(
+        ids(&copies[0])
+            .iter()
+            .all(|id| !ids(&copies[1]).contains(id)),
+        "span ids drawn after a restore differ between copies"
+    );
 }
