@@ -183,6 +183,14 @@ async fn end_mode_publishes_each_invocation_before_next_and_matches_the_platform
     );
     let init = sandbox.init_reports().await;
     assert_eq!(published(m, "InitDuration"), reported(&init, "durationMs"));
+    // Every flush that published data is timed and published with the next one: the six
+    // end-mode flushes at least (the last with SHUTDOWN's flush).
+    let flushes = published(m, "FlushDuration");
+    assert!(flushes.len() >= 6, "{flushes:?}");
+    assert!(
+        flushes.iter().all(|ms| ms.is_finite() && *ms > 0.0),
+        "{flushes:?}"
+    );
 
     // Handler events: all of them, with their own dimensions.
     assert_eq!(total(m, "ItemsProcessed", &fn_dims()), 42.0);
@@ -476,4 +484,46 @@ async fn rate_limit_decisions_become_per_rule_metrics() {
     assert_eq!(total(&m, "RateLimitRequests", &search), 1.0);
     assert_eq!(total(&m, "RateLimitAllowed", &search), 1.0);
     assert_eq!(total(&m, "EventsDropped", &fn_dims()), 0.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_metric_named_like_a_builtin_is_refused_and_counted() {
+    let mut sandbox = Sandbox::start(sandbox(&[("LIFTWATCH_FLUSH", "end")]))
+        .await
+        .unwrap();
+    let intake = sandbox.ports().intake;
+    // A sender that skips the SDK's check, as any language's ten-line sender can.
+    let forge = async {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let lines = [
+            r#"{"v":1,"type":"metric","name":"Invocations","value":1000,"kind":"count"}"#,
+            r#"{"v":1,"type":"metric","name":"Duration","value":999999,"kind":"distribution","unit":"Milliseconds"}"#,
+            r#"{"v":1,"type":"metric","name":"Orders","value":2,"kind":"count"}"#,
+        ];
+        socket
+            .send_to(lines.join("\n").as_bytes(), ("127.0.0.1", intake))
+            .unwrap();
+    };
+    let (outcome, ()) = tokio::join!(sandbox.invoke(json!({ "sleep_ms": 600 })), forge);
+    assert_eq!(outcome.unwrap().status, InvokeStatus::Success);
+    sandbox.invoke(json!({ "items": 1 })).await.unwrap();
+    assert_clean_shutdown(&sandbox.shutdown().await.unwrap());
+    let m = sandbox.emf().metrics;
+    assert_eq!(
+        total(&m, "Invocations", &fn_dims()),
+        2.0,
+        "only the platform's"
+    );
+    assert!(!published(&m, "Duration").contains(&999_999.0));
+    assert_eq!(
+        total(&m, "Orders", &fn_dims()),
+        2.0,
+        "the rest of the datagram kept"
+    );
+    assert_eq!(
+        total(&m, "EventsMalformed", &fn_dims()),
+        2.0,
+        "both reserved names counted"
+    );
 }

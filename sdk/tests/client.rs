@@ -165,10 +165,21 @@ fn invalid_metrics_are_not_sent_and_are_counted() {
     client.timing(" ", 1.0);
     client.gauge(&"x".repeat(256), 1.0);
     assert_eq!((client.sent(), client.failed()), (0, 7));
+    // The extension's own names are its own: a custom `Invocations` would add to them.
+    client.count("Invocations", 1.0);
+    client.timing("Duration", 5.0);
+    assert!(matches!(
+        client.try_send(Metric::count("ColdStarts", 1.0).dimension("Shop", "x")),
+        Err(SendError::Invalid(ProtocolError::InvalidField {
+            field: "name",
+            ..
+        }))
+    ));
+    assert_eq!((client.sent(), client.failed()), (0, 10));
     // Nothing reached the socket: the first datagram is the one valid metric sent last.
     client.count("Sentinel", 1.0);
     assert_eq!(intake.metric().name, "Sentinel");
-    assert_eq!((client.sent(), client.failed()), (1, 7));
+    assert_eq!((client.sent(), client.failed()), (1, 10));
 }
 
 #[test]

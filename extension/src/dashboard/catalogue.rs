@@ -179,6 +179,7 @@ pub const METRICS: &[Metric] = &[
     metric("EventsDropped", Count, SUM, Extension, "Events dropped and malformed"),
     metric("EventsMalformed", Count, SUM, Extension, "Events dropped and malformed"),
     metric("SinkErrors", Count, SUM, Extension, "Sink errors"),
+    metric("FlushDuration", Milliseconds, &["p99", "Maximum"], Extension, "Flush duration (ms)"),
 ];
 
 /// The catalogue entry of `name`.

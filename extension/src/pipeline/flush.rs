@@ -4,6 +4,7 @@
 
 use std::time::Instant;
 
+use liftwatch::Unit;
 use liftwatch::clock::now_ms;
 
 use super::{FlushSummary, Pipeline};
@@ -13,6 +14,7 @@ use crate::sink::SinkError;
 
 impl Pipeline {
     pub(super) async fn flush(&mut self, deadline: Instant) -> FlushSummary {
+        let started = Instant::now();
         self.drain_intake(usize::MAX);
         if let Some(intake) = self.intake.as_mut() {
             self.health.dropped(intake.take_kernel_drops_if_due());
@@ -42,6 +44,15 @@ impl Pipeline {
         self.health.malformed(self.sampling.take_errors());
         let counts = self.health.take();
         aggregate::health_series(function, counts, series);
+        // Only a flush that published more than earlier flushes' durations adds its own,
+        // or an idle sandbox would write one document per interval forever.
+        let publishes_data = !series.is_empty();
+        let durations = &mut self.flush_durations;
+        aggregate::take_samples(
+            function,
+            [("FlushDuration", Unit::Milliseconds, durations)],
+            series,
+        );
         if batch.is_empty() {
             self.traces.export(&spans, deadline).await;
             self.ratelimits
@@ -78,6 +89,10 @@ impl Pipeline {
         self.ratelimits
             .write_table(self.final_flush, deadline, &self.health)
             .await;
+        if publishes_data {
+            self.flush_durations
+                .push(started.elapsed().as_secs_f64() * 1_000.0);
+        }
         FlushSummary {
             telemetry_records: self.telemetry_records,
             series: batch.series.len(),

@@ -62,6 +62,8 @@ pub struct Pipeline {
     /// Ids were drawn again at the first INVOKE; the restore's `platform.restoreStart`,
     /// arriving later, needs nothing more.
     restored_at_invoke: bool,
+    /// Durations (ms) of earlier flushes that published something, for `FlushDuration`.
+    flush_durations: Vec<f64>,
     /// SHUTDOWN's final flush is running: write everything that is due and kept.
     final_flush: bool,
     last_flush: Instant,
@@ -94,6 +96,7 @@ impl Pipeline {
             connections: ConnectionCounts::default(),
             restore_expected: false,
             restored_at_invoke: false,
+            flush_durations: Vec::new(),
             final_flush: false,
             last_flush: Instant::now(),
         }

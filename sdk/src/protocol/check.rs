@@ -3,7 +3,7 @@
 
 use super::names::{
     MAX_DIMENSION_NAME_CHARS, MAX_DIMENSION_VALUE_CHARS, MAX_NAME_CHARS, METADATA_MEMBER, blank,
-    has_control, longer_than,
+    has_control, is_reserved_metric_name, longer_than,
 };
 use super::{
     MAX_DIMENSIONS, MAX_KEY_CLASS_CHARS, MAX_MAGNITUDE, MAX_WINDOW_SECONDS, MIN_MAGNITUDE,
@@ -32,16 +32,25 @@ pub(super) fn check_name(field: &'static str, name: &str) -> Result<(), Protocol
 }
 
 /// Checks a metric name: 1–255 characters (Unicode scalar values), not empty or only
-/// whitespace, no control characters.
+/// whitespace, no control characters, not one of the extension's own metric names
+/// ([`names::RESERVED_METRIC_NAMES`](super::names::RESERVED_METRIC_NAMES)).
 ///
 /// ```
 /// use liftwatch::protocol::check_metric_name;
 /// assert!(check_metric_name("Latency p99 (ms)").is_ok());
 /// assert!(check_metric_name("  ").is_err());
 /// assert!(check_metric_name("line\nbreak").is_err());
+/// assert!(check_metric_name("Invocations").is_err());
 /// ```
 pub fn check_metric_name(name: &str) -> Result<(), ProtocolError> {
-    check_name("name", name)
+    check_name("name", name)?;
+    if is_reserved_metric_name(name) {
+        return Err(invalid(
+            "name",
+            "reserved for the extension's own metrics (docs/METRICS.md)",
+        ));
+    }
+    Ok(())
 }
 
 /// Checks that a value is one CloudWatch accepts: finite, and zero or a magnitude within
@@ -200,7 +209,7 @@ pub fn check_window_seconds(seconds: u64) -> Result<(), ProtocolError> {
 /// The checks for a metric without dimensions, identical to [`super::MetricEvent::validate`]
 /// on one: the SDK's borrowed fast path (`Client::count` and friends) uses it.
 pub(crate) fn check_simple(name: &str, value: f64) -> Result<(), ProtocolError> {
-    check_name("name", name)?;
+    check_metric_name(name)?;
     check_value(value)
 }
 

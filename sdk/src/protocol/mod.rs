@@ -31,7 +31,6 @@ use std::fmt;
 
 use crate::unit::Unit;
 
-use check::check_name;
 pub(crate) use check::{check_dimension, check_dimension_count, check_simple, duplicate_dimension};
 pub use check::{
     check_dimensions, check_key_class, check_metric_name, check_rule, check_value,
@@ -244,7 +243,7 @@ impl MetricEvent {
     /// assert!(matches!(event.validate(), Err(ProtocolError::InvalidField { field: "value", .. })));
     /// ```
     pub fn validate(mut self) -> Result<Self, ProtocolError> {
-        check_name("name", &self.name)?;
+        check_metric_name(&self.name)?;
         check_value(self.value)?;
         self.dimensions = check_dimensions(self.dimensions)?;
         // In EMF a metric and its dimensions are members of one JSON object.

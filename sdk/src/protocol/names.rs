@@ -30,6 +30,127 @@ pub const MAX_DIMENSION_NAME_CHARS: usize = 250;
 /// The root member holding EMF's metadata; no metric or dimension may take its name.
 pub const METADATA_MEMBER: &str = "_aws";
 
+/// The names of the extension's own metrics (docs/METRICS.md). A handler's metric may not
+/// take one: it would land in the extension's series (a custom `Invocations` would add to
+/// the platform's count), so the SDK refuses it before sending and the intake counts it in
+/// `EventsMalformed`.
+///
+/// ```
+/// use liftwatch::protocol::names::{RESERVED_METRIC_NAMES, is_reserved_metric_name};
+/// assert!(is_reserved_metric_name("Invocations") && !is_reserved_metric_name("Orders"));
+/// assert!(RESERVED_METRIC_NAMES.iter().all(|n| is_reserved_metric_name(n)));
+/// ```
+pub const RESERVED_METRIC_NAMES: &[&str] = &[
+    "Invocations",
+    "Errors",
+    "Timeouts",
+    "OutOfMemory",
+    "ColdStarts",
+    "ProactiveInitializations",
+    "Restores",
+    "EstimatedCost",
+    "Duration",
+    "RuntimeDuration",
+    "PostRuntimeDuration",
+    "BilledDuration",
+    "InitDuration",
+    "RestoreDuration",
+    "BilledRestoreDuration",
+    "MemoryUtilization",
+    "MaxMemoryUsed",
+    "MemorySize",
+    "CpuUserTime",
+    "CpuSystemTime",
+    "CpuTotalTime",
+    "RxBytes",
+    "TxBytes",
+    "TotalNetwork",
+    "TmpUsed",
+    "TmpMax",
+    "FdUse",
+    "FdMax",
+    "ThreadsUse",
+    "ThreadsMax",
+    "TracesGenerated",
+    "TracesSampled",
+    "TraceErrors",
+    "SpansExported",
+    "SpansDropped",
+    "ActiveConnections",
+    "ConnectionsOpened",
+    "ConnectionsClosed",
+    "ConnectionCountErrors",
+    "Messages",
+    "MessageBytes",
+    "RateLimitRequests",
+    "RateLimitAllowed",
+    "RateLimitBlocked",
+    "RateLimitErrors",
+    "EventsReceived",
+    "EventsDropped",
+    "EventsMalformed",
+    "SinkErrors",
+    "FlushDuration",
+];
+
+/// True when `name` is one of [`RESERVED_METRIC_NAMES`] (exact, case-sensitive).
+#[inline]
+pub fn is_reserved_metric_name(name: &str) -> bool {
+    matches!(
+        name,
+        "Invocations"
+            | "Errors"
+            | "Timeouts"
+            | "OutOfMemory"
+            | "ColdStarts"
+            | "ProactiveInitializations"
+            | "Restores"
+            | "EstimatedCost"
+            | "Duration"
+            | "RuntimeDuration"
+            | "PostRuntimeDuration"
+            | "BilledDuration"
+            | "InitDuration"
+            | "RestoreDuration"
+            | "BilledRestoreDuration"
+            | "MemoryUtilization"
+            | "MaxMemoryUsed"
+            | "MemorySize"
+            | "CpuUserTime"
+            | "CpuSystemTime"
+            | "CpuTotalTime"
+            | "RxBytes"
+            | "TxBytes"
+            | "TotalNetwork"
+            | "TmpUsed"
+            | "TmpMax"
+            | "FdUse"
+            | "FdMax"
+            | "ThreadsUse"
+            | "ThreadsMax"
+            | "TracesGenerated"
+            | "TracesSampled"
+            | "TraceErrors"
+            | "SpansExported"
+            | "SpansDropped"
+            | "ActiveConnections"
+            | "ConnectionsOpened"
+            | "ConnectionsClosed"
+            | "ConnectionCountErrors"
+            | "Messages"
+            | "MessageBytes"
+            | "RateLimitRequests"
+            | "RateLimitAllowed"
+            | "RateLimitBlocked"
+            | "RateLimitErrors"
+            | "EventsReceived"
+            | "EventsDropped"
+            | "EventsMalformed"
+            | "SinkErrors"
+            | "FlushDuration"
+    )
+}
+
 /// True when `s` has more than `max` characters; counts only when the byte length could.
 ///
 /// ```

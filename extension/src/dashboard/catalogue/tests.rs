@@ -144,3 +144,17 @@ fn a_panel_has_one_unit_and_one_area_and_the_ratio_uses_catalogued_counts() {
     );
     assert!(Area::ALL.iter().all(|area| !panels(*area).is_empty()));
 }
+
+#[test]
+fn the_catalogue_is_the_protocols_reserved_names() {
+    let catalogue: std::collections::BTreeSet<&str> = METRICS.iter().map(|m| m.name).collect();
+    let reserved: std::collections::BTreeSet<&str> =
+        liftwatch::protocol::names::RESERVED_METRIC_NAMES
+            .iter()
+            .copied()
+            .collect();
+    assert_eq!(
+        catalogue, reserved,
+        "handlers may not take the extension's names"
+    );
+}
