@@ -10,6 +10,8 @@
 //! - With `refuse_telemetry_subscription`, every subscription answers 500.
 //! - Register and subscribe requests are passed on as `Content-Type: application/json`
 //!   whatever the caller sent (the simulator answers 415 otherwise; Lambda does not).
+//! - With a telemetry relay, each subscription's `destination.URI` is replaced by a route
+//!   of the relay (the recorded subscription keeps the extension's own document).
 //! - It records what it sees: registrations, subscription attempts and their verdicts,
 //!   and the moment each extension receives SHUTDOWN (with its `deadlineMs`).
 
@@ -34,6 +36,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::relay::TelemetryRelay;
 use forward::{error_response, forward, header};
 use observations::Log;
 pub use observations::{
@@ -51,10 +54,13 @@ const EXTENSION_NAME: &str = "lambda-extension-name";
 type Upstream = Client<HttpConnector, Full<Bytes>>;
 
 /// What the proxy changes on top of the simulator.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct ProxyOptions {
     /// Answer every Telemetry API subscription with 500.
     pub refuse_telemetry_subscription: bool,
+    /// Subscribe through this relay: each subscription's `destination.URI` is replaced by
+    /// a route of the relay, which forwards the batches to the original URI.
+    pub relay: Option<Arc<TelemetryRelay>>,
 }
 
 #[derive(Debug)]
@@ -186,7 +192,11 @@ async fn answer(state: &State, req: Request<Incoming>) -> Response<Bytes> {
         return reply;
     }
 
-    let response = forward(&state.client, state.upstream, parts, body.clone()).await;
+    let upstream_body = match (&state.options.relay, subscribing) {
+        (Some(relay), true) => through_relay(relay, &body),
+        _ => body.clone(),
+    };
+    let response = forward(&state.client, state.upstream, parts, upstream_body).await;
     let status = response.status();
     if subscribing {
         record_subscription(
@@ -232,6 +242,24 @@ fn intercept_subscription(
     };
     record_subscription(state, extension_id, body, verdict, reply.status());
     Some(reply)
+}
+
+/// The subscription document with `destination.URI` routed through `relay`; unchanged
+/// when it has no such string (the simulator then answers it as it would have).
+fn through_relay(relay: &TelemetryRelay, body: &Bytes) -> Bytes {
+    let Ok(mut document) = serde_json::from_slice::<Value>(body) else {
+        return body.clone();
+    };
+    let Some(uri) = document
+        .get_mut("destination")
+        .and_then(|d| d.get_mut("URI"))
+        .filter(|u| u.is_string())
+    else {
+        return body.clone();
+    };
+    let routed = relay.route(uri.as_str().unwrap_or_default());
+    *uri = Value::String(routed);
+    serde_json::to_vec(&document).map_or_else(|_| body.clone(), Bytes::from)
 }
 
 fn record_subscription(
