@@ -219,9 +219,13 @@ impl Sandbox {
         )
         .await?;
         if let Some(pause) = config.snap_start {
-            let timing =
-                crate::snapstart::snapshot_and_restore([&mut extension, &mut function], pause)
-                    .await;
+            let timing = crate::snapstart::snapshot_and_restore(
+                [&mut extension, &mut function],
+                &proxy,
+                pause,
+                config.init_timeout,
+            )
+            .await;
             platform.set_restore(timing);
         }
 

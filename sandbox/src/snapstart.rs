@@ -1,7 +1,9 @@
 //! The SnapStart lifecycle between Init and the first invocation: once init is over, both
 //! process groups are frozen (SIGSTOP) for the configured pause, which stands for the
 //! snapshot being taken and the sandbox waiting to be restored (the wall clock moves on),
-//! then thawed; the restore is done when the kernel reports both processes running again.
+//! then thawed; the restore is done when the kernel reports both processes running again
+//! and a runtime that called `/runtime/restore/next` has been answered and polls for its
+//! first invocation.
 //! The processes are not checkpointed for real (CRIU does not work here): what the
 //! extension sees is the frozen gap, the restore telemetry and the restored report fields.
 
@@ -13,14 +15,20 @@ use tokio::time::Instant;
 
 use crate::child::ChildProcess;
 use crate::platform::RestoreTiming;
+use crate::proxy::InterceptingProxy;
 
 /// How long to wait for the kernel to report a group stopped or running again.
 const SETTLE: Duration = Duration::from_millis(500);
 
-/// Freezes both children for `pause`, thaws them and measures the restore.
+/// Freezes both children for `pause`, thaws them and measures the restore: done once both
+/// run again and, if the runtime called `/runtime/restore/next`, once that call has been
+/// answered and the runtime has called `/runtime/invocation/next` (as Lambda's
+/// `restoreRuntimeDone`; waited for at most `limit`).
 pub(crate) async fn snapshot_and_restore(
     children: [&mut ChildProcess; 2],
+    proxy: &InterceptingProxy,
     pause: Duration,
+    limit: Duration,
 ) -> RestoreTiming {
     for child in &children {
         child.signal_group(Signal::SIGSTOP);
@@ -35,6 +43,12 @@ pub(crate) async fn snapshot_and_restore(
         child.signal_group(Signal::SIGCONT);
     }
     settle(&children, false).await;
+    if proxy.observations().restore_polled {
+        proxy.release_restore();
+        proxy
+            .wait_for(|o| o.runtime_polled_after_restore, limit)
+            .await;
+    }
     let duration = started.elapsed();
     RestoreTiming {
         frozen_at,

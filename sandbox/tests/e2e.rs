@@ -477,3 +477,59 @@ async fn rate_limit_decisions_become_per_rule_metrics() {
     assert_eq!(total(&m, "RateLimitAllowed", &search), 1.0);
     assert_eq!(total(&m, "EventsDropped", &fn_dims()), 0.0);
 }
+
+/// SnapStart with the real runtime (`lambda_runtime` calls `/runtime/restore/next` when
+/// `AWS_LAMBDA_INITIALIZATION_TYPE=snap-start`) and the real extension: the runtime's
+/// restore call is held through the pause and answered, the extension gets the restore
+/// records and no init records, and the first report carries the restore durations.
+#[tokio::test(flavor = "multi_thread")]
+async fn snap_start_restores_the_real_runtime_and_the_extension_gets_the_restore_records() {
+    let pause = Duration::from_millis(500);
+    let mut sandbox = sandbox(&[("LIFTWATCH_FLUSH", "end")])
+        .snap_start(pause)
+        .start()
+        .await
+        .expect("start");
+    let seen = sandbox.proxy_observations();
+    assert!(seen.restore_polled, "the runtime asked for /restore/next");
+    assert!(seen.restore_released && seen.runtime_polled_after_restore);
+    let restore = sandbox.restore_timing().expect("restored");
+    assert!((restore.started_at - restore.frozen_at).to_std().unwrap() >= pause);
+
+    let first = sandbox
+        .invoke(json!({"name": "snap"}))
+        .await
+        .expect("invoke");
+    let second = sandbox
+        .invoke(json!({"name": "start"}))
+        .await
+        .expect("invoke");
+    assert!(first.is_success() && second.is_success());
+    let metrics = &first.report["metrics"];
+    let restore_ms = (restore.duration_ms * 1_000.0).round() / 1_000.0;
+    assert_eq!(metrics["restoreDurationMs"], json!(restore_ms));
+    assert_eq!(
+        metrics["billedRestoreDurationMs"].as_f64(),
+        Some(restore.duration_ms.ceil())
+    );
+    assert!(metrics.get("initDurationMs").is_none());
+    assert!(second.report["metrics"].get("restoreDurationMs").is_none());
+
+    let shutdown = sandbox.shutdown().await.expect("shutdown");
+    assert_clean_shutdown(&shutdown);
+    let relayed = sandbox.relayed_telemetry();
+    assert!(relayed.iter().all(|b| b.status == 200), "{relayed:?}");
+    let types: Vec<String> = relayed
+        .iter()
+        .flat_map(|b| b.records.clone().unwrap_or_default())
+        .filter_map(|r| r["type"].as_str().map(str::to_owned))
+        .collect();
+    let count = |t: &str| types.iter().filter(|x| *x == t).count();
+    assert_eq!(count("platform.initStart"), 0, "{types:?}");
+    assert_eq!(count("platform.initReport"), 0, "{types:?}");
+    assert_eq!(count("platform.restoreStart"), 1, "{types:?}");
+    assert_eq!(count("platform.restoreReport"), 1, "{types:?}");
+    assert_eq!(count("platform.report"), 2, "{types:?}");
+    let metrics = sandbox.emf().metrics;
+    assert_eq!(total(&metrics, "Invocations", &fn_dims()), 2.0);
+}

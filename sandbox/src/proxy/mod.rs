@@ -12,6 +12,9 @@
 //!   whatever the caller sent (the simulator answers 415 otherwise; Lambda does not).
 //! - With a telemetry relay, each subscription's `destination.URI` is replaced by a route
 //!   of the relay (the recorded subscription keeps the extension's own document).
+//! - `GET /2018-06-01/runtime/restore/next` (SnapStart: the runtime is ready for the
+//!   snapshot) ends the runtime's init and is held until the sandbox restores
+//!   ([`InterceptingProxy::release_restore`]); the simulator does not serve it.
 //! - It records what it sees: registrations, subscription attempts and their verdicts,
 //!   and the moment each extension receives SHUTDOWN (with its `deadlineMs`).
 
@@ -46,6 +49,8 @@ pub use observations::{
 /// The Telemetry API subscription path.
 pub const TELEMETRY_PATH: &str = "/2022-07-01/telemetry";
 const RUNTIME_NEXT: &str = "/2018-06-01/runtime/invocation/next";
+/// SnapStart: the runtime is ready for the snapshot; answered once restored.
+const RESTORE_NEXT: &str = "/2018-06-01/runtime/restore/next";
 const EXTENSION_REGISTER: &str = "/2020-01-01/extension/register";
 const EXTENSION_NEXT: &str = "/2020-01-01/extension/event/next";
 const EXTENSION_ID: &str = "lambda-extension-identifier";
@@ -143,6 +148,12 @@ impl InterceptingProxy {
         }
     }
 
+    /// Answers the runtime's held `/runtime/restore/next` (SnapStart: the sandbox was
+    /// restored); a later call is answered at once.
+    pub fn release_restore(&self) {
+        self.state.update(|log| log.seen.restore_released = true);
+    }
+
     /// Stops accepting and drops every open connection.
     pub fn stop(&self) {
         self.accept.abort();
@@ -171,6 +182,13 @@ async fn answer(state: &State, req: Request<Incoming>) -> Response<Bytes> {
         log.seen.requests += 1;
         if method == Method::GET && path == RUNTIME_NEXT {
             log.seen.runtime_polled = true;
+            if log.seen.restore_released {
+                log.seen.runtime_polled_after_restore = true;
+            }
+        }
+        if method == Method::GET && path == RESTORE_NEXT {
+            log.seen.runtime_polled = true;
+            log.seen.restore_polled = true;
         }
         if method == Method::GET
             && path == EXTENSION_NEXT
@@ -180,6 +198,10 @@ async fn answer(state: &State, req: Request<Incoming>) -> Response<Bytes> {
         }
         log.refresh_init();
     });
+
+    if method == Method::GET && path == RESTORE_NEXT {
+        return restore_next(state).await;
+    }
 
     let (parts, body) = req.into_parts();
     let body = match body.collect().await {
@@ -215,6 +237,18 @@ async fn answer(state: &State, req: Request<Incoming>) -> Response<Bytes> {
         note_shutdown(state, extension_id, response.body());
     }
     response
+}
+
+/// `GET /runtime/restore/next` (the simulator does not serve it): held until the sandbox
+/// releases the restore, then 200 with an empty body, as Lambda answers after a restore.
+async fn restore_next(state: &State) -> Response<Bytes> {
+    let mut changes = state.version.subscribe();
+    while !state.read(|log| log.seen.restore_released) {
+        if changes.changed().await.is_err() {
+            break;
+        }
+    }
+    Response::new(Bytes::new())
 }
 
 /// The proxy's own answer to a subscription, or `None` to forward it.
