@@ -58,6 +58,7 @@ pub struct SandboxConfig {
     pub(crate) shutdown_deadline: Duration,
     pub(crate) runtime_stop_grace: Duration,
     pub(crate) init_timeout: Duration,
+    pub(crate) snap_start: Option<Duration>,
 }
 
 impl SandboxConfig {
@@ -79,6 +80,7 @@ impl SandboxConfig {
             shutdown_deadline: LAMBDA_SHUTDOWN_DEADLINE,
             runtime_stop_grace: LAMBDA_RUNTIME_STOP_GRACE,
             init_timeout: LAMBDA_INIT_TIMEOUT,
+            snap_start: None,
         }
     }
 
@@ -170,6 +172,20 @@ impl SandboxConfig {
     #[must_use]
     pub fn init_timeout(mut self, timeout: Duration) -> Self {
         self.init_timeout = timeout;
+        self
+    }
+
+    /// Runs the SnapStart lifecycle: both children get
+    /// `AWS_LAMBDA_INITIALIZATION_TYPE=snap-start` and no `AWS_LAMBDA_LOG_GROUP_NAME` /
+    /// `AWS_LAMBDA_LOG_STREAM_NAME` (unless set with [`SandboxConfig::env`]); after init both
+    /// process groups are frozen for `pause` (standing for the snapshot), then thawed, and
+    /// the extension's telemetry carries `platform.restoreStart`, `restoreRuntimeDone` and
+    /// `restoreReport` instead of the init records, and the first `platform.report` carries
+    /// `restoreDurationMs` and `billedRestoreDurationMs`. The processes are not
+    /// checkpointed (see the README for what differs from Lambda).
+    #[must_use]
+    pub fn snap_start(mut self, pause: Duration) -> Self {
+        self.snap_start = Some(pause);
         self
     }
 

@@ -1,8 +1,10 @@
 //! What a test reads from a running (or shut down) sandbox: its ports and paths, the
-//! children's captured output and the EMF metrics in it, the platform telemetry the
-//! simulator captured, and what the proxy observed.
+//! children's captured output and the EMF metrics in it, the platform telemetry (the
+//! simulator's, as the relay edits it, and what the relay forwarded), and what the proxy
+//! observed.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -11,7 +13,9 @@ use crate::config::SandboxConfig;
 use crate::emf::{self, EmfScan, MetricSummary};
 use crate::error::SandboxError;
 use crate::output::{OutputCapture, Stream};
+use crate::platform::{InitializationType, PlatformEdit, RestoreTiming};
 use crate::proxy::ProxyObservations;
+use crate::relay::{BatchTransform, RelayedBatch};
 use crate::sandbox::{Sandbox, SandboxPorts, lock};
 use lambda_simulator::TelemetryEvent;
 
@@ -120,13 +124,48 @@ impl Sandbox {
         self.proxy.observations()
     }
 
-    /// Every telemetry event the platform emitted (captured by the simulator whether or
-    /// not it was delivered). After `shutdown`, the events as of the start of shutdown.
+    /// The platform telemetry the extension was sent: every event the simulator emitted
+    /// (captured whether or not it was delivered), edited as the telemetry relay edits the
+    /// extension's stream (`platform.initStart` added; with SnapStart, the init records
+    /// replaced by the restore records and the restore fields in the first report). It is
+    /// the stream a subscriber of every platform type gets, independent of delivery timing
+    /// and of whether a subscription exists; [`Sandbox::relayed_telemetry`] is what
+    /// actually went over HTTP. After `shutdown`, the events as of the start of shutdown.
     pub async fn telemetry_events(&self) -> Vec<TelemetryEvent> {
-        match &self.simulator {
+        let captured = match &self.simulator {
             Some(sim) => sim.get_telemetry_events().await,
             None => self.telemetry_snapshot.clone(),
-        }
+        };
+        self.edited(captured)
+    }
+
+    /// `events` edited as the relay edits a stream that starts with them.
+    pub(crate) fn edited(&self, events: Vec<TelemetryEvent>) -> Vec<TelemetryEvent> {
+        let batch = events
+            .into_iter()
+            .filter_map(|e| serde_json::to_value(e).ok())
+            .collect();
+        PlatformEdit::new(Arc::clone(&self.platform))
+            .transform(batch)
+            .into_iter()
+            .filter_map(|e| serde_json::from_value(e).ok())
+            .collect()
+    }
+
+    /// Every batch the telemetry relay forwarded to the extension, in order, with the
+    /// status the extension answered.
+    pub fn relayed_telemetry(&self) -> Vec<RelayedBatch> {
+        self.relay.relayed()
+    }
+
+    /// How the sandbox was initialised (`snap-start` with [`SandboxConfig::snap_start`]).
+    pub fn initialization_type(&self) -> InitializationType {
+        self.platform.initialization_type()
+    }
+
+    /// The SnapStart freeze and restore (`None` without SnapStart).
+    pub fn restore_timing(&self) -> Option<RestoreTiming> {
+        self.platform.restore()
     }
 
     /// The `record` of every captured event of `event_type` (e.g. `platform.report`).
@@ -150,8 +189,14 @@ impl Sandbox {
         self.platform_records("platform.runtimeDone").await
     }
 
-    /// Every `platform.initReport` record.
+    /// Every `platform.initReport` record (none with SnapStart: see
+    /// [`Sandbox::restore_reports`]).
     pub async fn init_reports(&self) -> Vec<Value> {
         self.platform_records("platform.initReport").await
+    }
+
+    /// Every `platform.restoreReport` record (one with SnapStart, none otherwise).
+    pub async fn restore_reports(&self) -> Vec<Value> {
+        self.platform_records("platform.restoreReport").await
     }
 }

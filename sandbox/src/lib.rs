@@ -53,6 +53,11 @@
 //!    proxy passes register and subscribe bodies on with that header, as Lambda accepts them.
 //! 7. **Small fidelity fixes:** the invoked function ARN and `AWS_LAMBDA_LOG_GROUP_NAME`
 //!    use the configured function name (the simulator hard-codes `test-function`).
+//! 8. **`platform.initStart` is never delivered** (the simulator emits it before anyone
+//!    can subscribe). Platform telemetry reaches the extension through a
+//!    [`relay::TelemetryRelay`] the proxy subscribes it to; the sandbox's edit
+//!    ([`platform::PlatformEdit`]) puts its own `initStart` first, and with
+//!    [`SandboxConfig::snap_start`] replaces the init records by the restore records.
 //!
 //! Not worked around: timeouts are not enforced (`invoke` gives up with an error after
 //! the timeout plus a margin; the runtime is not killed), `function`/`extension` log
@@ -66,9 +71,11 @@ pub mod inspect;
 pub mod invoke;
 pub mod moto;
 pub mod output;
+pub mod platform;
 pub mod ports;
 pub mod proxy;
 pub mod recorder;
+pub mod relay;
 pub mod sandbox;
 pub mod shutdown;
 pub mod table;
@@ -76,6 +83,7 @@ pub mod table;
 mod child;
 mod layout;
 mod serve;
+mod snapstart;
 
 pub use config::SandboxConfig;
 pub use emf::{EmfMetric, EmfScan, MetricSummary};
@@ -84,6 +92,8 @@ pub use invoke::{FunctionError, InvokeOutcome, InvokeStatus};
 pub use lambda_simulator::TelemetryEvent;
 pub use layout::built_binary;
 pub use output::{OutputCapture, Stream};
+pub use platform::{InitializationType, RestoreTiming};
 pub use proxy::{ProxyObservations, SubscriptionAttempt, SubscriptionVerdict};
+pub use relay::{BatchTransform, RelayedBatch, TelemetryRelay};
 pub use sandbox::{Sandbox, SandboxPorts};
 pub use shutdown::{ProcessEnd, ShutdownOutcome};

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use liftwatch_sandbox::config::FLUSH_VAR;
@@ -24,6 +25,8 @@ options:
   --env KEY=VALUE        extra environment variable for both processes (repeatable)
   --no-freeze            do not freeze the processes between invocations
   --refuse-telemetry     answer the extension's Telemetry API subscription with 500
+  --snapstart[=SECS]     SnapStart: after init, freeze both processes for SECS (default 2)
+                         standing for the snapshot, then restore (restore telemetry)
   --verbose              echo the processes' logs and the simulator's lifecycle to stderr
   --help                 print this help";
 
@@ -39,8 +42,12 @@ struct Args {
     env: Vec<(String, String)>,
     freeze: bool,
     refuse_telemetry: bool,
+    snap_start: Option<Duration>,
     verbose: bool,
 }
+
+/// The pause `--snapstart` stands for the snapshot with, unless given.
+const DEFAULT_SNAPSTART_PAUSE: Duration = Duration::from_secs(2);
 
 fn parse_args(raw: impl IntoIterator<Item = String>) -> anyhow::Result<Option<Args>> {
     let mut args = Args {
@@ -54,6 +61,7 @@ fn parse_args(raw: impl IntoIterator<Item = String>) -> anyhow::Result<Option<Ar
         env: Vec::new(),
         freeze: true,
         refuse_telemetry: false,
+        snap_start: None,
         verbose: false,
     };
     let mut invocations = None;
@@ -91,6 +99,16 @@ fn parse_args(raw: impl IntoIterator<Item = String>) -> anyhow::Result<Option<Ar
             }
             "--no-freeze" => args.freeze = false,
             "--refuse-telemetry" => args.refuse_telemetry = true,
+            "--snapstart" => args.snap_start = Some(DEFAULT_SNAPSTART_PAUSE),
+            _ if flag.starts_with("--snapstart=") => {
+                let secs = &flag["--snapstart=".len()..];
+                let pause = secs
+                    .parse::<f64>()
+                    .ok()
+                    .and_then(|s| Duration::try_from_secs_f64(s).ok())
+                    .with_context(|| format!("bad {flag}, want --snapstart=SECONDS"))?;
+                args.snap_start = Some(pause);
+            }
             "--verbose" | "-v" => args.verbose = true,
             other => bail!("unknown argument {other}\n\n{USAGE}"),
         }
@@ -158,6 +176,9 @@ async fn cli() -> anyhow::Result<()> {
     if let Some(name) = &args.function_name {
         config = config.function_name(name.clone());
     }
+    if let Some(pause) = args.snap_start {
+        config = config.snap_start(pause);
+    }
     tokio::select! {
         result = run(config, &args) => result,
         _ = tokio::signal::ctrl_c() => {
@@ -177,6 +198,13 @@ async fn run(config: SandboxConfig, args: &Args) -> anyhow::Result<()> {
         ports.telemetry,
         ports.intake
     );
+    if let Some(restore) = sandbox.restore_timing() {
+        eprintln!(
+            "snapstart: frozen for {} ms after init, restored in {:.3} ms",
+            (restore.started_at - restore.frozen_at).num_milliseconds(),
+            restore.duration_ms
+        );
+    }
     for i in 1..=args.invocations {
         let outcome = sandbox
             .invoke(args.payload.clone())

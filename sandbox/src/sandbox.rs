@@ -21,8 +21,10 @@ use crate::config::{
 use crate::error::{Role, SandboxError};
 use crate::layout::Layout;
 use crate::output::{Echo, OutputCapture};
+use crate::platform::{InitializationType, PlatformEdit, PlatformModel};
 use crate::ports::PortPicker;
 use crate::proxy::{InterceptingProxy, ProxyObservations, ProxyOptions};
+use crate::relay::{BatchTransform, TelemetryRelay};
 
 /// The addresses and ports of one sandbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +46,8 @@ pub struct Sandbox {
     pub(crate) simulator: Option<Arc<Simulator>>,
     pub(crate) telemetry_snapshot: Vec<TelemetryEvent>,
     pub(crate) proxy: InterceptingProxy,
+    pub(crate) relay: Arc<TelemetryRelay>,
+    pub(crate) platform: Arc<PlatformModel>,
     pub(crate) extension: Mutex<ChildProcess>,
     pub(crate) function: Mutex<ChildProcess>,
     pub(crate) extension_output: OutputCapture,
@@ -107,6 +111,20 @@ impl Sandbox {
                 .map_err(|e| SandboxError::io("picking a port", e))?,
         };
 
+        // Lambda's Init phase begins when the extensions start; the simulator's clock for it
+        // starts when it is built, just after this.
+        let initialization_type = if config.snap_start.is_some() {
+            InitializationType::SnapStart
+        } else {
+            InitializationType::OnDemand
+        };
+        let platform = Arc::new(PlatformModel::new(
+            initialization_type,
+            chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6),
+            &config.function_name,
+            config.memory_mb,
+            &config.region,
+        ));
         let simulator = Simulator::builder()
             .function_name(config.function_name.clone())
             .memory_size_mb(config.memory_mb)
@@ -129,8 +147,16 @@ impl Sandbox {
         let simulator = SimulatorGuard(Some(Arc::new(simulator)));
         let sim = simulator.0.clone().ok_or(SandboxError::ShutDown)?;
 
+        let edits = Arc::clone(&platform);
+        let relay = TelemetryRelay::start(Arc::new(move || {
+            Box::new(PlatformEdit::new(Arc::clone(&edits))) as Box<dyn BatchTransform>
+        }))
+        .await
+        .map(Arc::new)
+        .map_err(|e| SandboxError::io("starting the telemetry relay", e))?;
         let options = ProxyOptions {
             refuse_telemetry_subscription: config.refuse_telemetry_subscription,
+            relay: Some(Arc::clone(&relay)),
         };
         let proxy = InterceptingProxy::start(sim.addr(), options)
             .await
@@ -145,7 +171,7 @@ impl Sandbox {
         let layout = Layout::create()?;
         let extension_path = layout.install_extension(&config.extension)?;
         let function_path = layout.install_function(&config.function)?;
-        let env = child_env(&config, &sim, &ports);
+        let env = child_env(&config, &sim, &ports, initialization_type);
 
         let echo = Echo {
             stdout: false,
@@ -192,6 +218,16 @@ impl Sandbox {
             "init to complete",
         )
         .await?;
+        if let Some(pause) = config.snap_start {
+            let timing = crate::snapstart::snapshot_and_restore(
+                [&mut extension, &mut function],
+                &proxy,
+                pause,
+                config.init_timeout,
+            )
+            .await;
+            platform.set_restore(timing);
+        }
 
         Ok(Sandbox {
             extension_output: extension.output().clone(),
@@ -201,6 +237,8 @@ impl Sandbox {
             simulator: simulator.take(),
             telemetry_snapshot: Vec::new(),
             proxy,
+            relay,
+            platform,
             ports,
             extension_path,
             layout,
@@ -260,10 +298,13 @@ fn register_freeze(sim: &Simulator, child: &ChildProcess) {
 }
 
 /// The environment both children get (Lambda gives extensions the function's variables).
+/// SnapStart functions get `AWS_LAMBDA_INITIALIZATION_TYPE=snap-start` and no log group
+/// or stream name, as in Lambda.
 fn child_env(
     config: &SandboxConfig,
     sim: &Simulator,
     ports: &SandboxPorts,
+    initialization_type: InitializationType,
 ) -> BTreeMap<String, String> {
     let mut env: BTreeMap<String, String> = sim.lambda_env_vars().into_iter().collect();
     env.insert(
@@ -271,9 +312,21 @@ fn child_env(
         ports.runtime_api.to_string(),
     );
     env.insert(
-        "AWS_LAMBDA_LOG_GROUP_NAME".into(),
-        format!("/aws/lambda/{}", config.function_name),
+        "AWS_LAMBDA_INITIALIZATION_TYPE".into(),
+        initialization_type.as_str().into(),
     );
+    match initialization_type {
+        InitializationType::OnDemand => {
+            env.insert(
+                "AWS_LAMBDA_LOG_GROUP_NAME".into(),
+                format!("/aws/lambda/{}", config.function_name),
+            );
+        }
+        InitializationType::SnapStart => {
+            env.remove("AWS_LAMBDA_LOG_GROUP_NAME");
+            env.remove("AWS_LAMBDA_LOG_STREAM_NAME");
+        }
+    }
     for key in PASSTHROUGH_VARS {
         if let Ok(value) = std::env::var(key) {
             env.insert(key.into(), value);

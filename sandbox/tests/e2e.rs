@@ -527,3 +527,105 @@ async fn a_handler_metric_named_like_a_builtin_is_refused_and_counted() {
         "both reserved names counted"
     );
 }
+
+/// SnapStart with the real runtime (`lambda_runtime` calls `/runtime/restore/next` when
+/// `AWS_LAMBDA_INITIALIZATION_TYPE=snap-start`) and the real extension: the runtime's
+/// restore call is held through the pause and answered, the extension gets the restore
+/// records and no init records, and the first report carries the restore durations.
+#[tokio::test(flavor = "multi_thread")]
+async fn snap_start_restores_the_real_runtime_and_the_extension_gets_the_restore_records() {
+    let pause = Duration::from_millis(500);
+    let moto = liftwatch_sandbox::moto::moto_url();
+    // Both tables configured (never created: nothing here writes before the restore), so
+    // the statistics writer and the lease holder have ids to draw again.
+    let mut sandbox = sandbox(&[
+        ("LIFTWATCH_FLUSH", "end"),
+        ("LIFTWATCH_LOG_LEVEL", "info"),
+        ("LIFTWATCH_RATELIMIT_TABLE", "snapstart-stats"),
+        ("LIFTWATCH_CONNECTIONS_TABLE", "snapstart-connections"),
+        ("AWS_REGION", liftwatch_sandbox::moto::REGION),
+        ("AWS_ENDPOINT_URL", &moto),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ])
+    .snap_start(pause)
+    .start()
+    .await
+    .expect("start");
+    let seen = sandbox.proxy_observations();
+    assert!(seen.restore_polled, "the runtime asked for /restore/next");
+    assert!(seen.restore_released && seen.runtime_polled_after_restore);
+    let restore = sandbox.restore_timing().expect("restored");
+    assert!((restore.started_at - restore.frozen_at).to_std().unwrap() >= pause);
+
+    let first = sandbox
+        .invoke(json!({"name": "snap"}))
+        .await
+        .expect("invoke");
+    let second = sandbox
+        .invoke(json!({"name": "start"}))
+        .await
+        .expect("invoke");
+    assert!(first.is_success() && second.is_success());
+    let metrics = &first.report["metrics"];
+    let restore_ms = (restore.duration_ms * 1_000.0).round() / 1_000.0;
+    assert_eq!(metrics["restoreDurationMs"], json!(restore_ms));
+    assert_eq!(
+        metrics["billedRestoreDurationMs"].as_f64(),
+        Some(restore.duration_ms.ceil())
+    );
+    assert!(metrics.get("initDurationMs").is_none());
+    assert!(second.report["metrics"].get("restoreDurationMs").is_none());
+
+    let shutdown = sandbox.shutdown().await.expect("shutdown");
+    assert_clean_shutdown(&shutdown);
+    let relayed = sandbox.relayed_telemetry();
+    assert!(relayed.iter().all(|b| b.status == 200), "{relayed:?}");
+    let types: Vec<String> = relayed
+        .iter()
+        .flat_map(|b| b.records.clone().unwrap_or_default())
+        .filter_map(|r| r["type"].as_str().map(str::to_owned))
+        .collect();
+    let count = |t: &str| types.iter().filter(|x| *x == t).count();
+    assert_eq!(count("platform.initStart"), 0, "{types:?}");
+    assert_eq!(count("platform.initReport"), 0, "{types:?}");
+    assert_eq!(count("platform.restoreStart"), 1, "{types:?}");
+    assert_eq!(count("platform.restoreReport"), 1, "{types:?}");
+    assert_eq!(count("platform.report"), 2, "{types:?}");
+    let metrics = sandbox.emf().metrics;
+    assert_eq!(total(&metrics, "Invocations", &fn_dims()), 2.0);
+    // The extension: a restore is a cold start, with the platform's restore figures.
+    assert_eq!(total(&metrics, "ColdStarts", &fn_dims()), 1.0);
+    assert_eq!(total(&metrics, "Restores", &fn_dims()), 1.0);
+    assert_eq!(published(&metrics, "RestoreDuration"), [restore_ms]);
+    assert_eq!(
+        published(&metrics, "BilledRestoreDuration"),
+        [restore.duration_ms.ceil()]
+    );
+    assert!(published(&metrics, "InitDuration").is_empty());
+    assert_eq!(total(&metrics, "ProactiveInitializations", &fn_dims()), 0.0);
+    // Every id unique to the sandbox was drawn again after the restore, once.
+    let stderr = sandbox.extension_stderr();
+    let redrawn: Vec<&String> = stderr
+        .iter()
+        .filter(|l| l.contains("restored from a snapshot"))
+        .collect();
+    assert_eq!(redrawn.len(), 1, "{stderr:#?}");
+    let field = |name: &str| {
+        let start = redrawn[0].find(&format!("{name}=")).expect(name) + name.len() + 1;
+        redrawn[0][start..]
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .trim_matches('"')
+            .to_owned()
+    };
+    for id in ["statistics_writer", "lease_holder"] {
+        let (before, after) = (
+            field(&format!("{id}.before")),
+            field(&format!("{id}.after")),
+        );
+        assert!(!before.is_empty() && !after.is_empty(), "{}", redrawn[0]);
+        assert_ne!(before, after, "{id} drawn again: {}", redrawn[0]);
+    }
+}

@@ -4,9 +4,6 @@
 //! when told to, telemetry is delivered over HTTP, and SHUTDOWN ends a cooperative
 //! extension cleanly and kills one that ignores it at the deadline.
 
-use std::path::PathBuf;
-use std::process::Command;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, ensure};
@@ -15,113 +12,10 @@ use liftwatch_sandbox::{
     InvokeStatus, Role, Sandbox, SandboxConfig, SandboxError, SubscriptionVerdict, emf,
 };
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join(name)
-}
+mod common;
 
-/// The stand-ins need bash and curl; without them the tests are skipped (with a note).
-fn have_tools() -> bool {
-    let ok = ["bash", "curl"].iter().all(|tool| {
-        Command::new(tool)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    });
-    if !ok {
-        eprintln!("skipping: the stand-in processes need bash and curl");
-    }
-    ok
-}
-
-fn config() -> SandboxConfig {
-    SandboxConfig::new(fixture("standin-extension"), fixture("standin-function"))
-        .function_name("selftest-fn")
-        .memory_mb(256)
-}
-
-/// A minimal HTTP/1.1 endpoint that accepts Telemetry API batches (POST bodies holding a
-/// JSON array) and keeps every record it received.
-struct TelemetrySink {
-    port: u16,
-    records: Arc<Mutex<Vec<Value>>>,
-}
-
-impl TelemetrySink {
-    async fn start() -> anyhow::Result<Self> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let port = listener.local_addr()?.port();
-        let records = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&records);
-        tokio::spawn(async move {
-            while let Ok((mut stream, _)) = listener.accept().await {
-                let sink = Arc::clone(&sink);
-                tokio::spawn(async move {
-                    let mut buf = Vec::new();
-                    loop {
-                        let Some(end) = find(&buf, b"\r\n\r\n") else {
-                            let mut chunk = [0u8; 4096];
-                            match stream.read(&mut chunk).await {
-                                Ok(0) | Err(_) => return,
-                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                            }
-                            continue;
-                        };
-                        let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
-                        let length: usize = head
-                            .lines()
-                            .find_map(|l| l.strip_prefix("content-length:"))
-                            .and_then(|v| v.trim().parse().ok())
-                            .unwrap_or(0);
-                        while buf.len() < end + 4 + length {
-                            let mut chunk = [0u8; 4096];
-                            match stream.read(&mut chunk).await {
-                                Ok(0) | Err(_) => return,
-                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                            }
-                        }
-                        let body: Vec<u8> = buf.drain(..end + 4 + length).skip(end + 4).collect();
-                        if let Ok(Value::Array(batch)) = serde_json::from_slice(&body) {
-                            sink.lock().map(|mut s| s.extend(batch)).ok();
-                        }
-                        let reply = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
-                        if stream.write_all(reply).await.is_err() {
-                            return;
-                        }
-                    }
-                });
-            }
-        });
-        Ok(TelemetrySink { port, records })
-    }
-
-    fn records_of(&self, event_type: &str) -> Vec<Value> {
-        self.records
-            .lock()
-            .map(|r| {
-                r.iter()
-                    .filter(|e| e["type"] == event_type)
-                    .cloned()
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-}
-
-/// The state letter of `/proc/<pid>/stat` (`T` = stopped).
-fn process_state(pid: u32) -> anyhow::Result<char> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    let after_name = stat.rsplit_once(") ").context("bad stat")?.1;
-    after_name.chars().next().context("empty stat")
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
+use common::{TelemetrySink, config, fixture, have_tools, process_state};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn three_invocations_with_forwarded_headers_and_a_rejected_late_subscription()

@@ -38,11 +38,13 @@ impl ConnectionCounts {
         self.counter = Some((counter, rx));
     }
 
-    /// After a restore: the counter takes a new holder id and a new connection.
-    pub(super) fn restored(&mut self) {
-        if let Some((counter, _)) = self.counter.as_mut() {
-            counter.restored();
-        }
+    /// After a restore: the counter takes a new holder id and a new connection; its ids
+    /// before and after, when there is a counter.
+    pub(super) fn restored(&mut self) -> Option<(String, String)> {
+        let (counter, _) = self.counter.as_mut()?;
+        let before = counter.holder().to_owned();
+        counter.restored();
+        Some((before, counter.holder().to_owned()))
     }
 
     /// Counts a handler's connection event.

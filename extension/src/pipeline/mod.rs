@@ -259,10 +259,16 @@ impl Pipeline {
     /// written with the snapshot's copy, and connections opened before the snapshot are
     /// dropped (they may be dead; clients reconnect on their next request).
     fn restored(&mut self) {
-        tracing::info!("restored from a snapshot: ids drawn again, connections dropped");
         self.traces.restored();
-        self.ratelimits.restored();
-        self.connections.restored();
+        let writer = self.ratelimits.restored().unwrap_or_default();
+        let holder = self.connections.restored().unwrap_or_default();
+        tracing::info!(
+            statistics_writer.before = writer.0,
+            statistics_writer.after = writer.1,
+            lease_holder.before = holder.0,
+            lease_holder.after = holder.1,
+            "restored from a snapshot: ids drawn again, connections dropped"
+        );
         for sink in &mut self.sinks {
             sink.restored();
         }

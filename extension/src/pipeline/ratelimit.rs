@@ -32,11 +32,10 @@ impl RateLimits {
         self.table = Some(table);
     }
 
-    /// After a restore: the table writer takes a new id and a new connection.
-    pub(super) fn restored(&mut self) {
-        if let Some(table) = self.table.as_mut() {
-            table.restored();
-        }
+    /// After a restore: the table writer takes a new id and a new connection; its ids
+    /// before and after, when there is a table.
+    pub(super) fn restored(&mut self) -> Option<(String, String)> {
+        self.table.as_mut().map(TableSchedule::restored)
     }
 
     /// Counts a decision; false when an aggregator had to drop it.

@@ -33,9 +33,12 @@ impl TableSchedule {
         }
     }
 
-    /// After a SnapStart restore (see [`RateLimitWriter::restored`]).
-    pub fn restored(&mut self) {
+    /// After a SnapStart restore (see [`RateLimitWriter::restored`]): the writer's ids
+    /// before and after.
+    pub fn restored(&mut self) -> (String, String) {
+        let before = self.writer.sandbox_id().to_owned();
         self.writer.restored();
+        (before, self.writer.sandbox_id().to_owned())
     }
 
     /// Counts a decision for the table; false when the table's aggregator dropped it.

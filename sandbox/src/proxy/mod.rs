@@ -10,6 +10,11 @@
 //! - With `refuse_telemetry_subscription`, every subscription answers 500.
 //! - Register and subscribe requests are passed on as `Content-Type: application/json`
 //!   whatever the caller sent (the simulator answers 415 otherwise; Lambda does not).
+//! - With a telemetry relay, each subscription's `destination.URI` is replaced by a route
+//!   of the relay (the recorded subscription keeps the extension's own document).
+//! - `GET /2018-06-01/runtime/restore/next` (SnapStart: the runtime is ready for the
+//!   snapshot) ends the runtime's init and is held until the sandbox restores
+//!   ([`InterceptingProxy::release_restore`]); the simulator does not serve it.
 //! - It records what it sees: registrations, subscription attempts and their verdicts,
 //!   and the moment each extension receives SHUTDOWN (with its `deadlineMs`).
 
@@ -34,6 +39,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::relay::TelemetryRelay;
 use forward::{error_response, forward, header};
 use observations::Log;
 pub use observations::{
@@ -43,6 +49,8 @@ pub use observations::{
 /// The Telemetry API subscription path.
 pub const TELEMETRY_PATH: &str = "/2022-07-01/telemetry";
 const RUNTIME_NEXT: &str = "/2018-06-01/runtime/invocation/next";
+/// SnapStart: the runtime is ready for the snapshot; answered once restored.
+const RESTORE_NEXT: &str = "/2018-06-01/runtime/restore/next";
 const EXTENSION_REGISTER: &str = "/2020-01-01/extension/register";
 const EXTENSION_NEXT: &str = "/2020-01-01/extension/event/next";
 const EXTENSION_ID: &str = "lambda-extension-identifier";
@@ -51,10 +59,13 @@ const EXTENSION_NAME: &str = "lambda-extension-name";
 type Upstream = Client<HttpConnector, Full<Bytes>>;
 
 /// What the proxy changes on top of the simulator.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct ProxyOptions {
     /// Answer every Telemetry API subscription with 500.
     pub refuse_telemetry_subscription: bool,
+    /// Subscribe through this relay: each subscription's `destination.URI` is replaced by
+    /// a route of the relay, which forwards the batches to the original URI.
+    pub relay: Option<Arc<TelemetryRelay>>,
 }
 
 #[derive(Debug)]
@@ -137,6 +148,12 @@ impl InterceptingProxy {
         }
     }
 
+    /// Answers the runtime's held `/runtime/restore/next` (SnapStart: the sandbox was
+    /// restored); a later call is answered at once.
+    pub fn release_restore(&self) {
+        self.state.update(|log| log.seen.restore_released = true);
+    }
+
     /// Stops accepting and drops every open connection.
     pub fn stop(&self) {
         self.accept.abort();
@@ -165,6 +182,13 @@ async fn answer(state: &State, req: Request<Incoming>) -> Response<Bytes> {
         log.seen.requests += 1;
         if method == Method::GET && path == RUNTIME_NEXT {
             log.seen.runtime_polled = true;
+            if log.seen.restore_released {
+                log.seen.runtime_polled_after_restore = true;
+            }
+        }
+        if method == Method::GET && path == RESTORE_NEXT {
+            log.seen.runtime_polled = true;
+            log.seen.restore_polled = true;
         }
         if method == Method::GET
             && path == EXTENSION_NEXT
@@ -174,6 +198,10 @@ async fn answer(state: &State, req: Request<Incoming>) -> Response<Bytes> {
         }
         log.refresh_init();
     });
+
+    if method == Method::GET && path == RESTORE_NEXT {
+        return restore_next(state).await;
+    }
 
     let (parts, body) = req.into_parts();
     let body = match body.collect().await {
@@ -186,7 +214,11 @@ async fn answer(state: &State, req: Request<Incoming>) -> Response<Bytes> {
         return reply;
     }
 
-    let response = forward(&state.client, state.upstream, parts, body.clone()).await;
+    let upstream_body = match (&state.options.relay, subscribing) {
+        (Some(relay), true) => through_relay(relay, &body),
+        _ => body.clone(),
+    };
+    let response = forward(&state.client, state.upstream, parts, upstream_body).await;
     let status = response.status();
     if subscribing {
         record_subscription(
@@ -205,6 +237,18 @@ async fn answer(state: &State, req: Request<Incoming>) -> Response<Bytes> {
         note_shutdown(state, extension_id, response.body());
     }
     response
+}
+
+/// `GET /runtime/restore/next` (the simulator does not serve it): held until the sandbox
+/// releases the restore, then 200 with an empty body, as Lambda answers after a restore.
+async fn restore_next(state: &State) -> Response<Bytes> {
+    let mut changes = state.version.subscribe();
+    while !state.read(|log| log.seen.restore_released) {
+        if changes.changed().await.is_err() {
+            break;
+        }
+    }
+    Response::new(Bytes::new())
 }
 
 /// The proxy's own answer to a subscription, or `None` to forward it.
@@ -232,6 +276,24 @@ fn intercept_subscription(
     };
     record_subscription(state, extension_id, body, verdict, reply.status());
     Some(reply)
+}
+
+/// The subscription document with `destination.URI` routed through `relay`; unchanged
+/// when it has no such string (the simulator then answers it as it would have).
+fn through_relay(relay: &TelemetryRelay, body: &Bytes) -> Bytes {
+    let Ok(mut document) = serde_json::from_slice::<Value>(body) else {
+        return body.clone();
+    };
+    let Some(uri) = document
+        .get_mut("destination")
+        .and_then(|d| d.get_mut("URI"))
+        .filter(|u| u.is_string())
+    else {
+        return body.clone();
+    };
+    let routed = relay.route(uri.as_str().unwrap_or_default());
+    *uri = Value::String(routed);
+    serde_json::to_vec(&document).map_or_else(|_| body.clone(), Bytes::from)
 }
 
 fn record_subscription(

@@ -56,8 +56,17 @@ pub struct ShutdownDelivery {
 pub struct ProxyObservations {
     /// Successful registrations, in order.
     pub registered: Vec<Registration>,
-    /// Whether the runtime has called `/runtime/invocation/next`.
+    /// Whether the runtime has called `/runtime/invocation/next` (or, with SnapStart,
+    /// `/runtime/restore/next`): its init is done.
     pub runtime_polled: bool,
+    /// Whether the runtime has called `/runtime/restore/next` (SnapStart: ready for the
+    /// snapshot; the call is held until the restore).
+    pub restore_polled: bool,
+    /// Whether the held `/runtime/restore/next` was answered (the sandbox restored).
+    pub restore_released: bool,
+    /// Whether the runtime called `/runtime/invocation/next` after the restore was
+    /// released (its restore is done).
+    pub runtime_polled_after_restore: bool,
     /// Whether every registered extension has called `/next` (its init is done).
     pub extensions_ready: bool,
     /// Whether init is over (runtime and every registered extension called `/next`).
