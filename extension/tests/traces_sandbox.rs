@@ -192,3 +192,58 @@ async fn invocations_and_handler_spans_reach_otlp_and_xray() {
     );
     assert_eq!(total(&metrics, "SpansDropped", &dims), 0.0);
 }
+
+/// A collector that accepts connections and never answers: the last metrics are written
+/// at SHUTDOWN all the same (EMF goes out before any network I/O), in every run, and the
+/// spans it never took are counted as dropped (each one: the X-Ray exporter beside it
+/// takes the same spans).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_collector_that_never_answers_costs_no_metrics_at_shutdown() {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}/v1/traces", silent.local_addr().unwrap());
+    // Accept and hold every connection, reading nothing and answering nothing.
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((stream, _)) = silent.accept().await {
+            open.push(stream);
+        }
+    });
+    // A UDP socket standing in for the X-Ray daemon: that exporter works.
+    let daemon = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for run in 0..3 {
+        let config = SandboxConfig::new(built_binary("liftwatch"), built_binary("hello-function"))
+            .function_name(FUNCTION)
+            // Nothing is flushed before SHUTDOWN: all of it rides on the final flush.
+            .env("LIFTWATCH_FLUSH", "periodic:600")
+            .env("LIFTWATCH_OTLP_PORT", "off")
+            .env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", &endpoint)
+            .env(
+                "AWS_XRAY_DAEMON_ADDRESS",
+                daemon.local_addr().unwrap().to_string(),
+            );
+        let mut sandbox = Sandbox::start(config).await.unwrap();
+        for _ in 0..6 {
+            let outcome = sandbox.invoke(json!({"items": 1})).await.unwrap();
+            assert_eq!(outcome.status, InvokeStatus::Success);
+        }
+        let shutdown = sandbox.shutdown().await.unwrap();
+        assert_eq!(
+            shutdown.extension.exit_code(),
+            Some(0),
+            "run {run}: {shutdown}"
+        );
+        let metrics = sandbox.emf().metrics;
+        let dims = [("FunctionName", FUNCTION)];
+        assert_eq!(total(&metrics, "Invocations", &dims), 6.0, "run {run}");
+        assert_eq!(total(&metrics, "ItemsProcessed", &dims), 6.0, "run {run}");
+        // The X-Ray exporter beside it took every span: the OTLP side dropped each of them.
+        let exported = total(&metrics, "SpansExported", &dims);
+        let dropped = total(&metrics, "SpansDropped", &dims);
+        assert!(exported >= 12.0, "run {run}: {exported}");
+        assert_eq!(
+            dropped, exported,
+            "run {run}: every span the collector never took"
+        );
+    }
+    held.abort();
+}

@@ -1,16 +1,22 @@
-//! A flush: drain what is queued, gather every aggregator's series, export them to the
-//! sinks (and spans to the span exporters) concurrently under one deadline, then write the
-//! rate-limit statistics table.
+//! A flush: drain what is queued, gather every aggregator's series, write them to the local
+//! sinks (EMF) first, then to the network sinks and the spans to the span exporters
+//! concurrently under the deadline, and write the rate-limit statistics table. At SHUTDOWN
+//! a last local document carries what those exports counted.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use liftwatch::Unit;
 use liftwatch::clock::now_ms;
 
 use super::{FlushSummary, Pipeline};
 use crate::aggregate;
+use crate::health::Health;
 use crate::metrics::MetricBatch;
-use crate::sink::SinkError;
+use crate::sink::{Sink, SinkError};
+
+/// At SHUTDOWN, the time kept after the network exports for the last local document (the
+/// span counts and sink errors they produced).
+const FINAL_DOCUMENT_RESERVE: Duration = Duration::from_millis(50);
 
 impl Pipeline {
     pub(super) async fn flush(&mut self, deadline: Instant) -> FlushSummary {
@@ -23,17 +29,77 @@ impl Pipeline {
         self.traces.account_otlp(&self.health);
         self.last_flush = Instant::now();
         let spans = self.traces.take_spans();
-        // At SHUTDOWN spans go first, so the last batch says what was exported.
-        let spans = if self.final_flush {
-            self.traces.export(&spans, deadline).await;
-            Vec::new()
-        } else {
-            spans
-        };
         let mut batch = MetricBatch {
             timestamp_ms: now_ms(),
             series: Vec::new(),
         };
+        let publishes_data = self.gather(&mut batch);
+        // Local output first: EMF needs no network, so nothing a network sink does (a
+        // collector that never answers, say) can keep it from being written.
+        export_batch(
+            &mut self.sinks,
+            &self.health,
+            &batch,
+            deadline,
+            Locality::Local,
+        )
+        .await;
+        // At SHUTDOWN the network gets what is left but a reserve for the last document.
+        let network_deadline = if self.final_flush {
+            let left = deadline.saturating_duration_since(Instant::now());
+            deadline
+                .checked_sub(FINAL_DOCUMENT_RESERVE.min(left / 2))
+                .unwrap_or(deadline)
+        } else {
+            deadline
+        };
+        // Network sinks and span exporters run concurrently, each bound by the deadline.
+        let sinks = export_batch(
+            &mut self.sinks,
+            &self.health,
+            &batch,
+            network_deadline,
+            Locality::Network,
+        );
+        let span_exports = self.traces.export(&spans, network_deadline);
+        futures_util::future::join(sinks, span_exports).await;
+        self.ratelimits
+            .write_table(self.final_flush, network_deadline, &self.health)
+            .await;
+        if self.final_flush {
+            // What the exports above counted (spans exported or dropped, sink errors)
+            // has no next flush: it goes out locally now.
+            let mut last = MetricBatch {
+                timestamp_ms: now_ms(),
+                series: Vec::new(),
+            };
+            let function = self.function.as_str();
+            self.traces
+                .flush_into(function, &mut last.series, &self.health);
+            aggregate::health_series(function, self.health.take(), &mut last.series);
+            export_batch(
+                &mut self.sinks,
+                &self.health,
+                &last,
+                deadline,
+                Locality::Local,
+            )
+            .await;
+        }
+        if publishes_data {
+            self.flush_durations
+                .push(started.elapsed().as_secs_f64() * 1_000.0);
+        }
+        FlushSummary {
+            telemetry_records: self.telemetry_records,
+            series: batch.series.len(),
+            values: batch.value_count(),
+        }
+    }
+
+    /// Moves every aggregator's series into `batch`; false when nothing but earlier
+    /// flushes' durations is in it.
+    fn gather(&mut self, batch: &mut MetricBatch) -> bool {
         let (function, series) = (self.function.as_str(), &mut batch.series);
         self.invocations.flush_into(function, series);
         self.custom.flush_into(function, series);
@@ -53,50 +119,51 @@ impl Pipeline {
             [("FlushDuration", Unit::Milliseconds, durations)],
             series,
         );
-        if batch.is_empty() {
-            self.traces.export(&spans, deadline).await;
-            self.ratelimits
-                .write_table(self.final_flush, deadline, &self.health)
-                .await;
-            return FlushSummary {
-                telemetry_records: self.telemetry_records,
-                ..FlushSummary::default()
-            };
-        }
-        // Sinks export concurrently, each bound by the same deadline; span exporters run
-        // beside them (their counts are published with the next flush).
-        let exports = self.sinks.iter_mut().map(|sink| {
+        publishes_data
+    }
+}
+
+/// Exports `batch` to the sinks of `locality`, concurrently, by `deadline`; what they
+/// could not do is counted.
+async fn export_batch(
+    sinks: &mut [Box<dyn Sink>],
+    health: &Health,
+    batch: &MetricBatch,
+    deadline: Instant,
+    locality: Locality,
+) {
+    if batch.is_empty() {
+        return;
+    }
+    let local = locality == Locality::Local;
+    let exports = sinks
+        .iter_mut()
+        .filter(|sink| sink.is_local() == local)
+        .map(|sink| {
             let name = sink.name();
-            let export = sink.export(&batch, deadline);
+            let export = sink.export(batch, deadline);
             async move { (name, export.await) }
         });
-        let sink_results = futures_util::future::join_all(exports);
-        let span_exports = self.traces.export(&spans, deadline);
-        let (sink_results, ()) = futures_util::future::join(sink_results, span_exports).await;
-        for (name, result) in sink_results {
-            match result {
-                Ok(report) => self.health.malformed(report.values_rejected),
-                Err(error) => {
-                    self.health.sink_error(1);
-                    if let SinkError::Incomplete { report, .. } = &error {
-                        self.health.malformed(report.values_rejected);
-                        self.health.dropped(report.values_dropped);
-                    }
-                    tracing::warn!(sink = name, %error, "sink export incomplete");
+    for (name, result) in futures_util::future::join_all(exports).await {
+        match result {
+            Ok(report) => health.malformed(report.values_rejected),
+            Err(error) => {
+                health.sink_error(1);
+                if let SinkError::Incomplete { report, .. } = &error {
+                    health.malformed(report.values_rejected);
+                    health.dropped(report.values_dropped);
                 }
+                tracing::warn!(sink = name, %error, "sink export incomplete");
             }
         }
-        self.ratelimits
-            .write_table(self.final_flush, deadline, &self.health)
-            .await;
-        if publishes_data {
-            self.flush_durations
-                .push(started.elapsed().as_secs_f64() * 1_000.0);
-        }
-        FlushSummary {
-            telemetry_records: self.telemetry_records,
-            series: batch.series.len(),
-            values: batch.value_count(),
-        }
     }
+}
+
+/// Which sinks an export goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Locality {
+    /// Written on this machine (EMF on stdout): first, always.
+    Local,
+    /// Over the network (CloudWatch): after the local output.
+    Network,
 }

@@ -56,6 +56,10 @@ impl Sink for EmfSink {
         "emf"
     }
 
+    fn is_local(&self) -> bool {
+        true
+    }
+
     fn export<'a>(
         &'a mut self,
         batch: &'a MetricBatch,

@@ -50,6 +50,12 @@ pub enum SinkError {
 
 /// A destination for flushed metrics.
 pub trait Sink: Send + std::fmt::Debug {
+    /// True for a sink that writes on this machine (EMF on stdout): a flush writes to it
+    /// first, before any network I/O.
+    fn is_local(&self) -> bool {
+        false
+    }
+
     /// A short name for logs.
     fn name(&self) -> &'static str;
 
