@@ -23,6 +23,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         cli::Command::Usage(Some(reason)) => {
+            let reason = liftwatch::error_chain(&reason);
             eprintln!("liftwatch: {reason}\n{}", cli::USAGE);
             ExitCode::from(2)
         }
@@ -40,7 +41,7 @@ fn ratelimit_stats(args: &cli::ratelimit_stats::Args) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(error) => {
-            eprintln!("liftwatch: {error}");
+            eprintln!("liftwatch: {}", liftwatch::error_chain(&error));
             ExitCode::FAILURE
         }
     }
@@ -57,7 +58,7 @@ fn dashboard(args: &cli::dashboard::Args) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(error) => {
-            eprintln!("liftwatch: {error}");
+            eprintln!("liftwatch: {}", liftwatch::error_chain(&error));
             ExitCode::FAILURE
         }
     }

@@ -29,6 +29,8 @@ mod client;
 pub mod clock;
 #[cfg(feature = "dynamodb")]
 pub mod connections;
+#[cfg(feature = "dynamodb")]
+mod dynamodb_table;
 mod error_chain;
 #[cfg(feature = "jwt")]
 pub mod jwt;
@@ -44,6 +46,8 @@ pub mod trace;
 mod unit;
 
 pub use client::{Batch, Client, PORT_VAR, SendError};
+#[cfg(feature = "dynamodb")]
+pub use dynamodb_table::TableError;
 pub use error_chain::error_chain;
 pub use metric::Metric;
 pub use protocol::{MetricKind, Outcome, Resolution};

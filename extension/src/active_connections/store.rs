@@ -14,7 +14,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
-use liftwatch::connections::{COUNT_ATTR, COUNTER_PK, PK, SK};
+use liftwatch::connections::{COUNT_ATTR, COUNTER_PK, EXPIRES_AT, PK, SK};
 
 use super::schedule::Attempt;
 use crate::aws::dynamodb::attempt_override;
@@ -23,7 +23,6 @@ use crate::aws::dynamodb::attempt_override;
 pub const LEASE_PK: &str = "lease#active-connections";
 const HOLDER: &str = "holder";
 const LEASE_UNTIL: &str = "lease_until";
-const EXPIRES_AT: &str = "expires_at";
 
 /// Takes or renews the lease for `lease` as `holder` at `now_ms`, and reads the count when
 /// this sandbox holds it. With `peek`, reads the lease first and writes only when it has

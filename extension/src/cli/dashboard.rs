@@ -6,6 +6,7 @@
 use aws_sdk_cloudwatch::Client;
 use aws_sdk_cloudwatch::config::retry::RetryConfig;
 
+use super::{ArgsError, CliError};
 use crate::aws::ClientOptions;
 use crate::config::Config;
 use crate::dashboard::{self, Spec, alarms, body};
@@ -30,14 +31,14 @@ pub struct Args {
 impl Args {
     /// Parses `--function F [--function F ...] [--namespace NS] [--region R] [--name N]
     /// [--apply] [--alarms]`.
-    pub fn parse(args: &[String]) -> Result<Self, String> {
+    pub fn parse(args: &[String]) -> Result<Self, ArgsError> {
         let mut parsed = Args::default();
         let mut rest = args.iter();
         while let Some(flag) = rest.next() {
             let mut value = || {
                 rest.next()
                     .cloned()
-                    .ok_or_else(|| format!("{flag} needs a value"))
+                    .ok_or_else(|| ArgsError::MissingValue(flag.clone()))
             };
             match flag.as_str() {
                 "--function" => parsed.functions.push(value()?),
@@ -46,18 +47,18 @@ impl Args {
                 "--name" => parsed.name = Some(value()?),
                 "--apply" => parsed.apply = true,
                 "--alarms" => parsed.alarms = true,
-                other => return Err(format!("unknown option {other:?}")),
+                other => return Err(ArgsError::UnknownOption(other.to_owned())),
             }
         }
         if parsed.functions.is_empty() {
-            return Err("--function is required".to_owned());
+            return Err(ArgsError::Required("--function"));
         }
         Ok(parsed)
     }
 
     /// The validated dashboard specification; what was not given comes from `lookup` (the
     /// environment) as the extension reads it.
-    pub fn spec(&self, lookup: impl Fn(&str) -> Option<String>) -> Result<Spec, String> {
+    pub fn spec(&self, lookup: impl Fn(&str) -> Option<String>) -> Result<Spec, CliError> {
         let (config, _) = Config::from_lookup(|k| {
             if k == crate::config::vars::RUNTIME_API {
                 Some("unused".to_owned())
@@ -65,22 +66,22 @@ impl Args {
                 lookup(k)
             }
         })
-        .map_err(|e| e.to_string())?;
+        .map_err(CliError::Config)?;
         Spec::new(
             self.functions.clone(),
             self.namespace.clone().unwrap_or(config.namespace),
             self.region.clone().unwrap_or(config.region),
             self.name.clone(),
         )
-        .map_err(|e| liftwatch::error_chain(&e))
+        .map_err(CliError::Spec)
     }
 }
 
 /// Runs the subcommand: the body as pretty JSON, or what `--apply` / `--alarms` did.
-pub async fn run(args: &Args) -> Result<String, String> {
+pub async fn run(args: &Args) -> Result<String, CliError> {
     let spec = args.spec(|k| std::env::var(k).ok())?;
     if !args.apply && !args.alarms {
-        return serde_json::to_string_pretty(&body::body(&spec)).map_err(|e| e.to_string());
+        return serde_json::to_string_pretty(&body::body(&spec)).map_err(CliError::Render);
     }
     let client = client(&spec.region).await;
     execute(&client, args, &spec).await
@@ -88,12 +89,12 @@ pub async fn run(args: &Args) -> Result<String, String> {
 
 /// `--apply` and `--alarms` with `client`: one line per dashboard, validation message and
 /// alarm.
-pub async fn execute(client: &Client, args: &Args, spec: &Spec) -> Result<String, String> {
+pub async fn execute(client: &Client, args: &Args, spec: &Spec) -> Result<String, CliError> {
     let mut lines = Vec::new();
     if args.apply {
         let applied = dashboard::apply(client, spec)
             .await
-            .map_err(|e| liftwatch::error_chain(&e))?;
+            .map_err(CliError::Apply)?;
         lines.push(format!(
             "dashboard {} saved in {} ({} widgets)",
             applied.name,
@@ -111,7 +112,7 @@ pub async fn execute(client: &Client, args: &Args, spec: &Spec) -> Result<String
         let specs = alarms::recommended(spec);
         let created = alarms::put(client, &specs)
             .await
-            .map_err(|e| liftwatch::error_chain(&e))?;
+            .map_err(CliError::Alarms)?;
         for alarm in specs.iter().filter(|a| created.contains(&a.name)) {
             lines.push(format!("alarm {}: {}", alarm.name, alarms::summary(alarm)));
         }
@@ -173,10 +174,17 @@ mod tests {
         );
         let plain = Args::parse(&strings(&["--function", "a"])).unwrap();
         assert!(!plain.apply && !plain.alarms && plain.namespace.is_none());
-        assert!(Args::parse(&strings(&[])).is_err());
-        assert!(Args::parse(&strings(&["--apply"])).is_err());
-        assert!(Args::parse(&strings(&["--function"])).is_err());
-        assert!(Args::parse(&strings(&["--function", "a", "--color", "red"])).is_err());
+        let required = Err(ArgsError::Required("--function"));
+        assert_eq!(Args::parse(&strings(&[])), required);
+        assert_eq!(Args::parse(&strings(&["--apply"])), required);
+        assert_eq!(
+            Args::parse(&strings(&["--function"])),
+            Err(ArgsError::MissingValue("--function".into()))
+        );
+        assert_eq!(
+            Args::parse(&strings(&["--function", "a", "--color", "red"])),
+            Err(ArgsError::UnknownOption("--color".into()))
+        );
     }
 
     #[test]
@@ -203,6 +211,8 @@ mod tests {
         );
         let bad = Args::parse(&strings(&["--function", "a", "--name", "a b"])).unwrap();
         let error = bad.spec(|_| None).unwrap_err();
+        assert!(matches!(error, CliError::Spec(_)), "{error:?}");
+        let error = liftwatch::error_chain(&error);
         assert!(error.contains("dashboard name"), "{error}");
     }
 }

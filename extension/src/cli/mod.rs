@@ -3,7 +3,10 @@
 //! from the statistics table; `liftwatch dashboard` generates the CloudWatch dashboard.
 
 pub mod dashboard;
+mod error;
 pub mod ratelimit_stats;
+
+pub use error::{ArgsError, CliError};
 
 /// What the command line asked for.
 #[derive(Debug, PartialEq, Eq)]
@@ -15,7 +18,7 @@ pub enum Command {
     /// `dashboard ...`.
     Dashboard(dashboard::Args),
     /// `--help`, or something not understood (with the reason).
-    Usage(Option<String>),
+    Usage(Option<ArgsError>),
 }
 
 /// The usage text.
@@ -49,7 +52,7 @@ pub fn parse(args: &[String]) -> Command {
             Err(reason) => Command::Usage(Some(reason)),
         },
         Some((first, _)) if first == "--help" || first == "-h" => Command::Usage(None),
-        Some((first, _)) => Command::Usage(Some(format!("unknown command {first:?}"))),
+        Some((first, _)) => Command::Usage(Some(ArgsError::UnknownCommand(first.clone()))),
     }
 }
 
@@ -65,10 +68,10 @@ mod tests {
     fn no_arguments_is_the_extension_and_others_are_subcommands() {
         assert_eq!(parse(&[]), Command::Extension);
         assert_eq!(parse(&strings(&["--help"])), Command::Usage(None));
-        assert!(matches!(
+        assert_eq!(
             parse(&strings(&["dance"])),
-            Command::Usage(Some(_))
-        ));
+            Command::Usage(Some(ArgsError::UnknownCommand("dance".into())))
+        );
         assert!(matches!(
             parse(&strings(&[
                 "ratelimit-stats",
@@ -79,17 +82,17 @@ mod tests {
             ])),
             Command::RateLimitStats(_)
         ));
-        assert!(matches!(
+        assert_eq!(
             parse(&strings(&["ratelimit-stats", "--rule", "login"])),
-            Command::Usage(Some(_))
-        ));
+            Command::Usage(Some(ArgsError::Required("--table")))
+        );
         assert!(matches!(
             parse(&strings(&["dashboard", "--function", "f", "--apply"])),
             Command::Dashboard(_)
         ));
-        assert!(matches!(
+        assert_eq!(
             parse(&strings(&["dashboard", "--apply"])),
-            Command::Usage(Some(_))
-        ));
+            Command::Usage(Some(ArgsError::Required("--function")))
+        );
     }
 }

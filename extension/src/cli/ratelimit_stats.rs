@@ -1,6 +1,7 @@
 //! `liftwatch ratelimit-stats`: a rule's totals over a time range, from the statistics
 //! table, through the same `query_totals` the tests and users' code call.
 
+use super::{ArgsError, CliError};
 use crate::config::Config;
 use crate::ratelimit::{ClientOptions, Totals, query_totals};
 
@@ -16,7 +17,7 @@ pub struct Args {
 
 impl Args {
     /// Parses `--table T --rule R [--key K] [--from UNIX] [--to UNIX]`.
-    pub fn parse(args: &[String]) -> Result<Self, String> {
+    pub fn parse(args: &[String]) -> Result<Self, ArgsError> {
         let now = liftwatch::clock::now_secs();
         let (mut table, mut rule, mut key_class) = (None, None, None);
         let (mut from_unix, mut to_unix) = (now.saturating_sub(24 * 3600), now);
@@ -24,12 +25,15 @@ impl Args {
         while let Some(flag) = rest.next() {
             let value = rest
                 .next()
-                .ok_or_else(|| format!("{flag} needs a value"))?
+                .ok_or_else(|| ArgsError::MissingValue(flag.clone()))?
                 .clone();
             let number = || {
                 value
                     .parse::<u64>()
-                    .map_err(|_| format!("{flag} takes unix seconds"))
+                    .map_err(|source| ArgsError::NotUnixSeconds {
+                        flag: flag.clone(),
+                        source,
+                    })
             };
             match flag.as_str() {
                 "--table" => table = Some(value.clone()),
@@ -37,12 +41,12 @@ impl Args {
                 "--key" => key_class = Some(value.clone()),
                 "--from" => from_unix = number()?,
                 "--to" => to_unix = number()?,
-                other => return Err(format!("unknown option {other:?}")),
+                other => return Err(ArgsError::UnknownOption(other.to_owned())),
             }
         }
         Ok(Args {
-            table: table.ok_or("--table is required")?,
-            rule: rule.ok_or("--rule is required")?,
+            table: table.ok_or(ArgsError::Required("--table"))?,
+            rule: rule.ok_or(ArgsError::Required("--rule"))?,
             key_class,
             from_unix,
             to_unix,
@@ -51,7 +55,7 @@ impl Args {
 }
 
 /// Runs the query and renders the totals as one line of JSON (for people and scripts).
-pub async fn run(args: &Args) -> Result<String, String> {
+pub async fn run(args: &Args) -> Result<String, CliError> {
     let region = Config::from_lookup(|k| {
         if k == crate::config::vars::RUNTIME_API {
             Some("unused".to_owned())
@@ -60,7 +64,7 @@ pub async fn run(args: &Args) -> Result<String, String> {
         }
     })
     .map(|(config, _)| config.region)
-    .map_err(|e| e.to_string())?;
+    .map_err(CliError::Config)?;
     let options = ClientOptions {
         region,
         endpoint: None,
@@ -77,13 +81,9 @@ pub async fn run(args: &Args) -> Result<String, String> {
         args.to_unix,
     )
     .await
-    .map_err(|e| {
-        format!(
-            "{e}: {}",
-            std::error::Error::source(&e)
-                .map(ToString::to_string)
-                .unwrap_or_default()
-        )
+    .map_err(|source| CliError::Statistics {
+        table: args.table.clone(),
+        source,
     })?;
     Ok(render(args, &totals))
 }
@@ -127,9 +127,21 @@ mod tests {
                 to_unix: 120
             })
         );
-        assert!(Args::parse(&strings(&["--table", "t"])).is_err());
-        assert!(Args::parse(&strings(&["--table", "t", "--rule", "r", "--from", "soon"])).is_err());
-        assert!(Args::parse(&strings(&["--table", "t", "--rule"])).is_err());
-        assert!(Args::parse(&strings(&["--table", "t", "--rule", "r", "--color", "red"])).is_err());
+        assert_eq!(
+            Args::parse(&strings(&["--table", "t"])),
+            Err(ArgsError::Required("--rule"))
+        );
+        assert!(matches!(
+            Args::parse(&strings(&["--table", "t", "--rule", "r", "--from", "soon"])),
+            Err(ArgsError::NotUnixSeconds { flag, .. }) if flag == "--from"
+        ));
+        assert_eq!(
+            Args::parse(&strings(&["--table", "t", "--rule"])),
+            Err(ArgsError::MissingValue("--rule".into()))
+        );
+        assert_eq!(
+            Args::parse(&strings(&["--table", "t", "--rule", "r", "--color", "red"])),
+            Err(ArgsError::UnknownOption("--color".into()))
+        );
     }
 }

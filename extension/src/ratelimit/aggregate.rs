@@ -177,11 +177,17 @@ fn class_slots_full(classes: &BTreeMap<String, Counts>) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    fn decision(rule: &str, class: Option<&str>, outcome: Outcome, start: u64) -> Decision {
+    /// A decision in the 60 s window starting at `start` (also used by `batch`'s tests).
+    pub(in crate::ratelimit) fn decision(
+        rule: &str,
+        class: Option<&str>,
+        outcome: Outcome,
+        start: u64,
+    ) -> Decision {
         Decision {
             rule: rule.to_owned(),
             key_class: class.map(str::to_owned),

@@ -74,17 +74,8 @@ impl RateLimitBatch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ratelimit::aggregate::{Decision, Outcome, RateLimitAggregator};
-
-    fn decision(rule: &str, class: Option<&str>, outcome: Outcome, start: u64) -> Decision {
-        Decision {
-            rule: rule.to_owned(),
-            key_class: class.map(str::to_owned),
-            outcome,
-            window_seconds: 60,
-            window_start: start,
-        }
-    }
+    use crate::ratelimit::aggregate::tests::decision;
+    use crate::ratelimit::aggregate::{Outcome, RateLimitAggregator};
 
     #[test]
     fn series_sum_each_rule_over_windows_and_classes() {

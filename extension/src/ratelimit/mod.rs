@@ -4,12 +4,12 @@
 //! back by `liftwatch::stats::query_totals`. The same totals become `RateLimit*` CloudWatch series.
 //!
 //! `update` builds the requests (the DynamoDB client is `crate::aws::dynamodb`), the workspace's
-//! `liftwatch::retry` the loop inside the flush deadline, `table` creates the table.
+//! `liftwatch::retry` the loop inside the flush deadline; `liftwatch::stats::create_table`
+//! (re-exported here) creates the table.
 
 pub mod aggregate;
 pub mod batch;
 pub mod store;
-pub mod table;
 mod table_schedule;
 pub mod update;
 
@@ -22,9 +22,10 @@ pub use aggregate::{
     Counts, Decision, MAX_KEY_CLASSES, MAX_RULE_WINDOWS, OTHER_CLASS, Outcome, RateLimitAggregator,
     RateLimitBatch, WindowDelta, WindowKey,
 };
-pub use liftwatch::stats::{QueryError, Totals, query_totals, query_totals_at};
+pub use liftwatch::stats::{
+    QueryError, TableError, Totals, create_table, query_totals, query_totals_at,
+};
 pub use store::{DEFAULT_RETENTION, MAX_KEPT_UPDATES, RateLimitWriter, WriteReport};
-pub use table::create_table;
 pub use table_schedule::{TABLE_INTERVAL, TableSchedule};
 
 /// Why rate-limit statistics could not be written or read.
@@ -33,12 +34,6 @@ pub enum RateLimitError {
     /// An `UpdateItem` call failed.
     #[error("updateitem failed")]
     Update(#[source] Box<SdkError<UpdateItemError, HttpResponse>>),
-    /// Creating or configuring the table failed.
-    #[error("creating the table failed")]
-    Table(#[source] Box<aws_sdk_dynamodb::Error>),
-    /// The table did not become active in time.
-    #[error("table {0} did not become active")]
-    NotActive(String),
     /// The AWS configuration did not load before the deadline.
     #[error("the aws configuration did not load before the deadline")]
     ConfigTimeout,

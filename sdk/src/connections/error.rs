@@ -7,6 +7,8 @@ use std::fmt;
 
 use aws_sdk_dynamodb::error::BuildError;
 
+use crate::dynamodb_table::TableError;
+
 /// Why a [`ConnectionStore`](super::ConnectionStore) call failed.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -69,6 +71,20 @@ impl StoreError {
         StoreError::Malformed {
             key: key.to_owned(),
             attribute,
+        }
+    }
+}
+
+/// Table creation's errors as the store reports them (the same messages and sources).
+impl From<TableError> for StoreError {
+    fn from(error: TableError) -> Self {
+        match error {
+            TableError::Dynamo { operation, source } => StoreError::Dynamo { operation, source },
+            TableError::Build(error) => StoreError::Build(error),
+            TableError::NotActive { source, .. } => StoreError::Setup {
+                step: "waiting for the table to become active",
+                source,
+            },
         }
     }
 }

@@ -1,17 +1,15 @@
 //! The connection table's layout as constants (keys, indexes, attribute names), and
-//! [`create_table`], which creates it with both sparse indexes and TTL enabled. Users who
-//! create the table with their own IaC tools copy these names (see the module docs).
-
-use std::time::Duration;
+//! [`create_table`], which creates it with both sparse indexes and TTL enabled (through the
+//! crate's one table-creation helper). Users who create the table with their own IaC tools
+//! copy these names (see the module docs).
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    GlobalSecondaryIndex, KeyType, Projection, ProjectionType, ScalarAttributeType,
 };
 
 use super::error::StoreError;
+use crate::dynamodb_table::{self, Layout, TableError, key};
 
 /// Partition key attribute (String) of every item.
 pub const PK: &str = "pk";
@@ -61,9 +59,6 @@ pub const METADATA: &str = "metadata";
 /// late; reads of this module skip them as soon as the time has passed.
 pub const EXPIRES_AT: &str = "expires_at";
 
-/// How long [`create_table`] waits for the new table to become active.
-const ACTIVE_WAIT: Duration = Duration::from_secs(300);
-
 /// Creates `table` on demand (pay per request) with the keys and both sparse indexes
 /// (projecting all attributes), waits until it is active, and enables TTL on
 /// [`EXPIRES_AT`]. An existing table is an error (`ResourceInUseException`).
@@ -74,63 +69,24 @@ const ACTIVE_WAIT: Duration = Duration::from_secs(300);
 /// # Ok(()) }
 /// ```
 pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError> {
-    client
-        .create_table()
-        .table_name(table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attribute(PK, ScalarAttributeType::S)?)
-        .attribute_definitions(attribute(SK, ScalarAttributeType::N)?)
-        .attribute_definitions(attribute(USER_KEY, ScalarAttributeType::S)?)
-        .attribute_definitions(attribute(TENANT_KEY, ScalarAttributeType::S)?)
-        .attribute_definitions(attribute(CREATED_AT, ScalarAttributeType::N)?)
-        .key_schema(key(PK, KeyType::Hash)?)
-        .key_schema(key(SK, KeyType::Range)?)
-        .global_secondary_indexes(index(USER_INDEX, USER_KEY)?)
-        .global_secondary_indexes(index(TENANT_INDEX, TENANT_KEY)?)
-        .send()
-        .await
-        .map_err(|e| StoreError::dynamo("CreateTable", e))?;
-    client
-        .wait_until_table_exists()
-        .table_name(table)
-        .wait(ACTIVE_WAIT)
-        .await
-        .map_err(|e| StoreError::Setup {
-            step: "waiting for the table to become active",
-            source: Box::new(e),
-        })?;
-    let ttl = TimeToLiveSpecification::builder()
-        .enabled(true)
-        .attribute_name(EXPIRES_AT)
-        .build()
-        .map_err(StoreError::build)?;
-    client
-        .update_time_to_live()
-        .table_name(table)
-        .time_to_live_specification(ttl)
-        .send()
-        .await
-        .map_err(|e| StoreError::dynamo("UpdateTimeToLive", e))?;
-    Ok(())
+    let layout = Layout {
+        partition_key: PK,
+        sort_key: SK,
+        index_attributes: &[
+            (USER_KEY, ScalarAttributeType::S),
+            (TENANT_KEY, ScalarAttributeType::S),
+            (CREATED_AT, ScalarAttributeType::N),
+        ],
+        indexes: vec![
+            index(USER_INDEX, USER_KEY)?,
+            index(TENANT_INDEX, TENANT_KEY)?,
+        ],
+        ttl_attribute: EXPIRES_AT,
+    };
+    Ok(dynamodb_table::create(client, table, layout).await?)
 }
 
-fn attribute(name: &str, kind: ScalarAttributeType) -> Result<AttributeDefinition, StoreError> {
-    AttributeDefinition::builder()
-        .attribute_name(name)
-        .attribute_type(kind)
-        .build()
-        .map_err(StoreError::build)
-}
-
-fn key(name: &str, kind: KeyType) -> Result<KeySchemaElement, StoreError> {
-    KeySchemaElement::builder()
-        .attribute_name(name)
-        .key_type(kind)
-        .build()
-        .map_err(StoreError::build)
-}
-
-fn index(name: &str, partition: &str) -> Result<GlobalSecondaryIndex, StoreError> {
+fn index(name: &str, partition: &str) -> Result<GlobalSecondaryIndex, TableError> {
     GlobalSecondaryIndex::builder()
         .index_name(name)
         .key_schema(key(partition, KeyType::Hash)?)
@@ -141,5 +97,5 @@ fn index(name: &str, partition: &str) -> Result<GlobalSecondaryIndex, StoreError
                 .build(),
         )
         .build()
-        .map_err(StoreError::build)
+        .map_err(TableError::Build)
 }

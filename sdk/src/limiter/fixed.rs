@@ -3,19 +3,14 @@
 use aws_sdk_dynamodb::Client;
 
 use super::item::{Counted, count_if_below, partition_key};
+use super::settings::Settings;
 use super::{FailureMode, Verdict};
 use crate::clock::now_ms;
-use crate::ratelimit::KeyClass;
 
 /// A fixed-window limit of `limit` requests per `window_seconds` per key.
 #[derive(Debug, Clone)]
 pub struct FixedWindow {
-    client: Client,
-    table: String,
-    rule: String,
-    limit: u64,
-    window_seconds: u32,
-    failure: FailureMode,
+    settings: Settings,
 }
 
 impl FixedWindow {
@@ -28,14 +23,8 @@ impl FixedWindow {
         window_seconds: u32,
         failure: FailureMode,
     ) -> Self {
-        FixedWindow {
-            client,
-            table: table.to_owned(),
-            rule: rule.to_owned(),
-            limit,
-            window_seconds: window_seconds.max(1),
-            failure,
-        }
+        let settings = Settings::new(client, table, rule, limit, window_seconds, failure);
+        FixedWindow { settings }
     }
 
     /// Counts one request for `key` (a user or tenant id) and decides, atomically.
@@ -45,36 +34,27 @@ impl FixedWindow {
 
     /// [`check`](Self::check) as of `now_ms` (Unix milliseconds).
     pub async fn check_at(&self, key: &str, now_ms: u64) -> Verdict {
+        let s = &self.settings;
         let now = now_ms / 1_000;
-        let window = u64::from(self.window_seconds);
+        let window = u64::from(s.window_seconds);
         let window_start = now / window * window;
         let reset_at = window_start + window;
-        let pk = partition_key(&self.rule, key);
+        let pk = partition_key(&s.rule, key);
         let counted = count_if_below(
-            &self.client,
-            &self.table,
+            &s.client,
+            &s.table,
             &pk,
             window_start,
-            self.limit,
+            s.limit,
             reset_at + 86_400,
         )
         .await;
-        let (allowed, error, count) = match counted {
-            Counted::Allowed(count) => (true, false, count),
-            Counted::Refused => (false, false, self.limit),
-            Counted::Failed => (self.failure == FailureMode::Open, true, 0),
+        let remaining = match counted {
+            Counted::Allowed(count) => s.limit.saturating_sub(count),
+            Counted::Refused => 0,
+            Counted::Failed => s.limit,
         };
-        Verdict {
-            allowed,
-            error,
-            limit: self.limit,
-            remaining: self.limit.saturating_sub(count),
-            reset_at,
-            retry_after: reset_at.saturating_sub(now).max(1),
-            rule: self.rule.clone(),
-            key_class: KeyClass::hashed_default(key),
-            window_seconds: self.window_seconds,
-            window_start,
-        }
+        let retry_after = reset_at.saturating_sub(now).max(1);
+        s.verdict(key, counted, remaining, retry_after, window_start)
     }
 }

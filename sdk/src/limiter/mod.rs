@@ -36,6 +36,7 @@
 
 mod fixed;
 mod item;
+mod settings;
 mod sliding;
 mod verdict;
 

@@ -13,9 +13,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use aws_sdk_dynamodb::Client;
 
 use super::item::{Counted, count_if_below, partition_key, read_count};
+use super::settings::Settings;
 use super::{FailureMode, Verdict};
 use crate::clock::now_ms;
-use crate::ratelimit::KeyClass;
 
 /// Keys whose previous-window count is cached; past this the cache starts over.
 const MAX_CACHED: usize = 4_096;
@@ -26,12 +26,7 @@ const SETTLE_MS: u64 = 1_000;
 /// (approximated by the sliding-window counter).
 #[derive(Debug, Clone)]
 pub struct SlidingWindow {
-    client: Client,
-    table: String,
-    rule: String,
-    limit: u64,
-    window_seconds: u32,
-    failure: FailureMode,
+    settings: Settings,
     previous: Arc<Mutex<HashMap<String, (u64, u64)>>>,
 }
 
@@ -46,12 +41,7 @@ impl SlidingWindow {
         failure: FailureMode,
     ) -> Self {
         SlidingWindow {
-            client,
-            table: table.to_owned(),
-            rule: rule.to_owned(),
-            limit,
-            window_seconds: window_seconds.max(1),
-            failure,
+            settings: Settings::new(client, table, rule, limit, window_seconds, failure),
             previous: Arc::default(),
         }
     }
@@ -63,12 +53,13 @@ impl SlidingWindow {
 
     /// [`check`](Self::check) as of `now_ms` (Unix milliseconds).
     pub async fn check_at(&self, key: &str, now_ms: u64) -> Verdict {
-        let window = u64::from(self.window_seconds);
+        let s = &self.settings;
+        let window = u64::from(s.window_seconds);
         let window_ms = window * 1_000;
         let window_start = now_ms / window_ms * window;
         let elapsed_ms = now_ms - window_start * 1_000;
         let reset_at = window_start + window;
-        let pk = partition_key(&self.rule, key);
+        let pk = partition_key(&s.rule, key);
         let previous = match self
             .previous_count(&pk, window_start - window.min(window_start), elapsed_ms)
             .await
@@ -77,10 +68,10 @@ impl SlidingWindow {
             None => return self.verdict(key, Counted::Failed, 0, 0, now_ms, window_start),
         };
         let weighted = weighted(previous, window_ms - elapsed_ms, window_ms);
-        let budget = self.limit.saturating_sub(weighted);
+        let budget = s.limit.saturating_sub(weighted);
         let counted = count_if_below(
-            &self.client,
-            &self.table,
+            &s.client,
+            &s.table,
             &pk,
             window_start,
             budget,
@@ -103,7 +94,13 @@ impl SlidingWindow {
         if let Some(count) = cached {
             return Some(count);
         }
-        let count = read_count(&self.client, &self.table, pk, previous_start).await?;
+        let count = read_count(
+            &self.settings.client,
+            &self.settings.table,
+            pk,
+            previous_start,
+        )
+        .await?;
         if elapsed_ms >= SETTLE_MS {
             let mut cache = self.previous.lock().unwrap_or_else(PoisonError::into_inner);
             if cache.len() >= MAX_CACHED {
@@ -123,24 +120,13 @@ impl SlidingWindow {
         now_ms: u64,
         window_start: u64,
     ) -> Verdict {
-        let reset_at = window_start + u64::from(self.window_seconds);
-        let (allowed, error, remaining) = match counted {
-            Counted::Allowed(count) => (true, false, budget.saturating_sub(count)),
-            Counted::Refused => (false, false, 0),
-            Counted::Failed => (self.failure == FailureMode::Open, true, 0),
+        let remaining = match counted {
+            Counted::Allowed(count) => budget.saturating_sub(count),
+            Counted::Refused | Counted::Failed => 0,
         };
-        Verdict {
-            allowed,
-            error,
-            limit: self.limit,
-            remaining,
-            reset_at,
-            retry_after: retry_at_ms.saturating_sub(now_ms).div_ceil(1_000).max(1),
-            rule: self.rule.clone(),
-            key_class: KeyClass::hashed_default(key),
-            window_seconds: self.window_seconds,
-            window_start,
-        }
+        let retry_after = retry_at_ms.saturating_sub(now_ms).div_ceil(1_000).max(1);
+        self.settings
+            .verdict(key, counted, remaining, retry_after, window_start)
     }
 }
 

@@ -1,7 +1,7 @@
 //! The rate-limit statistics table, as its readers see it: the item schema the extension
 //! writes (one item per rule and window, `ADD`ed by every sandbox's flushes), the counter
 //! type, and (feature `dynamodb`) [`query_totals`], which sums a rule's windows over a time
-//! range.
+//! range, and [`create_table`], which makes the table.
 //!
 //! Item schema:
 //!
@@ -28,6 +28,9 @@ mod query;
 
 #[cfg(feature = "dynamodb")]
 pub use query::{QueryError, Totals, query_totals, query_totals_at};
+
+#[cfg(feature = "dynamodb")]
+pub use crate::dynamodb_table::TableError;
 
 use crate::protocol::Outcome;
 
@@ -85,4 +88,29 @@ impl Counts {
         self.blocked += other.blocked;
         self.errors += other.errors;
     }
+}
+
+/// Creates the statistics table `table`: [`PK`] (String, HASH), [`SK`] (Number, RANGE),
+/// on-demand billing; waits until it is active, then turns TTL on for [`EXPIRES_AT`]. An
+/// existing table is an error (`ResourceInUseException`). For tests and for setting the
+/// table up by hand (with IaC tools, use the names above).
+///
+/// ```no_run
+/// # async fn setup(client: aws_sdk_dynamodb::Client) -> Result<(), liftwatch::stats::TableError> {
+/// liftwatch::stats::create_table(&client, "liftwatch-ratelimit").await?;
+/// # Ok(()) }
+/// ```
+#[cfg(feature = "dynamodb")]
+pub async fn create_table(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+) -> Result<(), TableError> {
+    let layout = crate::dynamodb_table::Layout {
+        partition_key: PK,
+        sort_key: SK,
+        index_attributes: &[],
+        indexes: Vec::new(),
+        ttl_attribute: EXPIRES_AT,
+    };
+    crate::dynamodb_table::create(client, table, layout).await
 }

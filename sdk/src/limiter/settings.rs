@@ -1,0 +1,69 @@
+//! What both limiters are made of (the table, the rule, the limit per window, the window's
+//! length, the failure mode) and the [`Verdict`] each builds from what the counter said.
+
+use aws_sdk_dynamodb::Client;
+
+use super::item::Counted;
+use super::{FailureMode, Verdict};
+use crate::ratelimit::KeyClass;
+
+/// A limiter's configuration.
+#[derive(Debug, Clone)]
+pub(super) struct Settings {
+    pub(super) client: Client,
+    pub(super) table: String,
+    pub(super) rule: String,
+    pub(super) limit: u64,
+    /// At least 1.
+    pub(super) window_seconds: u32,
+    pub(super) failure: FailureMode,
+}
+
+impl Settings {
+    pub(super) fn new(
+        client: Client,
+        table: &str,
+        rule: &str,
+        limit: u64,
+        window_seconds: u32,
+        failure: FailureMode,
+    ) -> Self {
+        Settings {
+            client,
+            table: table.to_owned(),
+            rule: rule.to_owned(),
+            limit,
+            window_seconds: window_seconds.max(1),
+            failure,
+        }
+    }
+
+    /// The verdict on `key` in the window starting at `window_start`: allowed when counted,
+    /// refused when the budget was spent, as the failure mode says when DynamoDB failed.
+    pub(super) fn verdict(
+        &self,
+        key: &str,
+        counted: Counted,
+        remaining: u64,
+        retry_after: u64,
+        window_start: u64,
+    ) -> Verdict {
+        let (allowed, error) = match counted {
+            Counted::Allowed(_) => (true, false),
+            Counted::Refused => (false, false),
+            Counted::Failed => (self.failure == FailureMode::Open, true),
+        };
+        Verdict {
+            allowed,
+            error,
+            limit: self.limit,
+            remaining,
+            reset_at: window_start + u64::from(self.window_seconds),
+            retry_after,
+            rule: self.rule.clone(),
+            key_class: KeyClass::hashed_default(key),
+            window_seconds: self.window_seconds,
+            window_start,
+        }
+    }
+}
