@@ -110,21 +110,29 @@ impl PlatformModel {
         *self.restore.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// `record` with the fields naming the runtime and the sandbox that `initStart` and
+    /// `restoreStart` share.
+    fn with_runtime(&self, mut record: Value) -> Value {
+        if let Value::Object(fields) = &mut record {
+            fields.insert("runtimeVersion".into(), json!(RUNTIME_VERSION));
+            fields.insert("runtimeVersionArn".into(), json!(self.runtime_version_arn));
+            fields.insert("functionName".into(), json!(self.function_name));
+            fields.insert("functionVersion".into(), json!(FUNCTION_VERSION));
+            fields.insert("instanceId".into(), json!(self.instance_id));
+            fields.insert("instanceMaxMemory".into(), json!(self.memory_mb));
+        }
+        record
+    }
+
     /// The `platform.initStart` event.
     pub fn init_start(&self) -> Value {
         event(
             self.init_started_at,
             "platform.initStart",
-            json!({
+            self.with_runtime(json!({
                 "initializationType": self.initialization_type.as_str(),
                 "phase": "init",
-                "runtimeVersion": RUNTIME_VERSION,
-                "runtimeVersionArn": self.runtime_version_arn,
-                "functionName": self.function_name,
-                "functionVersion": FUNCTION_VERSION,
-                "instanceId": self.instance_id,
-                "instanceMaxMemory": self.memory_mb,
-            }),
+            })),
         )
     }
 
@@ -134,14 +142,7 @@ impl PlatformModel {
             event(
                 timing.started_at,
                 "platform.restoreStart",
-                json!({
-                    "runtimeVersion": RUNTIME_VERSION,
-                    "runtimeVersionArn": self.runtime_version_arn,
-                    "functionName": self.function_name,
-                    "functionVersion": FUNCTION_VERSION,
-                    "instanceId": self.instance_id,
-                    "instanceMaxMemory": self.memory_mb,
-                }),
+                self.with_runtime(json!({})),
             ),
             event(
                 timing.done_at,
@@ -318,10 +319,10 @@ mod tests {
         )
     }
 
-    #[test]
-    fn on_demand_injects_init_start_first_once_and_leaves_the_rest() {
-        let mut edit = PlatformEdit::new(model(InitializationType::OnDemand));
-        let first = edit.transform(vec![
+    /// What the simulator sends during init: its own initStart (never delivered as is),
+    /// the subscription, the runtime's end of init.
+    fn init_batch() -> Vec<Value> {
+        vec![
             record(
                 0,
                 "platform.initStart",
@@ -329,7 +330,13 @@ mod tests {
             ),
             record(5, "platform.telemetrySubscription", json!({})),
             record(9, "platform.initRuntimeDone", json!({"status": "success"})),
-        ]);
+        ]
+    }
+
+    #[test]
+    fn on_demand_injects_init_start_first_once_and_leaves_the_rest() {
+        let mut edit = PlatformEdit::new(model(InitializationType::OnDemand));
+        let first = edit.transform(init_batch());
         assert_eq!(
             types(&first),
             [
@@ -360,16 +367,13 @@ mod tests {
     fn snap_start_drops_init_records_and_puts_the_restore_before_the_first_later_record() {
         let model = model(InitializationType::SnapStart);
         let mut edit = PlatformEdit::new(Arc::clone(&model));
-        let init = edit.transform(vec![
-            record(
-                0,
-                "platform.initStart",
-                json!({"initializationType": "on-demand"}),
-            ),
-            record(5, "platform.telemetrySubscription", json!({})),
-            record(9, "platform.initRuntimeDone", json!({"status": "success"})),
-            record(9, "platform.initReport", json!({"status": "success"})),
-        ]);
+        let mut batch = init_batch();
+        batch.push(record(
+            9,
+            "platform.initReport",
+            json!({"status": "success"}),
+        ));
+        let init = edit.transform(batch);
         assert_eq!(types(&init), ["platform.telemetrySubscription"]);
         model.set_restore(RestoreTiming {
             frozen_at: at(10),

@@ -7,7 +7,6 @@
 use std::time::Duration;
 
 use anyhow::{Context, ensure};
-use liftwatch_sandbox::config::TELEMETRY_PORT_VAR;
 use liftwatch_sandbox::{
     InvokeStatus, Role, Sandbox, SandboxConfig, SandboxError, SubscriptionVerdict, emf,
 };
@@ -15,7 +14,7 @@ use serde_json::{Value, json};
 
 mod common;
 
-use common::{TelemetrySink, config, fixture, have_tools, process_state};
+use common::{config, config_with_sink, fixture, have_tools, process_state};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn three_invocations_with_forwarded_headers_and_a_rejected_late_subscription()
@@ -23,11 +22,8 @@ async fn three_invocations_with_forwarded_headers_and_a_rejected_late_subscripti
     if !have_tools() {
         return Ok(());
     }
-    let telemetry = TelemetrySink::start().await?;
-    let mut sandbox = config()
-        .env(TELEMETRY_PORT_VAR, telemetry.port.to_string())
-        .start()
-        .await?;
+    let (config, telemetry) = config_with_sink().await?;
+    let mut sandbox = config.start().await?;
     assert_eq!(sandbox.ports().telemetry, telemetry.port);
     assert!(
         sandbox
@@ -205,9 +201,8 @@ async fn shutdown_kills_an_extension_that_ignores_it_at_the_deadline() -> anyhow
     let deadline = Duration::from_millis(2_000);
     // A live subscriber: the simulator flushes buffered telemetry before SHUTDOWN and
     // retries a dead destination for ~1 s, which would delay delivery.
-    let telemetry = TelemetrySink::start().await?;
-    let mut sandbox = config()
-        .env(TELEMETRY_PORT_VAR, telemetry.port.to_string())
+    let (config, _telemetry) = config_with_sink().await?;
+    let mut sandbox = config
         .env("STANDIN_IGNORE_SHUTDOWN", "1")
         .shutdown_deadline(deadline)
         .start()

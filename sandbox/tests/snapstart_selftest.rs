@@ -9,14 +9,13 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use liftwatch_sandbox::config::TELEMETRY_PORT_VAR;
 use liftwatch_sandbox::platform::{FUNCTION_VERSION, RUNTIME_VERSION};
 use liftwatch_sandbox::{InitializationType, Sandbox};
 use serde_json::{Value, json};
 
 mod common;
 
-use common::{TelemetrySink, config, have_tools};
+use common::{config_with_sink, have_tools};
 
 const INIT_RECORDS: [&str; 3] = [
     "platform.initStart",
@@ -63,11 +62,8 @@ async fn an_on_demand_cold_start_delivers_init_start_before_init_runtime_done() 
     if !have_tools() {
         return Ok(());
     }
-    let telemetry = TelemetrySink::start().await?;
-    let mut sandbox = config()
-        .env(TELEMETRY_PORT_VAR, telemetry.port.to_string())
-        .start()
-        .await?;
+    let (config, telemetry) = config_with_sink().await?;
+    let mut sandbox = config.start().await?;
     assert_eq!(sandbox.initialization_type(), InitializationType::OnDemand);
     assert!(sandbox.restore_timing().is_none());
     let outcome = sandbox.invoke(json!({})).await?;
@@ -149,13 +145,9 @@ async fn snap_start_freezes_after_init_and_delivers_restore_records_instead_of_i
         return Ok(());
     }
     let pause = Duration::from_millis(1_500);
-    let telemetry = TelemetrySink::start().await?;
+    let (config, telemetry) = config_with_sink().await?;
     let began = std::time::Instant::now();
-    let mut sandbox = config()
-        .env(TELEMETRY_PORT_VAR, telemetry.port.to_string())
-        .snap_start(pause)
-        .start()
-        .await?;
+    let mut sandbox = config.snap_start(pause).start().await?;
     assert!(began.elapsed() >= pause, "start waited out the snapshot");
     assert_eq!(sandbox.initialization_type(), InitializationType::SnapStart);
     let restore = sandbox.restore_timing().context("no restore")?;

@@ -57,11 +57,8 @@ pub struct Pipeline {
     ratelimits: RateLimits,
     connections: ConnectionCounts,
     traces: Traces,
-    /// SnapStart: the first INVOKE comes after a restore from a snapshot.
-    restore_expected: bool,
-    /// Ids were drawn again at the first INVOKE; the restore's `platform.restoreStart`,
-    /// arriving later, needs nothing more.
-    restored_at_invoke: bool,
+    /// Where a SnapStart restore stands.
+    restore: Restore,
     /// Durations (ms) of earlier flushes that published something, for `FlushDuration`.
     flush_durations: Vec<f64>,
     /// SHUTDOWN's final flush is running: write everything that is due and kept.
@@ -94,8 +91,7 @@ impl Pipeline {
             sampling: Sampling::default(),
             ratelimits: RateLimits::default(),
             connections: ConnectionCounts::default(),
-            restore_expected: false,
-            restored_at_invoke: false,
+            restore: Restore::NotExpected,
             flush_durations: Vec::new(),
             final_flush: false,
             last_flush: Instant::now(),
@@ -105,7 +101,7 @@ impl Pipeline {
     /// A SnapStart sandbox (`AWS_LAMBDA_INITIALIZATION_TYPE=snap-start`): its first INVOKE
     /// follows a restore, so the ids unique to the sandbox are drawn again before it.
     pub fn expecting_restore(mut self) -> Self {
-        self.restore_expected = true;
+        self.restore = Restore::Expected;
         self
     }
 
@@ -186,9 +182,9 @@ impl Pipeline {
     async fn handle(&mut self, command: Command) -> std::ops::ControlFlow<()> {
         match command {
             Command::InvokeStarted(id, init_gap) => {
-                if std::mem::take(&mut self.restore_expected) {
+                if self.restore == Restore::Expected {
                     self.restored();
-                    self.restored_at_invoke = true;
+                    self.restore = Restore::DoneAtInvoke;
                 }
                 if let Some(gap) = init_gap {
                     self.invocations.first_invoke_after(gap);
@@ -231,10 +227,10 @@ impl Pipeline {
         for record in records {
             if matches!(record, Record::RestoreStart { .. }) {
                 // Already done at this restore's first INVOKE when SnapStart was expected.
-                if !std::mem::take(&mut self.restored_at_invoke) {
+                if self.restore != Restore::DoneAtInvoke {
                     self.restored();
-                    self.restore_expected = false;
                 }
+                self.restore = Restore::NotExpected;
             }
             self.invocations.record(record);
             self.traces.record_telemetry(record, now_ns);
@@ -285,6 +281,18 @@ impl Pipeline {
             }
         }
     }
+}
+
+/// Where a SnapStart restore stands: ids are drawn again once per restore, at its first
+/// INVOKE or at its `platform.restoreStart`, whichever the pipeline sees first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Restore {
+    /// On-demand, or the restore was handled.
+    NotExpected,
+    /// `snap-start`: the first INVOKE follows a restore.
+    Expected,
+    /// Handled at the first INVOKE; its `platform.restoreStart` needs nothing more.
+    DoneAtInvoke,
 }
 
 /// Sleeps until `at`, or forever when there is nothing to wait for.

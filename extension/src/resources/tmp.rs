@@ -55,46 +55,18 @@ mod tests {
 
     #[test]
     fn usage_from_blocks() {
+        // (blocks, free, fragment size) → (used, total) bytes.
         let cases = [
             // 512 MB of 4 KiB blocks, 10 MiB used.
-            (
-                (131_072, 128_512, 4096),
-                TmpUsage {
-                    used: 10_485_760,
-                    total: 536_870_912,
-                },
-            ),
-            (
-                (100, 100, 1024),
-                TmpUsage {
-                    used: 0,
-                    total: 102_400,
-                },
-            ),
-            (
-                (100, 0, 512),
-                TmpUsage {
-                    used: 51_200,
-                    total: 51_200,
-                },
-            ),
-            (
-                (10, 20, 4096),
-                TmpUsage {
-                    used: 0,
-                    total: 40_960,
-                },
-            ),
-            (
-                (u64::MAX, 0, 4096),
-                TmpUsage {
-                    used: u64::MAX,
-                    total: u64::MAX,
-                },
-            ),
-            ((0, 0, 0), TmpUsage::default()),
+            ((131_072, 128_512, 4096), (10_485_760, 536_870_912)),
+            ((100, 100, 1024), (0, 102_400)),
+            ((100, 0, 512), (51_200, 51_200)),
+            ((10, 20, 4096), (0, 40_960)),
+            ((u64::MAX, 0, 4096), (u64::MAX, u64::MAX)),
+            ((0, 0, 0), (0, 0)),
         ];
-        for ((blocks, free, fragment), expected) in cases {
+        for ((blocks, free, fragment), (used, total)) in cases {
+            let expected = TmpUsage { used, total };
             assert_eq!(TmpUsage::from_blocks(blocks, free, fragment), expected);
         }
     }

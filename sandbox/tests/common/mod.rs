@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use liftwatch_sandbox::SandboxConfig;
+use liftwatch_sandbox::config::TELEMETRY_PORT_VAR;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -38,6 +39,13 @@ pub fn config() -> SandboxConfig {
     SandboxConfig::new(fixture("standin-extension"), fixture("standin-function"))
         .function_name("selftest-fn")
         .memory_mb(256)
+}
+
+/// The stand-in configuration with its telemetry going to a fresh [`TelemetrySink`].
+pub async fn config_with_sink() -> anyhow::Result<(SandboxConfig, TelemetrySink)> {
+    let telemetry = TelemetrySink::start().await?;
+    let config = config().env(TELEMETRY_PORT_VAR, telemetry.port.to_string());
+    Ok((config, telemetry))
 }
 
 /// A minimal HTTP/1.1 endpoint that accepts Telemetry API batches (POST bodies holding a
