@@ -536,6 +536,12 @@ async fn a_handler_metric_named_like_a_builtin_is_refused_and_counted() {
 async fn snap_start_restores_the_real_runtime_and_the_extension_gets_the_restore_records() {
     let pause = Duration::from_millis(500);
     let moto = liftwatch_sandbox::moto::moto_url();
+    // A UDP socket standing in for the X-Ray daemon: the traces, Restore span included.
+    let daemon = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    daemon
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let daemon_address = daemon.local_addr().unwrap().to_string();
     // Both tables configured (never created: nothing here writes before the restore), so
     // the statistics writer and the lease holder have ids to draw again.
     let mut sandbox = sandbox(&[
@@ -547,6 +553,8 @@ async fn snap_start_restores_the_real_runtime_and_the_extension_gets_the_restore
         ("AWS_ENDPOINT_URL", &moto),
         ("AWS_ACCESS_KEY_ID", "testing"),
         ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_XRAY_DAEMON_ADDRESS", &daemon_address),
+        ("LIFTWATCH_OTLP_PORT", "off"),
     ])
     .snap_start(pause)
     .start()
@@ -604,6 +612,33 @@ async fn snap_start_restores_the_real_runtime_and_the_extension_gets_the_restore
     );
     assert!(published(&metrics, "InitDuration").is_empty());
     assert_eq!(total(&metrics, "ProactiveInitializations", &fn_dims()), 0.0);
+    // The first trace has a Restore span with the platform's figures, and no
+    // Initialization (that init ran in the snapshot's sandbox).
+    let mut documents = Vec::new();
+    let mut buf = vec![0u8; 65_536];
+    while let Ok(n) = daemon.recv(&mut buf) {
+        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+        documents.extend(
+            text.lines()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok()),
+        );
+    }
+    let named = |name: &str| {
+        let mut found = Vec::new();
+        documents
+            .iter()
+            .for_each(|d| collect_named(d, name, &mut found));
+        found
+    };
+    let restores = named("Restore");
+    assert_eq!(restores.len(), 1, "{documents:#?}");
+    let seconds = |key: &str| restores[0][key].as_f64().unwrap();
+    let span_ms = (seconds("end_time") - seconds("start_time")) * 1_000.0;
+    assert!(
+        (span_ms - restore_ms).abs() < 0.01,
+        "{span_ms} vs {restore_ms}"
+    );
+    assert!(named("Initialization").is_empty());
     // Every id unique to the sandbox was drawn again after the restore, once.
     let stderr = sandbox.extension_stderr();
     let redrawn: Vec<&String> = stderr
@@ -628,4 +663,94 @@ async fn snap_start_restores_the_real_runtime_and_the_extension_gets_the_restore
         assert!(!before.is_empty() && !after.is_empty(), "{}", redrawn[0]);
         assert_ne!(before, after, "{id} drawn again: {}", redrawn[0]);
     }
+}
+
+/// Every object under `value` whose `name` is `name` (X-Ray segments and subsegments).
+fn collect_named(value: &Value, name: &str, found: &mut Vec<Value>) {
+    match value {
+        Value::Object(fields) => {
+            if fields.get("name").and_then(Value::as_str) == Some(name) {
+                found.push(value.clone());
+            }
+            fields.values().for_each(|v| collect_named(v, name, found));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_named(v, name, found)),
+        _ => {}
+    }
+}
+
+/// Lambda gives a sandbox 1,024 file descriptors. 1,100 idle connections to the OTLP
+/// receiver no longer starve the Telemetry API listener: the receiver holds 64 at most
+/// (the rest are closed at once and counted in `EventsDropped`), no telemetry is lost, and
+/// an idle connection is closed once its request head is overdue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_local_connections_cannot_starve_the_telemetry_listener() {
+    let otlp_port = liftwatch_sandbox::ports::PortPicker::new().tcp().unwrap();
+    let mut sandbox = Sandbox::start(sandbox(&[
+        ("LIFTWATCH_FLUSH", "end"),
+        ("LIFTWATCH_OTLP_PORT", &otlp_port.to_string()),
+    ]))
+    .await
+    .unwrap();
+    let pid = sandbox.extension_pid().to_string();
+    let limited = std::process::Command::new("prlimit")
+        .args(["--pid", &pid, "--nofile=1024:1024"])
+        .status()
+        .expect("prlimit (util-linux) sets the extension's descriptor limit");
+    assert!(limited.success());
+    // Connect while an invocation runs (the extension is thawed and accepting).
+    let flood = async {
+        let mut held = Vec::new();
+        for _ in 0..1_100 {
+            match tokio::net::TcpStream::connect(("127.0.0.1", otlp_port)).await {
+                Ok(stream) => held.push(stream),
+                Err(error) => panic!("connect: {error}"),
+            }
+        }
+        held
+    };
+    let (outcome, held) = tokio::join!(sandbox.invoke(json!({ "sleep_ms": 800 })), flood);
+    assert_eq!(outcome.unwrap().status, InvokeStatus::Success);
+    for _ in 0..3 {
+        let outcome = sandbox.invoke(json!({ "items": 1 })).await.unwrap();
+        assert_eq!(outcome.status, InvokeStatus::Success);
+    }
+    // The first connections got a slot: each is closed once its head is 5 s overdue (of
+    // thawed time: timers stand still while the sandbox is frozen, so read while an
+    // invocation runs).
+    let mut first = held.into_iter().next().unwrap();
+    let started = Instant::now();
+    let closed = async {
+        let mut byte = [0u8; 1];
+        tokio::time::timeout(
+            Duration::from_secs(6),
+            tokio::io::AsyncReadExt::read(&mut first, &mut byte),
+        )
+        .await
+    };
+    let (outcome, read) = tokio::join!(sandbox.invoke(json!({ "sleep_ms": 6_500 })), closed);
+    assert_eq!(outcome.unwrap().status, InvokeStatus::Success);
+    assert!(
+        matches!(read, Ok(Ok(0) | Err(_))),
+        "an idle connection is closed: {read:?} after {:?}",
+        started.elapsed()
+    );
+    assert_clean_shutdown(&sandbox.shutdown().await.unwrap());
+    let m = sandbox.emf().metrics;
+    assert_eq!(
+        total(&m, "Invocations", &fn_dims()),
+        5.0,
+        "no telemetry lost"
+    );
+    assert_eq!(published(&m, "Duration").len(), 5);
+    assert_eq!(
+        total(&m, "ItemsProcessed", &fn_dims()),
+        5.0,
+        "every handler's events"
+    );
+    let refused = total(&m, "EventsDropped", &fn_dims());
+    assert!(
+        refused >= 1_036.0,
+        "connections over the cap counted: {refused}"
+    );
 }

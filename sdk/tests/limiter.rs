@@ -105,6 +105,17 @@ async fn an_unreachable_table_fails_open_or_closed_as_configured() {
     let (a, b) = (open.check("k").await, closed.check("k").await);
     assert!(a.error && a.allowed);
     assert!(b.error && !b.allowed);
+    // The remaining budget follows the verdict, in the headers and in the decision.
+    assert_eq!((a.remaining, b.remaining), (4, 0));
+    assert!(b.retry_after >= 1);
+    let header = |v: &liftwatch::limiter::Verdict, name: &str| {
+        v.headers()
+            .into_iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, value)| value)
+    };
+    assert_eq!(header(&b, "X-RateLimit-Remaining").as_deref(), Some("0"));
+    assert_eq!(b.decision().into_event().unwrap().remaining, Some(0));
     assert_eq!(a.decision().into_event().map(|_| ()), Ok(()));
 }
 
@@ -176,6 +187,17 @@ async fn the_sliding_window_fails_open_or_closed_as_configured() {
     let (a, b) = (open.check("k").await, closed.check("k").await);
     assert!(a.error && a.allowed);
     assert!(b.error && !b.allowed);
+    // The remaining budget follows the verdict, in the headers and in the decision.
+    assert_eq!((a.remaining, b.remaining), (4, 0));
+    assert!(b.retry_after >= 1);
+    let header = |v: &liftwatch::limiter::Verdict, name: &str| {
+        v.headers()
+            .into_iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, value)| value)
+    };
+    assert_eq!(header(&b, "X-RateLimit-Remaining").as_deref(), Some("0"));
+    assert_eq!(b.decision().into_event().unwrap().remaining, Some(0));
     assert_eq!(
         b.decision().into_event().unwrap().outcome,
         liftwatch::Outcome::Error

@@ -88,6 +88,10 @@ impl Traces {
                 .saturating_sub(seen.malformed_requests),
         );
         health.malformed(now.spans_rejected.saturating_sub(seen.spans_rejected));
+        health.dropped(
+            now.connections_refused
+                .saturating_sub(seen.connections_refused),
+        );
         self.collector.exported(SpanReport {
             exported: 0,
             dropped: now.spans_dropped.saturating_sub(seen.spans_dropped),

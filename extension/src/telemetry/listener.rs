@@ -13,11 +13,17 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 use crate::health::Health;
-use crate::http_server;
+use crate::http_server::{self, Limits};
 use crate::telemetry::record::{self, Record};
 
 /// How long a batch may wait for room in the pipeline's queue.
 const QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+/// The platform posts one batch at a time over a connection or two: room to spare, and a
+/// head within 10 s (it sends it at once).
+const LIMITS: Limits = Limits {
+    max_connections: 32,
+    header_timeout: std::time::Duration::from_secs(10),
+};
 /// The largest batch body accepted (the subscription asks for at most 256 KiB).
 const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
@@ -42,8 +48,10 @@ impl TelemetryListener {
 
     /// Serves until the task is dropped, sending parsed batches to `batches`.
     pub async fn serve(self, batches: mpsc::Sender<Vec<Record>>, health: Arc<Health>) {
+        let counted = Arc::clone(&health);
+        let refused = move || counted.dropped(1);
         let handler = move |request| handle(request, batches.clone(), Arc::clone(&health));
-        http_server::serve(self.listener, "telemetry", handler).await;
+        http_server::serve(self.listener, "telemetry", LIMITS, refused, handler).await;
     }
 }
 

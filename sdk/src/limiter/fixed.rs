@@ -51,8 +51,7 @@ impl FixedWindow {
         .await;
         let remaining = match counted {
             Counted::Allowed(count) => s.limit.saturating_sub(count),
-            Counted::Refused => 0,
-            Counted::Failed => s.limit,
+            Counted::Refused | Counted::Failed => 0,
         };
         let retry_after = reset_at.saturating_sub(now).max(1);
         s.verdict(key, counted, remaining, retry_after, window_start)

@@ -40,6 +40,10 @@ impl Settings {
 
     /// The verdict on `key` in the window starting at `window_start`: allowed when counted,
     /// refused when the budget was spent, as the failure mode says when DynamoDB failed.
+    /// A limiter that could not count knows nothing of the budget, so the remaining budget
+    /// it reports follows its verdict: failing open, this request is taken as the window's
+    /// first (`limit - 1` left); failing closed, the budget as spent (0 left, retry after
+    /// the given wait). Both limiters alike.
     pub(super) fn verdict(
         &self,
         key: &str,
@@ -48,10 +52,13 @@ impl Settings {
         retry_after: u64,
         window_start: u64,
     ) -> Verdict {
-        let (allowed, error) = match counted {
-            Counted::Allowed(_) => (true, false),
-            Counted::Refused => (false, false),
-            Counted::Failed => (self.failure == FailureMode::Open, true),
+        let (allowed, error, remaining) = match counted {
+            Counted::Allowed(_) => (true, false, remaining),
+            Counted::Refused => (false, false, remaining),
+            Counted::Failed if self.failure == FailureMode::Open => {
+                (true, true, self.limit.saturating_sub(1))
+            }
+            Counted::Failed => (false, true, 0),
         };
         Verdict {
             allowed,

@@ -11,6 +11,7 @@ pub struct IntakeCounters {
     spans_rejected: AtomicU64,
     spans_dropped: AtomicU64,
     malformed_requests: AtomicU64,
+    connections_refused: AtomicU64,
 }
 
 /// The counters' values at one moment.
@@ -26,6 +27,8 @@ pub struct IntakeSnapshot {
     pub spans_dropped: u64,
     /// Requests answered 400, 413 or 415.
     pub malformed_requests: u64,
+    /// Connections closed at once because the receiver held as many as it may.
+    pub connections_refused: u64,
 }
 
 impl IntakeCounters {
@@ -41,6 +44,10 @@ impl IntakeCounters {
         self.spans_dropped.fetch_add(n, Ordering::Relaxed);
     }
 
+    pub(super) fn connection_refused(&self) {
+        self.connections_refused.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub(super) fn malformed(&self) {
         self.malformed_requests.fetch_add(1, Ordering::Relaxed);
     }
@@ -52,6 +59,7 @@ impl IntakeCounters {
             spans_rejected: self.spans_rejected.load(Ordering::Relaxed),
             spans_dropped: self.spans_dropped.load(Ordering::Relaxed),
             malformed_requests: self.malformed_requests.load(Ordering::Relaxed),
+            connections_refused: self.connections_refused.load(Ordering::Relaxed),
         }
     }
 }
@@ -68,6 +76,7 @@ mod tests {
         counters.rejected(1);
         counters.dropped(4);
         counters.malformed();
+        counters.connection_refused();
         assert_eq!(
             counters.snapshot(),
             IntakeSnapshot {
@@ -75,6 +84,7 @@ mod tests {
                 spans_rejected: 1,
                 spans_dropped: 4,
                 malformed_requests: 1,
+                connections_refused: 1,
             }
         );
     }

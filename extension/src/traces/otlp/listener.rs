@@ -3,11 +3,20 @@
 //! (`http_server`), every request answered by `OtlpIntake::route`.
 
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
 use super::intake::OtlpIntake;
-use crate::http_server;
+use crate::http_server::{self, Limits};
+
+/// Handlers' SDKs hold a connection or a few each: 64 at once leave hundreds of the
+/// sandbox's 1,024 file descriptors to everything else, and a request head must come
+/// within 5 s (an idle keep-alive connection is closed after that).
+const LIMITS: Limits = Limits {
+    max_connections: 64,
+    header_timeout: std::time::Duration::from_secs(5),
+};
 
 /// A bound, not yet serving, OTLP/HTTP receiver on 127.0.0.1.
 #[derive(Debug)]
@@ -30,10 +39,12 @@ impl OtlpListener {
 
     /// Serves `intake` until the task is dropped.
     pub async fn serve(self, intake: OtlpIntake) {
+        let counters = Arc::clone(intake.counters());
+        let refused = move || counters.connection_refused();
         let handler = move |request| {
             let intake = intake.clone();
             async move { intake.route(request).await }
         };
-        http_server::serve(self.listener, "otlp", handler).await;
+        http_server::serve(self.listener, "otlp", LIMITS, refused, handler).await;
     }
 }

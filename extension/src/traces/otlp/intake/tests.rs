@@ -189,7 +189,8 @@ async fn invalid_spans_are_reported_as_a_partial_success() {
             spans_received: 2,
             spans_rejected: 2,
             spans_dropped: 0,
-            malformed_requests: 0
+            malformed_requests: 0,
+            connections_refused: 0,
         }
     );
 }
