@@ -31,6 +31,8 @@ const INVOCATIONS: usize = 1_000;
 struct Platform {
     events: Mutex<mpsc::Receiver<String>>,
     next_calls: mpsc::Sender<Instant>,
+    /// The subscription's destination URI (its path is the extension's secret).
+    destination: std::sync::Mutex<Option<String>>,
 }
 
 async fn handle(
@@ -38,14 +40,26 @@ async fn handle(
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = request.uri().path().to_owned();
-    let _ = request.into_body().collect().await;
+    let body = request
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     let response = match path.as_str() {
         "/2020-01-01/extension/register" => Response::builder()
             .header("Lambda-Extension-Identifier", "bench-id")
             .body(Full::from(
                 r#"{"functionName":"bench","functionVersion":"$LATEST","handler":"x"}"#,
             )),
-        "/2022-07-01/telemetry" => Response::builder().body(Full::from("OK")),
+        "/2022-07-01/telemetry" => {
+            let subscription: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+            let uri = subscription["destination"]["URI"]
+                .as_str()
+                .map(str::to_owned);
+            *platform.destination.lock().unwrap() = uri;
+            Response::builder().body(Full::from("OK"))
+        }
         "/2020-01-01/extension/event/next" => {
             let _ = platform.next_calls.send(Instant::now()).await;
             let event = platform
@@ -100,11 +114,13 @@ async fn main() {
     let platform = Arc::new(Platform {
         events: Mutex::new(events_rx),
         next_calls: next_tx,
+        destination: std::sync::Mutex::default(),
     });
+    let platform_for_server = Arc::clone(&platform);
     tokio::spawn(async move {
         loop {
             let (stream, _) = listener.accept().await.unwrap();
-            let platform = Arc::clone(&platform);
+            let platform = Arc::clone(&platform_for_server);
             tokio::spawn(async move {
                 let service = service_fn(move |r| handle(Arc::clone(&platform), r));
                 let _ = http1::Builder::new()
@@ -155,7 +171,13 @@ async fn main() {
 
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http::<Full<Bytes>>();
-    let telemetry_uri = format!("http://127.0.0.1:{telemetry_port}/");
+    let telemetry_uri = platform
+        .destination
+        .lock()
+        .unwrap()
+        .clone()
+        .expect("the extension subscribed during init");
+    assert!(telemetry_uri.starts_with(&format!("http://127.0.0.1:{telemetry_port}/")));
     let post = |body: String| {
         let request = Request::post(&telemetry_uri)
             .body(Full::from(body))

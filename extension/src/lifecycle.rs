@@ -219,12 +219,17 @@ async fn start_telemetry(
             return false;
         }
     };
-    tokio::spawn(listener.serve(batches, health));
+    // Only the platform learns this path (from the subscription, over the Runtime API):
+    // a POST anywhere else is answered 404 and counted, so code in the sandbox cannot
+    // forge platform telemetry.
+    let path = format!("/{}", liftwatch::random::hex_id(128));
+    tokio::spawn(listener.serve(path.clone(), batches, health));
     let body = subscribe::subscription_body(&subscribe::Subscription {
         function_logs: config.telemetry_types.function,
         buffer: config.telemetry_buffer,
         host: &config.telemetry_host,
         port: config.telemetry_port,
+        path: &path,
     });
     match tokio::time::timeout(INIT_CALL_TIMEOUT, api.subscribe_telemetry(id, body)).await {
         Ok(Ok(())) => true,

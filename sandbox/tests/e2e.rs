@@ -266,10 +266,12 @@ async fn a_batch_with_unknown_and_malformed_records_loses_nothing_else() {
         {"time": "2026-11-28T00:00:00.002Z", "type": "platform.report", "record": {"requestId": "injected", "status": "success",
             "metrics": {"durationMs": 77.7, "billedDurationMs": 78, "memorySizeMB": 256, "maxMemoryUsedMB": 99}}},
     ]);
-    // Post while the sandbox is thawed: during a slow invocation.
+    // Post while the sandbox is thawed: during a slow invocation, to the path the
+    // extension subscribed with (its per-process secret, as the platform knows it).
+    let path = subscribed_path(&sandbox);
     let post = async {
         tokio::time::sleep(Duration::from_millis(150)).await;
-        post_batch(port, &batch.to_string()).await
+        post_batch(port, &path, &batch.to_string()).await
     };
     let (outcome, status) = tokio::join!(sandbox.invoke(json!({ "sleep_ms": 600 })), post);
     assert_eq!(outcome.unwrap().status, InvokeStatus::Success);
@@ -291,13 +293,24 @@ async fn a_batch_with_unknown_and_malformed_records_loses_nothing_else() {
 }
 
 /// Posts a Telemetry API batch to the extension's listener; returns the HTTP status.
-async fn post_batch(port: u16, body: &str) -> u16 {
+/// The path of the destination the extension subscribed with (what the relay forwards to).
+fn subscribed_path(sandbox: &Sandbox) -> String {
+    let destination = sandbox
+        .relayed_telemetry()
+        .first()
+        .map(|batch| batch.destination.clone())
+        .expect("init telemetry was delivered");
+    let path = destination.splitn(4, '/').nth(3).unwrap_or_default();
+    format!("/{path}")
+}
+
+async fn post_batch(port: u16, path: &str, body: &str) -> u16 {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .unwrap();
     let request = format!(
-        "POST / HTTP/1.1\r\nHost: sandbox.localdomain\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "POST {path} HTTP/1.1\r\nHost: sandbox.localdomain\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     stream.write_all(request.as_bytes()).await.unwrap();
@@ -752,5 +765,51 @@ async fn idle_local_connections_cannot_starve_the_telemetry_listener() {
     assert!(
         refused >= 1_036.0,
         "connections over the cap counted: {refused}"
+    );
+}
+
+/// Code in the sandbox (the function, say) cannot forge platform telemetry: the listener
+/// accepts batches only on the secret path the extension subscribed with.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_telemetry_post_is_refused_and_counted() {
+    let mut sandbox = Sandbox::start(sandbox(&[("LIFTWATCH_FLUSH", "end")]))
+        .await
+        .unwrap();
+    let port = sandbox.ports().telemetry;
+    let path = subscribed_path(&sandbox);
+    assert_eq!(path.len(), 33, "128 random bits as hex: {path}");
+    let forged = json!([
+        {"time": "2026-11-28T00:00:00.000Z", "type": "platform.report", "record": {"requestId": "forged", "status": "timeout",
+            "metrics": {"durationMs": 999999, "billedDurationMs": 999999, "memorySizeMB": 256, "maxMemoryUsedMB": 99}}},
+        {"time": "2026-11-28T00:00:00.000Z", "type": "platform.initReport", "record": {"initializationType": "on-demand", "phase": "init", "status": "success", "metrics": {"durationMs": 5555}}},
+    ])
+    .to_string();
+    let post = async {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let root = post_batch(port, "/", &forged).await;
+        let guessed = post_batch(port, "/00000000000000000000000000000000", &forged).await;
+        (root, guessed)
+    };
+    let (outcome, (root, guessed)) = tokio::join!(sandbox.invoke(json!({ "sleep_ms": 600 })), post);
+    assert_eq!(outcome.unwrap().status, InvokeStatus::Success);
+    assert_eq!((root, guessed), (404, 404));
+    for _ in 0..2 {
+        sandbox.invoke(json!({ "items": 1 })).await.unwrap();
+    }
+    assert_clean_shutdown(&sandbox.shutdown().await.unwrap());
+    let m = sandbox.emf().metrics;
+    assert_eq!(
+        total(&m, "Invocations", &fn_dims()),
+        3.0,
+        "the platform's only"
+    );
+    assert_eq!(total(&m, "Errors", &fn_dims()), 0.0);
+    assert_eq!(total(&m, "Timeouts", &fn_dims()), 0.0);
+    assert!(!published(&m, "Duration").contains(&999_999.0));
+    assert!(!published(&m, "InitDuration").contains(&5_555.0));
+    assert_eq!(
+        total(&m, "EventsMalformed", &fn_dims()),
+        2.0,
+        "both forged posts counted"
     );
 }

@@ -46,11 +46,29 @@ impl TelemetryListener {
         self.listener.local_addr()
     }
 
-    /// Serves until the task is dropped, sending parsed batches to `batches`.
-    pub async fn serve(self, batches: mpsc::Sender<Vec<Record>>, health: Arc<Health>) {
+    /// Serves until the task is dropped, sending the batches posted to `path` (the
+    /// subscription's) to `batches`; a POST to any other path is answered 404 and counted
+    /// in `EventsMalformed`.
+    pub async fn serve(
+        self,
+        path: String,
+        batches: mpsc::Sender<Vec<Record>>,
+        health: Arc<Health>,
+    ) {
         let counted = Arc::clone(&health);
         let refused = move || counted.dropped(1);
-        let handler = move |request| handle(request, batches.clone(), Arc::clone(&health));
+        let path: Arc<str> = path.into();
+        let handler = move |request: Request<Incoming>| {
+            let (batches, health) = (batches.clone(), Arc::clone(&health));
+            let expected = request.uri().path() == &*path;
+            async move {
+                if !expected {
+                    health.malformed(1);
+                    return reply(StatusCode::NOT_FOUND);
+                }
+                handle(request, batches, health).await
+            }
+        };
         http_server::serve(self.listener, "telemetry", LIMITS, refused, handler).await;
     }
 }

@@ -22,6 +22,8 @@ pub struct Subscription<'a> {
     pub host: &'a str,
     /// The listener's port.
     pub port: u16,
+    /// The path the listener accepts batches on (a per-process secret, with its `/`).
+    pub path: &'a str,
 }
 
 /// The JSON body for `PUT /2022-07-01/telemetry`.
@@ -40,7 +42,7 @@ pub fn subscription_body(subscription: &Subscription<'_>) -> String {
         },
         "destination": {
             "protocol": "HTTP",
-            "URI": format!("http://{}:{}", subscription.host, subscription.port),
+            "URI": format!("http://{}:{}{}", subscription.host, subscription.port, subscription.path),
         },
     })
     .to_string()
@@ -58,6 +60,7 @@ mod tests {
             buffer: Duration::from_millis(25),
             host: "sandbox.localdomain",
             port: 9326,
+            path: "/0123abcd",
         };
         let body: serde_json::Value =
             serde_json::from_str(&subscription_body(&subscription)).unwrap();
@@ -67,7 +70,7 @@ mod tests {
                 "schemaVersion": "2022-12-13",
                 "types": ["platform"],
                 "buffering": {"maxItems": 1000, "maxBytes": 262144, "timeoutMs": 25},
-                "destination": {"protocol": "HTTP", "URI": "http://sandbox.localdomain:9326"},
+                "destination": {"protocol": "HTTP", "URI": "http://sandbox.localdomain:9326/0123abcd"},
             })
         );
         subscription.function_logs = true;
