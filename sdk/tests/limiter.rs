@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
 };
-use liftwatch::limiter::{FailureMode, FixedWindow, SlidingWindow};
+use liftwatch::limiter::{FailureMode, FixedWindow, SlidingWindow, Verdict};
 use liftwatch_sandbox::moto;
 
 async fn table(client: &Client) -> String {
@@ -103,20 +103,30 @@ async fn an_unreachable_table_fails_open_or_closed_as_configured() {
     let open = FixedWindow::new(client.clone(), "t", "login", 5, 60, FailureMode::Open);
     let closed = FixedWindow::new(client, "t", "login", 5, 60, FailureMode::Closed);
     let (a, b) = (open.check("k").await, closed.check("k").await);
-    assert!(a.error && a.allowed);
-    assert!(b.error && !b.allowed);
-    // The remaining budget follows the verdict, in the headers and in the decision.
-    assert_eq!((a.remaining, b.remaining), (4, 0));
-    assert!(b.retry_after >= 1);
-    let header = |v: &liftwatch::limiter::Verdict, name: &str| {
+    assert_failure_verdicts(&a, &b);
+    assert_eq!(a.decision().into_event().map(|_| ()), Ok(()));
+}
+
+/// A limit of 5 with the table unreachable: failing open allows with `limit - 1` left,
+/// failing closed refuses with 0 left and a `Retry-After`, in the headers and in the
+/// decision reported to the extension; both are errors.
+fn assert_failure_verdicts(open: &Verdict, closed: &Verdict) {
+    assert!(open.error && open.allowed);
+    assert!(closed.error && !closed.allowed);
+    assert_eq!((open.remaining, closed.remaining), (4, 0));
+    assert!(closed.retry_after >= 1);
+    let header = |v: &Verdict, name: &str| {
         v.headers()
             .into_iter()
             .find(|(n, _)| *n == name)
             .map(|(_, value)| value)
     };
-    assert_eq!(header(&b, "X-RateLimit-Remaining").as_deref(), Some("0"));
-    assert_eq!(b.decision().into_event().unwrap().remaining, Some(0));
-    assert_eq!(a.decision().into_event().map(|_| ()), Ok(()));
+    assert_eq!(
+        header(closed, "X-RateLimit-Remaining").as_deref(),
+        Some("0")
+    );
+    assert!(header(closed, "Retry-After").is_some());
+    assert_eq!(closed.decision().into_event().unwrap().remaining, Some(0));
 }
 
 /// A minute-aligned instant (2027-01-15) so a test picks where in a window it stands.
@@ -185,19 +195,7 @@ async fn the_sliding_window_fails_open_or_closed_as_configured() {
     let open = SlidingWindow::new(client.clone(), "t", "login", 5, 60, FailureMode::Open);
     let closed = SlidingWindow::new(client, "t", "login", 5, 60, FailureMode::Closed);
     let (a, b) = (open.check("k").await, closed.check("k").await);
-    assert!(a.error && a.allowed);
-    assert!(b.error && !b.allowed);
-    // The remaining budget follows the verdict, in the headers and in the decision.
-    assert_eq!((a.remaining, b.remaining), (4, 0));
-    assert!(b.retry_after >= 1);
-    let header = |v: &liftwatch::limiter::Verdict, name: &str| {
-        v.headers()
-            .into_iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, value)| value)
-    };
-    assert_eq!(header(&b, "X-RateLimit-Remaining").as_deref(), Some("0"));
-    assert_eq!(b.decision().into_event().unwrap().remaining, Some(0));
+    assert_failure_verdicts(&a, &b);
     assert_eq!(
         b.decision().into_event().unwrap().outcome,
         liftwatch::Outcome::Error
