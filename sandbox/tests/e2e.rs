@@ -292,18 +292,22 @@ async fn a_batch_with_unknown_and_malformed_records_loses_nothing_else() {
     );
 }
 
-/// Posts a Telemetry API batch to the extension's listener; returns the HTTP status.
-/// The path of the destination the extension subscribed with (what the relay forwards to).
+/// The path of the destination the extension subscribed with, from the subscription
+/// document the proxy saw during init (before the relay rewrote it).
 fn subscribed_path(sandbox: &Sandbox) -> String {
-    let destination = sandbox
-        .relayed_telemetry()
-        .first()
-        .map(|batch| batch.destination.clone())
-        .expect("init telemetry was delivered");
-    let path = destination.splitn(4, '/').nth(3).unwrap_or_default();
+    let subscription = sandbox
+        .proxy_observations()
+        .subscriptions
+        .into_iter()
+        .find(|s| s.status == 200)
+        .expect("the extension subscribed during init");
+    let body: Value = serde_json::from_str(&subscription.body).unwrap();
+    let uri = body["destination"]["URI"].as_str().unwrap().to_owned();
+    let path = uri.splitn(4, '/').nth(3).unwrap_or_default();
     format!("/{path}")
 }
 
+/// Posts a Telemetry API batch to the extension's listener at `path`; returns the status.
 async fn post_batch(port: u16, path: &str, body: &str) -> u16 {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))

@@ -10,7 +10,7 @@ use crate::clock::now_ms;
 /// A fixed-window limit of `limit` requests per `window_seconds` per key.
 #[derive(Debug, Clone)]
 pub struct FixedWindow {
-    settings: Settings,
+    pub(super) settings: Settings,
 }
 
 impl FixedWindow {
@@ -23,7 +23,14 @@ impl FixedWindow {
         window_seconds: u32,
         failure: FailureMode,
     ) -> Self {
-        let settings = Settings::new(client, table, rule, limit, window_seconds, failure);
+        let settings = Settings {
+            client,
+            table: table.to_owned(),
+            rule: rule.to_owned(),
+            limit,
+            window_seconds: window_seconds.max(1),
+            failure,
+        };
         FixedWindow { settings }
     }
 

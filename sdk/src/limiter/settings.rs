@@ -20,24 +20,6 @@ pub(super) struct Settings {
 }
 
 impl Settings {
-    pub(super) fn new(
-        client: Client,
-        table: &str,
-        rule: &str,
-        limit: u64,
-        window_seconds: u32,
-        failure: FailureMode,
-    ) -> Self {
-        Settings {
-            client,
-            table: table.to_owned(),
-            rule: rule.to_owned(),
-            limit,
-            window_seconds: window_seconds.max(1),
-            failure,
-        }
-    }
-
     /// The verdict on `key` in the window starting at `window_start`: allowed when counted,
     /// refused when the budget was spent, as the failure mode says when DynamoDB failed.
     /// A limiter that could not count knows nothing of the budget, so the remaining budget

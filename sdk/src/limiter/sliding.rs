@@ -14,7 +14,7 @@ use aws_sdk_dynamodb::Client;
 
 use super::item::{Counted, count_if_below, partition_key, read_count};
 use super::settings::Settings;
-use super::{FailureMode, Verdict};
+use super::{FailureMode, FixedWindow, Verdict};
 use crate::clock::now_ms;
 
 /// Keys whose previous-window count is cached; past this the cache starts over.
@@ -41,7 +41,9 @@ impl SlidingWindow {
         failure: FailureMode,
     ) -> Self {
         SlidingWindow {
-            settings: Settings::new(client, table, rule, limit, window_seconds, failure),
+            // The same settings as a fixed window's: one place builds them.
+            settings: FixedWindow::new(client, table, rule, limit, window_seconds, failure)
+                .settings,
             previous: Arc::default(),
         }
     }
