@@ -28,6 +28,14 @@ pub struct MetricBatch {
 }
 
 impl MetricBatch {
+    /// An empty batch stamped with the current time.
+    pub fn now() -> Self {
+        MetricBatch {
+            timestamp_ms: liftwatch::clock::now_ms(),
+            series: Vec::new(),
+        }
+    }
+
     /// True when there is nothing to publish.
     pub fn is_empty(&self) -> bool {
         self.series.iter().all(|s| s.values.is_empty())

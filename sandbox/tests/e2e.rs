@@ -715,18 +715,22 @@ async fn idle_local_connections_cannot_starve_the_telemetry_listener() {
         .status()
         .expect("prlimit (util-linux) sets the extension's descriptor limit");
     assert!(limited.success());
-    // Connect while an invocation runs (the extension is thawed and accepting).
+    // Connect while an invocation runs: the extension must be thawed to accept (a frozen
+    // one leaves the kernel's backlog full and a connect waits for minutes), so the
+    // invocation lasts long enough for a loaded machine too.
     let flood = async {
         let mut held = Vec::new();
         for _ in 0..1_100 {
-            match tokio::net::TcpStream::connect(("127.0.0.1", otlp_port)).await {
-                Ok(stream) => held.push(stream),
-                Err(error) => panic!("connect: {error}"),
+            let connect = tokio::net::TcpStream::connect(("127.0.0.1", otlp_port));
+            match tokio::time::timeout(Duration::from_secs(10), connect).await {
+                Ok(Ok(stream)) => held.push(stream),
+                Ok(Err(error)) => panic!("connect: {error}"),
+                Err(_) => panic!("connect: no answer after {} connections", held.len()),
             }
         }
         held
     };
-    let (outcome, held) = tokio::join!(sandbox.invoke(json!({ "sleep_ms": 800 })), flood);
+    let (outcome, held) = tokio::join!(sandbox.invoke(json!({ "sleep_ms": 4_000 })), flood);
     assert_eq!(outcome.unwrap().status, InvokeStatus::Success);
     for _ in 0..3 {
         let outcome = sandbox.invoke(json!({ "items": 1 })).await.unwrap();

@@ -6,7 +6,6 @@
 use std::time::{Duration, Instant};
 
 use liftwatch::Unit;
-use liftwatch::clock::now_ms;
 
 use super::{FlushSummary, Pipeline};
 use crate::aggregate;
@@ -29,10 +28,7 @@ impl Pipeline {
         self.traces.account_otlp(&self.health);
         self.last_flush = Instant::now();
         let spans = self.traces.take_spans();
-        let mut batch = MetricBatch {
-            timestamp_ms: now_ms(),
-            series: Vec::new(),
-        };
+        let mut batch = MetricBatch::now();
         let publishes_data = self.gather(&mut batch);
         // Local output first: EMF needs no network, so nothing a network sink does (a
         // collector that never answers, say) can keep it from being written.
@@ -69,10 +65,7 @@ impl Pipeline {
         if self.final_flush {
             // What the exports above counted (spans exported or dropped, sink errors)
             // has no next flush: it goes out locally now.
-            let mut last = MetricBatch {
-                timestamp_ms: now_ms(),
-                series: Vec::new(),
-            };
+            let mut last = MetricBatch::now();
             let function = self.function.as_str();
             self.traces
                 .flush_into(function, &mut last.series, &self.health);

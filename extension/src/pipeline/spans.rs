@@ -92,10 +92,8 @@ impl Traces {
             now.connections_refused
                 .saturating_sub(seen.connections_refused),
         );
-        self.collector.exported(SpanReport {
-            exported: 0,
-            dropped: now.spans_dropped.saturating_sub(seen.spans_dropped),
-        });
+        let dropped = now.spans_dropped.saturating_sub(seen.spans_dropped);
+        self.collector.exported(SpanReport::dropped(dropped));
     }
 
     /// Keeps the `/v1/stats` snapshot current.

@@ -81,10 +81,7 @@ impl XrayExporter {
 
     async fn send(&mut self, spans: &[Span], resource: &Resource, deadline: Instant) -> SpanReport {
         let encoded = encode(spans, resource, MAX_DATAGRAM_BYTES - HEADER.len());
-        let mut report = SpanReport {
-            exported: 0,
-            dropped: encoded.dropped,
-        };
+        let mut report = SpanReport::dropped(encoded.dropped);
         let mut failure = None;
         for document in &encoded.documents {
             let sent = if Instant::now() >= deadline {
