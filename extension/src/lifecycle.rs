@@ -11,14 +11,16 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::mpsc;
 use tokio::time::timeout_at;
 
-use crate::config::Config;
+use crate::config::{Config, Resources};
 use crate::extensions_api::{ApiError, ExtensionsApi, NextEvent};
 use crate::flush_policy::FlushPolicy;
 use crate::health::Health;
 use crate::intake::UdpIntake;
 use crate::pipeline::{Pipeline, PipelineHandle};
 use crate::ratelimit::{ClientOptions, RateLimitWriter, TableSchedule};
-use crate::resources::{ProcessScope, ResourceSampler};
+use crate::resources::{
+    LAMBDA_DEFAULT_TMP_BYTES, PROC_ROOT, ProcessScope, ResourceSampler, TMP_PATH,
+};
 use crate::sink::Sink;
 use crate::telemetry::{TelemetryListener, subscribe};
 use crate::traces::Resource;
@@ -169,10 +171,24 @@ async fn start(
     if let Some(feed) = otlp {
         pipeline = pipeline.with_otlp(feed);
     }
-    if config.resources {
+    match config.resources {
+        Resources::Off => {}
         // In Lambda the microVM holds only the sandbox's processes: all of /proc is ours.
-        let sampler = ResourceSampler::new("/proc".into(), "/tmp".into(), ProcessScope::All);
-        pipeline = pipeline.with_sampler(sampler);
+        Resources::Sandbox => {
+            let sampler =
+                ResourceSampler::new(PROC_ROOT.into(), TMP_PATH.into(), ProcessScope::All);
+            pipeline = pipeline.with_sampler(sampler);
+        }
+        Resources::Local => {
+            let parent = std::os::unix::process::parent_id();
+            let sampler = ResourceSampler::new(
+                PROC_ROOT.into(),
+                std::env::temp_dir(),
+                ProcessScope::DescendantsOf(parent),
+            )
+            .with_tmp_files(LAMBDA_DEFAULT_TMP_BYTES);
+            pipeline = pipeline.with_sampler(sampler);
+        }
     }
     if let Some(table) = &config.ratelimit_table {
         let options = ClientOptions {

@@ -96,10 +96,22 @@ async fn invocations_and_handler_spans_reach_otlp_and_xray() {
         "{:?}",
         spans.iter().map(|s| &s.name).collect::<Vec<_>>()
     );
+    // Lambda's header names the facade segment (`Parent=`): the function span hangs below it.
+    let facade_parents: Vec<Vec<u8>> = sandbox
+        .platform_records("platform.start")
+        .await
+        .iter()
+        .filter_map(|r| r["tracing"]["value"].as_str().map(str::to_owned))
+        .filter_map(|header| {
+            let parent = header.split(';').find_map(|f| f.strip_prefix("Parent="))?;
+            Some(u64::from_str_radix(parent, 16).ok()?.to_be_bytes().to_vec())
+        })
+        .collect();
+    assert_eq!(facade_parents.len(), 4);
     for root in &roots {
         assert!(
-            root.parent_span_id.is_empty(),
-            "the sandbox's header has no Parent: a root"
+            facade_parents.contains(&root.parent_span_id),
+            "the function span's parent is its invocation's Parent= segment"
         );
         let children: Vec<&str> = spans
             .iter()
@@ -128,9 +140,8 @@ async fn invocations_and_handler_spans_reach_otlp_and_xray() {
         assert!(runtime.end_time_unix_nano <= root.end_time_unix_nano);
         assert!(checkout.start_time_unix_nano >= root.start_time_unix_nano - 5_000_000);
         assert!(
-            spans
-                .iter()
-                .all(|s| s.parent_span_id.is_empty() || by_id.contains_key(&s.parent_span_id))
+            spans.iter().all(|s| by_id.contains_key(&s.parent_span_id)
+                || facade_parents.contains(&s.parent_span_id))
         );
     }
     let invocation_ids: Vec<String> = roots

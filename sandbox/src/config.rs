@@ -18,6 +18,9 @@ pub const TELEMETRY_HOST_VAR: &str = "LIFTWATCH_TELEMETRY_HOST";
 pub const TELEMETRY_PORT_VAR: &str = "LIFTWATCH_TELEMETRY_PORT";
 /// UDP port of the extension's local intake (read by the SDK in the function too).
 pub const INTAKE_PORT_VAR: &str = "LIFTWATCH_PORT";
+/// What the extension's resource sampler reads; the sandbox sets `local` (its own
+/// processes and `TMPDIR`).
+pub const RESOURCES_VAR: &str = "LIFTWATCH_RESOURCES";
 /// The extension's flush strategy (`end`, `periodic:<secs>`, `adaptive`).
 pub const FLUSH_VAR: &str = "LIFTWATCH_FLUSH";
 /// Variables copied from our own environment into the children when set.
@@ -59,6 +62,7 @@ pub struct SandboxConfig {
     pub(crate) runtime_stop_grace: Duration,
     pub(crate) init_timeout: Duration,
     pub(crate) snap_start: Option<Duration>,
+    pub(crate) active_tracing: bool,
 }
 
 impl SandboxConfig {
@@ -81,6 +85,7 @@ impl SandboxConfig {
             runtime_stop_grace: LAMBDA_RUNTIME_STOP_GRACE,
             init_timeout: LAMBDA_INIT_TIMEOUT,
             snap_start: None,
+            active_tracing: true,
         }
     }
 
@@ -186,6 +191,16 @@ impl SandboxConfig {
     #[must_use]
     pub fn snap_start(mut self, pause: Duration) -> Self {
         self.snap_start = Some(pause);
+        self
+    }
+
+    /// The function's tracing mode, which decides the `Sampled=` of every invocation's
+    /// trace header (`Root=…;Parent=…;Sampled=…`): `true` (the default) for X-Ray active
+    /// tracing, `Sampled=1`; `false` for pass-through, `Sampled=0`, as Lambda sends when
+    /// no upstream service decided.
+    #[must_use]
+    pub fn active_tracing(mut self, on: bool) -> Self {
+        self.active_tracing = on;
         self
     }
 

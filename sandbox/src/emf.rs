@@ -163,7 +163,7 @@ fn metric_values(doc: &Value, name: &str) -> Result<Vec<f64>, EmfError> {
 }
 
 /// Every value of one metric series (namespace, name, dimensions, unit), aggregated.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct MetricSummary {
     /// The namespace.
     pub namespace: String,

@@ -10,6 +10,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::error::SandboxError;
+use crate::platform::PlatformEdit;
 use crate::sandbox::{Sandbox, lock};
 
 /// How long past the function timeout `invoke` keeps waiting (debug builds are slow).
@@ -81,6 +82,14 @@ impl Sandbox {
         invocation.invoked_function_arn = format!(
             "arn:aws:lambda:{}:123456789012:function:{}",
             self.config.region, self.config.function_name
+        );
+        // The simulator writes only `Root=`; Lambda adds the facade segment's id and the
+        // sampling decision.
+        invocation.trace_id = format!(
+            "{};Parent={:016x};Sampled={}",
+            invocation.trace_id,
+            random_u64(),
+            u8::from(self.config.active_tracing)
         );
         let created_at = invocation.created_at;
         let enqueue = {
@@ -175,21 +184,28 @@ impl Sandbox {
             let of_request = |e: &TelemetryEvent| {
                 e.record.get("requestId").and_then(Value::as_str) == Some(request_id)
             };
-            let emitted = sim
-                .get_telemetry_events_by_type("platform.report")
-                .await
-                .iter()
-                .any(of_request);
-            // The report as the extension is sent it (with SnapStart, the first one carries
-            // the restore durations).
-            if emitted
-                && let Some(report) = self
+            // The report follows readiness, so nothing is read before it; then only the
+            // reports are cloned (all events, edited, per poll made long runs slow down).
+            let ready = sim.are_extensions_ready(request_id).await;
+            let mut reports = if ready {
+                sim.get_telemetry_events_by_type("platform.report").await
+            } else {
+                Vec::new()
+            };
+            if let Some(index) = reports.iter().position(of_request) {
+                if !PlatformEdit::edits_report(index) {
+                    return Ok(reports.swap_remove(index));
+                }
+                // The first report as the extension is sent it (the edit adds the init
+                // or restore durations to it).
+                if let Some(report) = self
                     .edited(sim.get_telemetry_events().await)
                     .into_iter()
                     .filter(|e| e.event_type == "platform.report")
                     .find(of_request)
-            {
-                return Ok(report);
+                {
+                    return Ok(report);
+                }
             }
             if Instant::now() >= deadline {
                 return Err(SandboxError::Timeout {
@@ -200,6 +216,15 @@ impl Sandbox {
             tokio::time::sleep(POLL).await;
         }
     }
+}
+
+/// A random 64-bit id (the standard library's randomly keyed hasher; no new dependency for
+/// a test tool's segment ids).
+fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
 }
 
 fn millis(d: Duration) -> u64 {

@@ -30,7 +30,7 @@ impl Layout {
             COUNTER.fetch_add(1, Ordering::Relaxed)
         );
         let root = std::env::temp_dir().join(name);
-        for dir in ["opt/extensions", "var/task"] {
+        for dir in ["opt/extensions", "var/task", "tmp"] {
             let path = root.join(dir);
             fs::create_dir_all(&path)
                 .map_err(|e| SandboxError::io(format!("creating {}", path.display()), e))?;
@@ -46,6 +46,11 @@ impl Layout {
     /// The function's working directory (`var/task`).
     pub fn task_dir(&self) -> PathBuf {
         self.root.join("var/task")
+    }
+
+    /// The sandbox's own `/tmp` (both children's `TMPDIR`).
+    pub fn tmp_dir(&self) -> PathBuf {
+        self.root.join("tmp")
     }
 
     /// Places `source` at `opt/extensions/<its file name>` and returns that path.

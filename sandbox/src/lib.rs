@@ -34,9 +34,10 @@
 //!    registered extension have called `/next`), and 500 to every subscription when
 //!    [`SandboxConfig::refuse_telemetry_subscription`] is set.
 //! 2. **`platform.report` is synthetic.** `maxMemoryUsedMB` is always half the memory
-//!    size and `initDurationMs` is absent. The values are left alone; tests compare the
-//!    extension's output with the captured records ([`Sandbox::platform_reports`],
-//!    [`Sandbox::runtime_done_records`], [`Sandbox::init_reports`]), not with reality.
+//!    size; the values are left alone, and tests compare the extension's output with the
+//!    captured records ([`Sandbox::platform_reports`], [`Sandbox::runtime_done_records`],
+//!    [`Sandbox::init_reports`]), not with reality. `initDurationMs` is absent: the
+//!    relay's edit adds it to the first report of an on-demand sandbox.
 //! 3. **SHUTDOWN kills nothing.** `graceful_shutdown` sends SHUTDOWN and waits for an
 //!    acknowledgement. [`Sandbox::shutdown`] also SIGTERMs the runtime (SIGKILL after
 //!    300 ms), waits for the extension to exit until the deadline (2,000 ms), SIGKILLs
@@ -59,6 +60,14 @@
 //!    ([`platform::PlatformEdit`]) puts its own `initStart` first, and with
 //!    [`SandboxConfig::snap_start`] replaces the init records by the restore records.
 //!
+//! 9. **The trace header is `Root=` only.** `invoke` writes Lambda's
+//!    `Root=…;Parent=…;Sampled=1|0` ([`SandboxConfig::active_tracing`]).
+//! 10. **Resources are the host's.** The children get a `TMPDIR` of the sandbox's own and
+//!     `LIFTWATCH_RESOURCES=local`.
+//! 11. **A readiness race** in the simulator stalled about 2 invocations in 1,000 for the
+//!     function timeout; the proxy holds an extension's `/next` until the runtime's
+//!     answer to its INVOKE was accepted (`proxy/readiness.rs`).
+//!
 //! Not worked around: timeouts are not enforced (`invoke` gives up with an error after
 //! the timeout plus a margin; the runtime is not killed), `function`/`extension` log
 //! records are never delivered, and `platform.report` waits at most the invocation
@@ -67,6 +76,7 @@
 pub mod config;
 pub mod emf;
 pub mod error;
+pub mod events;
 pub mod inspect;
 pub mod invoke;
 pub mod moto;
@@ -78,6 +88,7 @@ pub mod recorder;
 pub mod relay;
 pub mod sandbox;
 pub mod shutdown;
+pub mod summary;
 pub mod table;
 
 mod child;

@@ -1,121 +1,131 @@
 //! `liftwatch-sandbox`: runs the liftwatch extension beside a function in the local
-//! Lambda sandbox, invokes it N times, shuts it down, and prints the metrics it published
-//! (a table, on stdout) and the SHUTDOWN timings. Progress goes to stderr.
+//! Lambda sandbox, invokes it once per payload, shows each response, shuts the sandbox
+//! down, and prints the metrics it published (a table, or `--json`) and the SHUTDOWN
+//! timings. Progress and responses go to stderr; the table or the JSON to stdout.
 
+use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use clap::Parser;
 use liftwatch_sandbox::config::FLUSH_VAR;
-use liftwatch_sandbox::{Sandbox, SandboxConfig, emf, table};
+use liftwatch_sandbox::events::parse_events;
+use liftwatch_sandbox::summary::{EmfOutput, RESPONSE_DISPLAY_LIMIT, RunSummary, pretty_truncated};
+use liftwatch_sandbox::{InvokeOutcome, InvokeStatus, Sandbox, SandboxConfig, emf, table};
 use serde_json::Value;
 
-const USAGE: &str = "\
-usage: liftwatch-sandbox --invocations N [options]
-
-options:
-  --invocations N        how many invocations to run (required)
-  --extension PATH       extension binary (default: liftwatch next to this executable)
-  --function PATH        function binary (default: hello-function next to this executable)
-  --flush STRATEGY       LIFTWATCH_FLUSH for the extension: end | periodic:<secs> | adaptive
-  --payload JSON         event payload (default: {})
-  --memory MB            function memory size (default: 128)
-  --function-name NAME   function name (default: liftwatch-sandbox-function)
-  --env KEY=VALUE        extra environment variable for both processes (repeatable)
-  --no-freeze            do not freeze the processes between invocations
-  --refuse-telemetry     answer the extension's Telemetry API subscription with 500
-  --snapstart[=SECS]     SnapStart: after init, freeze both processes for SECS (default 2)
-                         standing for the snapshot, then restore (restore telemetry)
-  --verbose              echo the processes' logs and the simulator's lifecycle to stderr
-  --help                 print this help";
-
-#[derive(Debug)]
+/// Runs the liftwatch extension beside a function in a local Lambda sandbox (Extensions,
+/// Telemetry and Runtime APIs, freezing between invocations, a SHUTDOWN phase), then
+/// prints what it published.
+#[derive(Debug, Parser)]
+#[command(
+    version,
+    about,
+    after_help = "\
+Examples:
+  liftwatch-sandbox --invocations 20
+  liftwatch-sandbox --events conversation.jsonl --json > run.json
+  liftwatch-sandbox --function target/debug/my-function --payload '{\"name\":\"x\"}'"
+)]
 struct Args {
-    invocations: usize,
-    extension: Option<PathBuf>,
-    function: Option<PathBuf>,
-    flush: Option<String>,
+    /// How many invocations to run (default: 1, or one per line of --events)
+    #[arg(short = 'n', long, value_name = "N", conflicts_with = "events")]
+    invocations: Option<usize>,
+    /// Event payload of every invocation
+    #[arg(long, value_name = "JSON", default_value = "{}", value_parser = json_value, conflicts_with = "events")]
     payload: Value,
+    /// One invocation per line of FILE ('-' for stdin), payloads in order; blank lines
+    /// and lines starting with '#' are skipped
+    #[arg(long, value_name = "FILE")]
+    events: Option<PathBuf>,
+    /// Print a machine-readable summary (invocations with their responses, metrics,
+    /// timings) on stdout instead of the table
+    #[arg(long)]
+    json: bool,
+    /// Extension binary [default: liftwatch next to this executable]
+    #[arg(long, value_name = "PATH")]
+    extension: Option<PathBuf>,
+    /// Function binary [default: hello-function next to this executable]
+    #[arg(long, value_name = "PATH")]
+    function: Option<PathBuf>,
+    /// LIFTWATCH_FLUSH for the extension: end | periodic:<secs> | adaptive
+    #[arg(long, value_name = "STRATEGY")]
+    flush: Option<String>,
+    /// Function memory size in MB [default: 128]
+    #[arg(long = "memory", value_name = "MB")]
     memory_mb: Option<u32>,
+    /// Function name [default: liftwatch-sandbox-function]
+    #[arg(long, value_name = "NAME")]
     function_name: Option<String>,
+    /// Extra environment variable for both processes (repeatable)
+    #[arg(long, value_name = "KEY=VALUE", value_parser = key_value)]
     env: Vec<(String, String)>,
-    freeze: bool,
+    /// Do not freeze the processes between invocations
+    #[arg(long)]
+    no_freeze: bool,
+    /// Answer the extension's Telemetry API subscription with 500
+    #[arg(long)]
     refuse_telemetry: bool,
-    snap_start: Option<Duration>,
+    /// SnapStart: after init, freeze both processes for SECS standing for the snapshot,
+    /// then restore (restore telemetry)
+    #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "2", value_parser = seconds)]
+    snapstart: Option<Duration>,
+    /// The function's tracing mode: `active` (Sampled=1 in every trace header) or
+    /// `pass-through` (Sampled=0)
+    #[arg(long, value_enum, default_value_t = Tracing::Active)]
+    tracing: Tracing,
+    /// Echo the processes' logs and the simulator's lifecycle to stderr
+    #[arg(short, long)]
     verbose: bool,
 }
 
-/// The pause `--snapstart` stands for the snapshot with, unless given.
-const DEFAULT_SNAPSTART_PAUSE: Duration = Duration::from_secs(2);
+/// `--tracing`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Tracing {
+    Active,
+    PassThrough,
+}
 
-fn parse_args(raw: impl IntoIterator<Item = String>) -> anyhow::Result<Option<Args>> {
-    let mut args = Args {
-        invocations: 0,
-        extension: None,
-        function: None,
-        flush: None,
-        payload: Value::Object(Default::default()),
-        memory_mb: None,
-        function_name: None,
-        env: Vec::new(),
-        freeze: true,
-        refuse_telemetry: false,
-        snap_start: None,
-        verbose: false,
+fn json_value(text: &str) -> Result<Value, String> {
+    serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))
+}
+
+fn key_value(text: &str) -> Result<(String, String), String> {
+    let (key, value) = text
+        .split_once('=')
+        .ok_or_else(|| "want KEY=VALUE".to_owned())?;
+    Ok((key.to_owned(), value.to_owned()))
+}
+
+fn seconds(text: &str) -> Result<Duration, String> {
+    text.parse::<f64>()
+        .ok()
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .ok_or_else(|| "want a number of seconds".to_owned())
+}
+
+/// The payloads to invoke with, in order.
+fn payloads(args: &Args) -> anyhow::Result<Vec<Value>> {
+    let Some(path) = &args.events else {
+        return Ok(vec![args.payload.clone(); args.invocations.unwrap_or(1)]);
     };
-    let mut invocations = None;
-    let mut raw = raw.into_iter();
-    while let Some(flag) = raw.next() {
-        let mut value = || raw.next().with_context(|| format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--help" | "-h" => return Ok(None),
-            "--invocations" | "-n" => {
-                let v = value()?;
-                invocations = Some(
-                    v.parse()
-                        .with_context(|| format!("bad --invocations {v}"))?,
-                );
-            }
-            "--extension" => args.extension = Some(value()?.into()),
-            "--function" => args.function = Some(value()?.into()),
-            "--flush" => args.flush = Some(value()?),
-            "--payload" => {
-                let v = value()?;
-                args.payload =
-                    serde_json::from_str(&v).with_context(|| format!("bad --payload {v}"))?;
-            }
-            "--memory" => {
-                let v = value()?;
-                args.memory_mb = Some(v.parse().with_context(|| format!("bad --memory {v}"))?);
-            }
-            "--function-name" => args.function_name = Some(value()?),
-            "--env" => {
-                let v = value()?;
-                let (k, val) = v
-                    .split_once('=')
-                    .with_context(|| format!("bad --env {v}, want KEY=VALUE"))?;
-                args.env.push((k.to_owned(), val.to_owned()));
-            }
-            "--no-freeze" => args.freeze = false,
-            "--refuse-telemetry" => args.refuse_telemetry = true,
-            "--snapstart" => args.snap_start = Some(DEFAULT_SNAPSTART_PAUSE),
-            _ if flag.starts_with("--snapstart=") => {
-                let secs = &flag["--snapstart=".len()..];
-                let pause = secs
-                    .parse::<f64>()
-                    .ok()
-                    .and_then(|s| Duration::try_from_secs_f64(s).ok())
-                    .with_context(|| format!("bad {flag}, want --snapstart=SECONDS"))?;
-                args.snap_start = Some(pause);
-            }
-            "--verbose" | "-v" => args.verbose = true,
-            other => bail!("unknown argument {other}\n\n{USAGE}"),
-        }
+    let text = if path.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("reading events from stdin")?;
+        text
+    } else {
+        std::fs::read_to_string(path)
+            .with_context(|| format!("reading events from {}", path.display()))?
+    };
+    let events = parse_events(&text).with_context(|| format!("in {}", path.display()))?;
+    if events.is_empty() {
+        bail!("{} holds no events", path.display());
     }
-    args.invocations =
-        invocations.with_context(|| format!("--invocations is required\n\n{USAGE}"))?;
-    Ok(Some(args))
+    Ok(events)
 }
 
 /// `explicit`, or `name` in the directory of this executable (`target/debug`).
@@ -140,7 +150,8 @@ fn binary(explicit: Option<PathBuf>, name: &str) -> anyhow::Result<PathBuf> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match cli().await {
+    let args = Args::parse();
+    match cli(args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -149,22 +160,20 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn cli() -> anyhow::Result<()> {
-    let Some(args) = parse_args(std::env::args().skip(1))? else {
-        eprintln!("{USAGE}");
-        return Ok(());
-    };
+async fn cli(args: Args) -> anyhow::Result<()> {
     if args.verbose {
         tracing_subscriber::fmt()
             .with_writer(std::io::stderr)
             .with_max_level(tracing::Level::INFO)
             .init();
     }
+    let payloads = payloads(&args)?;
     let extension = binary(args.extension.clone(), "liftwatch")?;
     let function = binary(args.function.clone(), "hello-function")?;
     let mut config = SandboxConfig::new(extension, function)
-        .freeze(args.freeze)
+        .freeze(!args.no_freeze)
         .refuse_telemetry_subscription(args.refuse_telemetry)
+        .active_tracing(args.tracing == Tracing::Active)
         .verbose(args.verbose)
         .envs(args.env.clone());
     if let Some(flush) = &args.flush {
@@ -176,11 +185,11 @@ async fn cli() -> anyhow::Result<()> {
     if let Some(name) = &args.function_name {
         config = config.function_name(name.clone());
     }
-    if let Some(pause) = args.snap_start {
+    if let Some(pause) = args.snapstart {
         config = config.snap_start(pause);
     }
     tokio::select! {
-        result = run(config, &args) => result,
+        result = run(config, payloads, args.json) => result,
         _ = tokio::signal::ctrl_c() => {
             eprintln!("interrupted; the sandbox's processes were killed");
             std::process::exit(130);
@@ -188,7 +197,7 @@ async fn cli() -> anyhow::Result<()> {
     }
 }
 
-async fn run(config: SandboxConfig, args: &Args) -> anyhow::Result<()> {
+async fn run(config: SandboxConfig, payloads: Vec<Value>, json: bool) -> anyhow::Result<()> {
     let mut sandbox = config.start().await.context("starting the sandbox")?;
     let ports = sandbox.ports();
     eprintln!(
@@ -205,30 +214,56 @@ async fn run(config: SandboxConfig, args: &Args) -> anyhow::Result<()> {
             restore.duration_ms
         );
     }
-    for i in 1..=args.invocations {
+    let count = payloads.len();
+    let mut outcomes = Vec::with_capacity(count);
+    for (i, payload) in payloads.into_iter().enumerate() {
         let outcome = sandbox
-            .invoke(args.payload.clone())
+            .invoke(payload)
             .await
-            .with_context(|| format!("invocation {i}"))?;
-        eprintln!(
-            "invocation {i}/{}: {} {:?} response {} ms, done {} ms",
-            args.invocations,
-            outcome.request_id,
-            outcome.status,
-            outcome.response_time.as_millis(),
-            outcome.wall_time.as_millis()
-        );
-        if let Some(error) = &outcome.error {
-            eprintln!(
-                "  function error {}: {}",
-                error.error_type, error.error_message
-            );
-        }
+            .with_context(|| format!("invocation {}", i + 1))?;
+        show(i + 1, count, &outcome);
+        outcomes.push(outcome);
     }
     eprintln!("shutting down");
     let shutdown = sandbox.shutdown().await.context("shutting down")?;
-    report(&sandbox, &shutdown, args.invocations);
+    if json {
+        let summary = RunSummary::new(&outcomes, &sandbox, &shutdown);
+        print_stdout(&serde_json::to_string_pretty(&summary)?);
+    } else {
+        report(&sandbox, &shutdown, count);
+    }
     Ok(())
+}
+
+/// One invocation's line, then its response (or error object) indented below it.
+fn show(number: usize, count: usize, outcome: &InvokeOutcome) {
+    let status = match outcome.status {
+        InvokeStatus::Success => "ok",
+        InvokeStatus::Error => "error",
+        InvokeStatus::Timeout => "timed out",
+    };
+    eprintln!(
+        "invocation {number}/{count}: {} {status}, response {} ms, done {} ms",
+        outcome.request_id,
+        outcome.response_time.as_millis(),
+        outcome.wall_time.as_millis()
+    );
+    let body = match (&outcome.response, &outcome.error) {
+        (Some(response), _) => pretty_truncated(response, RESPONSE_DISPLAY_LIMIT),
+        (None, Some(error)) => pretty_truncated(
+            &serde_json::json!({"errorType": error.error_type, "errorMessage": error.error_message}),
+            RESPONSE_DISPLAY_LIMIT,
+        ),
+        (None, None) => return,
+    };
+    for line in body.lines() {
+        eprintln!("  {line}");
+    }
+}
+
+#[allow(clippy::print_stdout, reason = "the JSON summary is the CLI's output")]
+fn print_stdout(text: &str) {
+    println!("{text}");
 }
 
 #[allow(
@@ -237,23 +272,19 @@ async fn run(config: SandboxConfig, args: &Args) -> anyhow::Result<()> {
 )]
 fn report(sandbox: &Sandbox, shutdown: &liftwatch_sandbox::ShutdownOutcome, invocations: usize) {
     let scan = sandbox.emf();
-    let stdout = sandbox.extension_stdout();
-    let bytes: usize = stdout.iter().map(|line| line.len() + 1).sum();
-    let flushes: std::collections::BTreeSet<u64> =
-        scan.metrics.iter().filter_map(|m| m.timestamp_ms).collect();
-    let summaries = emf::summarize(&scan.metrics);
+    let output = EmfOutput::of(sandbox);
     println!(
         "published metrics ({} EMF documents, {} other stdout lines):",
-        scan.documents,
-        scan.rejected.len()
+        output.documents, output.other_lines
     );
-    print!("{}", table::render(&summaries));
+    print!("{}", table::render(&emf::summarize(&scan.metrics)));
     println!();
     println!(
-        "EMF output: {bytes} bytes in {} documents over {} flushes; {:.0} bytes per invocation",
-        scan.documents,
-        flushes.len(),
-        bytes as f64 / invocations.max(1) as f64
+        "EMF output: {} bytes in {} documents over {} flushes; {:.0} bytes per invocation",
+        output.bytes,
+        output.documents,
+        output.flushes,
+        output.bytes as f64 / invocations.max(1) as f64
     );
     println!("{shutdown}");
 }

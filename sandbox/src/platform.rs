@@ -186,6 +186,8 @@ pub struct PlatformEdit {
     init_start_sent: bool,
     restore_sent: bool,
     reports: usize,
+    /// The `durationMs` of the `platform.initReport` passed on, for the first report.
+    init_duration_ms: Option<Value>,
 }
 
 impl PlatformEdit {
@@ -196,7 +198,14 @@ impl PlatformEdit {
             init_start_sent: false,
             restore_sent: false,
             reports: 0,
+            init_duration_ms: None,
         }
+    }
+
+    /// Whether the edit changes the report at `index` among all reports (0 for the
+    /// first): only the first one gets the init or restore durations.
+    pub fn edits_report(index: usize) -> bool {
+        index == 0
     }
 
     fn snap_start(&self) -> bool {
@@ -231,10 +240,17 @@ impl BatchTransform for PlatformEdit {
                 self.restore_sent = true;
                 out.extend(self.model.restore_events(timing));
             }
-            if kind == "platform.report" && self.snap_start() {
-                let first = self.reports == 0;
+            if kind == "platform.initReport" {
+                self.init_duration_ms = record.pointer("/record/metrics/durationMs").cloned();
+            }
+            if kind == "platform.report" {
+                let first = Self::edits_report(self.reports);
                 self.reports += 1;
-                edit_report(&mut record, restore.as_ref().filter(|_| first));
+                if self.snap_start() {
+                    edit_report(&mut record, restore.as_ref().filter(|_| first));
+                } else if first && let Some(duration) = &self.init_duration_ms {
+                    add_init_duration(&mut record, duration.clone());
+                }
             }
             out.push(record);
         }
@@ -268,6 +284,18 @@ fn edit_report(event: &mut Value, restore: Option<&RestoreTiming>) {
             "billedRestoreDurationMs".to_owned(),
             json!(billed_ms(timing.duration_ms)),
         );
+    }
+}
+
+/// An on-demand sandbox's first report: `initDurationMs`, as Lambda reports the Init
+/// phase's duration with the first invocation after it (the simulator leaves it out).
+fn add_init_duration(event: &mut Value, duration_ms: Value) {
+    if let Some(metrics) = event
+        .get_mut("record")
+        .and_then(|r| r.get_mut("metrics"))
+        .and_then(Value::as_object_mut)
+    {
+        metrics.entry("initDurationMs").or_insert(duration_ms);
     }
 }
 
@@ -361,6 +389,30 @@ mod tests {
         );
         let second = edit.transform(vec![report(20, "a")]);
         assert_eq!(second, vec![report(20, "a")], "reports are not edited");
+    }
+
+    #[test]
+    fn on_demand_gives_the_first_report_the_init_duration_as_lambda_does() {
+        let mut edit = PlatformEdit::new(model(InitializationType::OnDemand));
+        let mut init = init_batch();
+        init.push(record(
+            9,
+            "platform.initReport",
+            json!({"status": "success", "metrics": {"durationMs": 9.5}}),
+        ));
+        edit.transform(init);
+        let plain = |ms, id| {
+            record(
+                ms,
+                "platform.report",
+                json!({"requestId": id, "metrics": {"durationMs": 1.0}}),
+            )
+        };
+        let first = edit.transform(vec![plain(20, "a")]);
+        assert_eq!(first[0]["record"]["metrics"]["initDurationMs"], json!(9.5));
+        let second = edit.transform(vec![plain(30, "b")]);
+        assert_eq!(second, vec![plain(30, "b")], "only the first report has it");
+        assert!(PlatformEdit::edits_report(0) && !PlatformEdit::edits_report(1));
     }
 
     #[test]

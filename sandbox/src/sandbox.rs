@@ -15,8 +15,8 @@ use lambda_simulator::{FreezeMode, Simulator, TelemetryEvent};
 
 use crate::child::ChildProcess;
 use crate::config::{
-    INTAKE_PORT_VAR, PASSTHROUGH_VARS, SandboxConfig, TELEMETRY_BIND_VAR, TELEMETRY_HOST_VAR,
-    TELEMETRY_PORT_VAR,
+    INTAKE_PORT_VAR, PASSTHROUGH_VARS, RESOURCES_VAR, SandboxConfig, TELEMETRY_BIND_VAR,
+    TELEMETRY_HOST_VAR, TELEMETRY_PORT_VAR,
 };
 use crate::error::{Role, SandboxError};
 use crate::layout::Layout;
@@ -171,7 +171,7 @@ impl Sandbox {
         let layout = Layout::create()?;
         let extension_path = layout.install_extension(&config.extension)?;
         let function_path = layout.install_function(&config.function)?;
-        let env = child_env(&config, &sim, &ports, initialization_type);
+        let env = child_env(&config, &sim, &ports, &layout, initialization_type);
 
         let echo = Echo {
             stdout: false,
@@ -298,12 +298,14 @@ fn register_freeze(sim: &Simulator, child: &ChildProcess) {
 }
 
 /// The environment both children get (Lambda gives extensions the function's variables).
-/// SnapStart functions get `AWS_LAMBDA_INITIALIZATION_TYPE=snap-start` and no log group
+/// `TMPDIR` is the sandbox's own `tmp`, and `LIFTWATCH_RESOURCES=local` has the extension
+/// measure its processes and that directory, not the host's. SnapStart functions get `AWS_LAMBDA_INITIALIZATION_TYPE=snap-start` and no log group
 /// or stream name, as in Lambda.
 fn child_env(
     config: &SandboxConfig,
     sim: &Simulator,
     ports: &SandboxPorts,
+    layout: &Layout,
     initialization_type: InitializationType,
 ) -> BTreeMap<String, String> {
     let mut env: BTreeMap<String, String> = sim.lambda_env_vars().into_iter().collect();
@@ -337,6 +339,8 @@ fn child_env(
     env.insert(TELEMETRY_HOST_VAR.into(), loopback);
     env.insert(TELEMETRY_PORT_VAR.into(), ports.telemetry.to_string());
     env.insert(INTAKE_PORT_VAR.into(), ports.intake.to_string());
+    env.insert("TMPDIR".into(), layout.tmp_dir().display().to_string());
+    env.insert(RESOURCES_VAR.into(), "local".into());
     env.extend(config.env.clone());
     env
 }

@@ -125,6 +125,7 @@ impl Sandbox {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
 
         let started = Instant::now();
+        self.proxy.release_polls();
         extension.signal_group(Signal::SIGCONT);
         function.signal_group(Signal::SIGCONT);
         let mut platform = tokio::spawn(simulator.graceful_shutdown(ShutdownReason::Spindown));

@@ -53,10 +53,29 @@ async fn three_invocations_with_forwarded_headers_and_a_rejected_late_subscripti
         assert_eq!(response["requestId"], outcome.request_id.as_str());
         let deadline: i64 = response["deadlineMs"].as_str().unwrap_or("").parse()?;
         assert!(deadline > 1_600_000_000_000, "deadline header {deadline}");
+        // Lambda's shape: Root=1-<8 hex>-<24 hex>;Parent=<16 hex>;Sampled=1.
+        let header = response["traceId"].as_str().unwrap_or("");
+        let fields: Vec<(&str, &str)> = header
+            .split(';')
+            .filter_map(|field| field.split_once('='))
+            .collect();
+        let keys: Vec<&str> = fields.iter().map(|(k, _)| *k).collect();
+        assert_eq!(keys, ["Root", "Parent", "Sampled"], "{header}");
+        let hex = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit());
         assert!(
-            response["traceId"]
-                .as_str()
-                .is_some_and(|t| t.starts_with("Root=1-"))
+            fields[0].1.starts_with("1-")
+                && hex(&fields[0].1[2..10], 8)
+                && hex(&fields[0].1[11..], 24),
+            "{header}"
+        );
+        assert!(hex(fields[1].1, 16), "{header}");
+        assert_eq!(fields[2].1, "1", "active tracing by default: {header}");
+        // Lambda reports the Init phase's duration with the first invocation only.
+        assert_eq!(
+            outcome.report["metrics"].get("initDurationMs").is_some(),
+            i == 0,
+            "{}",
+            outcome.report
         );
         assert_eq!(
             response["arn"],

@@ -57,6 +57,36 @@ pub struct TelemetryTypes {
     pub function: bool,
 }
 
+/// `LIFTWATCH_RESOURCES`: the resource sampler, and what it reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resources {
+    /// `off`: no resource metrics.
+    Off,
+    /// `on` (the default): every process under `/proc` and the `/tmp` file system, which in
+    /// Lambda's microVM are exactly the sandbox's.
+    Sandbox,
+    /// `local`: the processes descended from liftwatch's parent (the runtime, the other
+    /// extensions and their children, liftwatch included) and the files under `$TMPDIR`
+    /// against Lambda's default 512 MiB, so that a local sandbox on a shared machine
+    /// reports its own figures. The local sandbox sets it.
+    Local,
+}
+
+impl Resources {
+    fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "local" => Some(Resources::Local),
+            other => parse_switch(other).map(|on| {
+                if on {
+                    Resources::Sandbox
+                } else {
+                    Resources::Off
+                }
+            }),
+        }
+    }
+}
+
 /// Everything the extension reads from its environment.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -86,8 +116,9 @@ pub struct Config {
     pub log_level: String,
     /// Where flushed metrics go (`LIFTWATCH_SINKS`).
     pub sinks: Sinks,
-    /// Whether the resource sampler runs during invocations (`LIFTWATCH_RESOURCES`).
-    pub resources: bool,
+    /// Whether and over what the resource sampler runs during invocations
+    /// (`LIFTWATCH_RESOURCES`).
+    pub resources: Resources,
     /// The DynamoDB table for rate-limit statistics; `None`: metrics only.
     pub ratelimit_table: Option<String>,
     /// How long statistics items live past their window's end (the TTL).
@@ -173,7 +204,7 @@ impl Config {
                 LOG_LEVELS.contains(&s).then(|| s.to_owned())
             }),
             sinks: env.parse_or(vars::SINKS, Sinks::default(), Sinks::parse),
-            resources: env.parse_or(vars::RESOURCES, true, parse_switch),
+            resources: env.parse_or(vars::RESOURCES, Resources::Sandbox, Resources::parse),
             ratelimit_table: env.get(vars::RATELIMIT_TABLE),
             ratelimit_retention: Duration::from_secs(
                 24 * 3600
@@ -361,7 +392,7 @@ mod tests {
                 cloudwatch: true
             }
         );
-        assert!(!c.resources);
+        assert_eq!(c.resources, Resources::Off);
         assert_eq!(c.ratelimit_table.as_deref(), Some("limits"));
         assert_eq!(c.ratelimit_retention, Duration::from_secs(7 * 24 * 3600));
         assert_eq!(c.connections_table.as_deref(), Some("connections"));

@@ -27,10 +27,12 @@ pub use error::{Malformed, ReadError};
 pub use limits::{Limits, parse_limits};
 pub use net_dev::{LOOPBACK, NetBytes, parse_net_dev, read_net_dev};
 pub use processes::{ProcessReader, ProcessScope, ProcessTotals};
-pub use procfs::{Counting, count_entries, parse_kernel_thread, parse_threads};
+pub use procfs::{
+    Counting, StatIdentity, count_entries, parse_kernel_thread, parse_stat_identity, parse_threads,
+};
 pub use sampler::{DEFAULT_FD_MAX, DEFAULT_THREADS_MAX, ResourceSampler, ResourceUsage};
 pub use stat::{CpuTicks, MS_PER_TICK, USER_HZ, parse_cpu, read_cpu, ticks_to_ms};
-pub use tmp::{TmpUsage, read_tmp};
+pub use tmp::{LAMBDA_DEFAULT_TMP_BYTES, TmpUsage, read_tmp, read_tmp_files};
 
 /// Where the readers look in Lambda.
 pub const PROC_ROOT: &str = "/proc";

@@ -7,8 +7,9 @@
 //! In Lambda the microVM holds only the sandbox's processes (the runtime, the function's
 //! children, the extensions, liftwatch included), so [`ProcessScope::All`] — every numeric
 //! directory of `/proc` — is exactly the sandbox. On a developer machine the same scope
-//! counts every user process of the host that `/proc` shows; tests and benchmarks use
-//! [`ProcessScope::Pids`] to name their own.
+//! counts every user process of the host that `/proc` shows; the local sandbox uses
+//! [`ProcessScope::DescendantsOf`] liftwatch's parent (the sandbox, which started the
+//! runtime and the extensions), and tests and benchmarks [`ProcessScope::Pids`].
 
 use std::collections::HashMap;
 use std::io;
@@ -17,7 +18,7 @@ use std::path::PathBuf;
 use super::error::{ReadError, read_parsed};
 use super::limits::{Limits, parse_limits};
 use super::procfs::{
-    Counting, count_fds, count_threads, list_pids, parse_kernel_thread, pid_path, root_links,
+    Counting, count_fds, count_threads, list_pids, parse_stat_identity, pid_path, root_links,
 };
 
 /// Which processes the sampler reads.
@@ -27,7 +28,15 @@ pub enum ProcessScope {
     All,
     /// Exactly these pids; a pid that does not exist is skipped.
     Pids(Vec<u32>),
+    /// The processes descended from this pid (its children, theirs, and so on), not the
+    /// pid itself. Ancestry is read once per process: one whose parent exited and that
+    /// was adopted elsewhere keeps its first place.
+    DescendantsOf(u32),
 }
+
+/// How many generations [`ProcessScope::DescendantsOf`] follows up (a chain of parents
+/// longer than this is not the sandbox's).
+const MAX_DEPTH: usize = 64;
 
 /// Sums and highest limits over the processes of one reading.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -50,6 +59,8 @@ pub struct ProcessTotals {
 #[derive(Debug, Clone, Copy)]
 struct Known {
     kind: Kind,
+    /// `ppid` at first sight (0 when the stat could not be read).
+    parent: u32,
     /// The reading in which the pid was last seen, to forget pids that exited.
     seen: u64,
 }
@@ -89,7 +100,7 @@ impl ProcessReader {
     #[must_use]
     pub fn new(root: PathBuf, scope: ProcessScope) -> Self {
         let mut listed = match &scope {
-            ProcessScope::All => Vec::new(),
+            ProcessScope::All | ProcessScope::DescendantsOf(_) => Vec::new(),
             ProcessScope::Pids(pids) => pids.clone(),
         };
         listed.sort_unstable();
@@ -132,7 +143,7 @@ impl ProcessReader {
     /// count unchanged and is first read at the next change.
     pub fn read(&mut self, on_error: &mut impl FnMut(ReadError)) -> ProcessTotals {
         self.reading = self.reading.wrapping_add(1);
-        let all = self.scope == ProcessScope::All;
+        let all = !matches!(self.scope, ProcessScope::Pids(_));
         if all {
             let links = root_links(&self.root);
             if self.counting == Counting::Files
@@ -215,6 +226,11 @@ impl ProcessReader {
             None | Some(Kind::KernelThread) => return,
             Some(Kind::Process(limits)) => limits,
         };
+        if let ProcessScope::DescendantsOf(ancestor) = self.scope
+            && !self.descends_from(pid, ancestor, on_error)
+        {
+            return;
+        }
         let mut found = false;
         let fds = count_fds(self.counting, &mut self.path, &self.root, pid);
         if let Some(fds) = self.settle(pid, fds, on_error) {
@@ -241,6 +257,31 @@ impl ProcessReader {
         }
     }
 
+    /// Whether `ancestor` is among the ancestors of `pid`, following the cached parents
+    /// (reading those not seen yet), at most [`MAX_DEPTH`] generations up.
+    fn descends_from(
+        &mut self,
+        pid: u32,
+        ancestor: u32,
+        on_error: &mut impl FnMut(ReadError),
+    ) -> bool {
+        let mut current = pid;
+        for _ in 0..MAX_DEPTH {
+            if self.known(current, on_error).is_none() {
+                return false;
+            }
+            let parent = self.known.get(&current).map_or(0, |known| known.parent);
+            if parent == ancestor {
+                return true;
+            }
+            if parent <= 1 {
+                return false;
+            }
+            current = parent;
+        }
+        false
+    }
+
     /// What is known about `pid`, read on its first sight: `None` when it is gone. A
     /// `stat` that cannot be read or parsed is reported once, and the pid taken for a
     /// process; so are its limits, and the pid then has none.
@@ -250,21 +291,24 @@ impl ProcessReader {
             return Some(known.kind);
         }
         pid_path(&mut self.path, &self.root, pid, "stat");
-        let kernel_thread = read_parsed(&self.path, &mut self.buf, parse_kernel_thread);
-        let kind = match kernel_thread {
-            Ok(true) => Kind::KernelThread,
-            Ok(false) => Kind::Process(self.read_limits(pid, on_error)),
+        let identity = read_parsed(&self.path, &mut self.buf, parse_stat_identity);
+        let (kind, parent) = match identity {
+            Ok(identity) if identity.kernel_thread => (Kind::KernelThread, identity.parent),
+            Ok(identity) => (
+                Kind::Process(self.read_limits(pid, on_error)),
+                identity.parent,
+            ),
             Err(err) if is_gone(&err) && !self.exists(pid) => {
                 self.stale = true;
                 return None;
             }
             Err(err) => {
                 self.settle::<()>(pid, Err(err), on_error);
-                Kind::Process(self.read_limits(pid, on_error))
+                (Kind::Process(self.read_limits(pid, on_error)), 0)
             }
         };
         let seen = self.reading;
-        self.known.insert(pid, Known { kind, seen });
+        self.known.insert(pid, Known { kind, parent, seen });
         Some(kind)
     }
 

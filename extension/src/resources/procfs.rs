@@ -133,19 +133,41 @@ pub fn parse_threads(text: &str) -> Result<u64, Malformed> {
 /// `PF_KTHREAD`, the kernel-thread bit of the flags in `/proc/<pid>/stat`.
 const PF_KTHREAD: u64 = 0x0020_0000;
 
-/// Whether a `/proc/<pid>/stat` text is a kernel thread's: bit `PF_KTHREAD` of `flags`,
-/// the 9th field. The 2nd, `(comm)`, may hold spaces and parentheses, so fields are
-/// counted after its last `)`.
-pub fn parse_kernel_thread(text: &str) -> Result<bool, Malformed> {
+/// What `/proc/<pid>/stat` says of a process that never changes while it lives (its
+/// parent changes only if that parent exits first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatIdentity {
+    /// A kernel thread: bit `PF_KTHREAD` of `flags`, the 9th field.
+    pub kernel_thread: bool,
+    /// `ppid`, the 4th field.
+    pub parent: u32,
+}
+
+/// The identity in a `/proc/<pid>/stat` text. The 2nd field, `(comm)`, may hold spaces and
+/// parentheses, so fields are counted after its last `)`.
+pub fn parse_stat_identity(text: &str) -> Result<StatIdentity, Malformed> {
     let (_, rest) = text.rsplit_once(')').ok_or(Malformed("no (comm) field"))?;
     // state ppid pgrp session tty_nr tpgid flags
-    let flags: u64 = rest
-        .split_ascii_whitespace()
-        .nth(6)
+    let mut fields = rest.split_ascii_whitespace();
+    let parent = fields
+        .nth(1)
+        .ok_or(Malformed("stat has fewer than 4 fields"))?
+        .parse()
+        .map_err(|_| Malformed("ppid is not a number"))?;
+    let flags: u64 = fields
+        .nth(4)
         .ok_or(Malformed("stat has fewer than 9 fields"))?
         .parse()
         .map_err(|_| Malformed("flags is not a number"))?;
-    Ok(flags & PF_KTHREAD != 0)
+    Ok(StatIdentity {
+        kernel_thread: flags & PF_KTHREAD != 0,
+        parent,
+    })
+}
+
+/// Whether a `/proc/<pid>/stat` text is a kernel thread's (see [`parse_stat_identity`]).
+pub fn parse_kernel_thread(text: &str) -> Result<bool, Malformed> {
+    parse_stat_identity(text).map(|identity| identity.kernel_thread)
 }
 
 /// Open descriptors of the process whose directory `<root>/<pid>` is in `path` (which is

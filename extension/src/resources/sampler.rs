@@ -9,7 +9,7 @@ use super::error::ReadError;
 use super::net_dev::{NetBytes, read_net_dev};
 use super::processes::{ProcessReader, ProcessScope};
 use super::stat::{CpuTicks, read_cpu, ticks_to_ms};
-use super::tmp::read_tmp;
+use super::tmp::{read_tmp, read_tmp_files};
 
 /// Lambda's quota on file descriptors per execution environment, used as `FdMax` when no
 /// process has a readable, finite `Max open files`.
@@ -70,6 +70,9 @@ pub struct ResourceSampler {
     stat_path: PathBuf,
     net_dev_path: PathBuf,
     tmp_path: PathBuf,
+    /// `Some(size)`: count the files under `tmp_path` against `size` instead of
+    /// `statvfs` of its file system.
+    tmp_files: Option<u64>,
     processes: ProcessReader,
     buf: String,
     baseline: Option<Baseline>,
@@ -89,6 +92,7 @@ impl ResourceSampler {
             stat_path: proc_root.join("stat"),
             net_dev_path: proc_root.join("net").join("dev"),
             tmp_path,
+            tmp_files: None,
             processes: ProcessReader::new(proc_root, scope),
             buf: String::with_capacity(4096),
             baseline: None,
@@ -97,6 +101,14 @@ impl ResourceSampler {
             fallback_threads_max: DEFAULT_THREADS_MAX,
             errors: 0,
         }
+    }
+
+    /// Measures `TmpUsed` as the files under the tmp path and `TmpMax` as `size`, for a
+    /// tmp directory that shares its file system with others (the local sandbox's).
+    #[must_use]
+    pub fn with_tmp_files(mut self, size: u64) -> Self {
+        self.tmp_files = Some(size);
+        self
     }
 
     /// Replaces the `FdMax` and `ThreadsMax` reported when no limit is readable.
@@ -130,7 +142,11 @@ impl ResourceSampler {
         peaks.threads = peaks.threads.max(totals.threads);
         peaks.fd_limit = peaks.fd_limit.max(totals.fd_limit);
         peaks.thread_limit = peaks.thread_limit.max(totals.thread_limit);
-        if let Some(tmp) = self.reading(|this| read_tmp(&this.tmp_path)) {
+        let tmp = self.reading(|this| match this.tmp_files {
+            Some(size) => read_tmp_files(&this.tmp_path, size),
+            None => read_tmp(&this.tmp_path),
+        });
+        if let Some(tmp) = tmp {
             self.peaks.tmp_used = self.peaks.tmp_used.max(tmp.used);
             self.peaks.tmp_total = self.peaks.tmp_total.max(tmp.total);
         }

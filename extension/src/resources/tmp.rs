@@ -1,7 +1,10 @@
 //! Usage of the `/tmp` file system (Lambda's ephemeral storage, 512 MB to 10 GB) from
 //! `statvfs`: the sampler keeps the peak used bytes as `TmpUsed` and the size as `TmpMax`.
+//! On a developer machine `/tmp` is the host's, so the local sandbox gives each sandbox a
+//! directory of its own and [`read_tmp_files`] counts the files in it instead.
 
-use std::path::Path;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 
 use nix::sys::statvfs::statvfs;
 
@@ -48,6 +51,42 @@ pub fn read_tmp(path: &Path) -> Result<TmpUsage, ReadError> {
     Ok(TmpUsage::from_blocks(blocks, free, fragment))
 }
 
+/// Lambda's default ephemeral storage (512 MiB): `TmpMax` when the files of a directory are
+/// counted.
+pub const LAMBDA_DEFAULT_TMP_BYTES: u64 = 512 * 1024 * 1024;
+
+/// At most this many entries are visited by [`read_tmp_files`]; a tree larger than that
+/// is reported as far as it was walked.
+const MAX_ENTRIES: usize = 100_000;
+
+/// The bytes allocated to the files and directories under `dir` (`st_blocks` × 512, as
+/// `du` counts, symbolic links not followed), against a size of `total` bytes. An entry
+/// that vanishes during the walk is skipped; `dir` itself not being readable is an error.
+pub fn read_tmp_files(dir: &Path, total: u64) -> Result<TmpUsage, ReadError> {
+    let mut used = 0u64;
+    let mut pending: Vec<PathBuf> = vec![dir.to_path_buf()];
+    let mut visited = 0usize;
+    while let Some(current) = pending.pop() {
+        let entries = match std::fs::read_dir(&current) {
+            Ok(entries) => entries,
+            Err(source) if current == dir => return Err(ReadError::io(dir, source)),
+            Err(_) => continue,
+        };
+        for entry in entries.flatten() {
+            visited += 1;
+            if visited > MAX_ENTRIES {
+                return Ok(TmpUsage { used, total });
+            }
+            let Ok(meta) = entry.metadata() else { continue };
+            used = used.saturating_add(meta.blocks().saturating_mul(512));
+            if meta.is_dir() {
+                pending.push(entry.path());
+            }
+        }
+    }
+    Ok(TmpUsage { used, total })
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -76,6 +115,36 @@ mod tests {
         let usage = read_tmp(&std::env::temp_dir()).unwrap();
         assert!(usage.total > 0);
         assert!(usage.used <= usage.total);
+    }
+
+    #[test]
+    fn counts_the_files_of_a_directory_tree_not_its_file_system() {
+        let dir = std::env::temp_dir().join(format!("liftwatch-tmp-files-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("sub/deeper")).unwrap();
+        std::fs::write(dir.join("a"), vec![1u8; 100_000]).unwrap();
+        std::fs::write(dir.join("sub/deeper/b"), vec![2u8; 300_000]).unwrap();
+        std::os::unix::fs::symlink("/usr", dir.join("link")).unwrap();
+        let usage = read_tmp_files(&dir, LAMBDA_DEFAULT_TMP_BYTES).unwrap();
+        let allocated =
+            |path: &str| std::fs::symlink_metadata(dir.join(path)).unwrap().blocks() * 512;
+        let expected = ["a", "sub", "sub/deeper", "sub/deeper/b", "link"]
+            .iter()
+            .map(|p| allocated(p))
+            .sum::<u64>();
+        assert_eq!(
+            usage,
+            TmpUsage {
+                used: expected,
+                total: 536_870_912
+            }
+        );
+        // Both files, whatever the block size, and nothing of what the link points at.
+        assert!((400_000..600_000).contains(&usage.used), "{usage:?}");
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(
+            read_tmp_files(&dir, 1).is_err(),
+            "a missing directory is an error"
+        );
     }
 
     #[test]

@@ -15,12 +15,16 @@
 //! - `GET /2018-06-01/runtime/restore/next` (SnapStart: the runtime is ready for the
 //!   snapshot) ends the runtime's init and is held until the sandbox restores
 //!   ([`InterceptingProxy::release_restore`]); the simulator does not serve it.
+//! - An extension's `/next` after an INVOKE waits until the runtime's answer to it was
+//!   accepted (`readiness.rs`: a race in the simulator's readiness otherwise stalls about
+//!   2 invocations in 1,000 for the function timeout).
 //! - It records what it sees: registrations, subscription attempts and their verdicts,
 //!   and the moment each extension receives SHUTDOWN (with its `deadlineMs`).
 
 pub mod faults;
 mod forward;
 mod observations;
+mod readiness;
 
 use std::convert::Infallible;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -45,6 +49,7 @@ use observations::Log;
 pub use observations::{
     ProxyObservations, Registration, ShutdownDelivery, SubscriptionAttempt, SubscriptionVerdict,
 };
+use readiness::{answered_request, invoke_request};
 
 /// The Telemetry API subscription path.
 pub const TELEMETRY_PATH: &str = "/2022-07-01/telemetry";
@@ -154,6 +159,12 @@ impl InterceptingProxy {
         self.state.update(|log| log.seen.restore_released = true);
     }
 
+    /// Passes every held extension `/next` on (SHUTDOWN: the invocation may never be
+    /// answered).
+    pub fn release_polls(&self) {
+        self.state.update(|log| log.readiness.release_all());
+    }
+
     /// Stops accepting and drops every open connection.
     pub fn stop(&self) {
         self.accept.abort();
@@ -203,6 +214,13 @@ async fn answer(state: &State, req: Request<Incoming>) -> Response<Bytes> {
         return restore_next(state).await;
     }
 
+    if method == Method::GET
+        && path == EXTENSION_NEXT
+        && let Some(id) = &extension_id
+    {
+        await_answer(state, id).await;
+    }
+
     let (parts, body) = req.into_parts();
     let body = match body.collect().await {
         Ok(b) => b.to_bytes(),
@@ -234,9 +252,27 @@ async fn answer(state: &State, req: Request<Incoming>) -> Response<Bytes> {
             state.update(|log| log.seen.registered.push(Registration { name, id }));
         }
     } else if status == StatusCode::OK && method == Method::GET && path == EXTENSION_NEXT {
+        if let (Some(id), Some(request)) = (&extension_id, invoke_request(response.body())) {
+            state.update(|log| log.readiness.delivered(id, request));
+        }
         note_shutdown(state, extension_id, response.body());
+    } else if status == StatusCode::ACCEPTED
+        && method == Method::POST
+        && let Some(request) = answered_request(&path)
+    {
+        state.update(|log| log.readiness.answered(request));
     }
     response
+}
+
+/// Holds an extension's `/next` while its last INVOKE is unanswered (see `readiness.rs`).
+async fn await_answer(state: &State, extension_id: &str) {
+    let mut changes = state.version.subscribe();
+    while state.read(|log| log.readiness.must_wait(extension_id)) {
+        if changes.changed().await.is_err() {
+            break;
+        }
+    }
 }
 
 /// `GET /runtime/restore/next` (the simulator does not serve it): held until the sandbox

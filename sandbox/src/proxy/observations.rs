@@ -83,6 +83,7 @@ pub struct ProxyObservations {
 pub(super) struct Log {
     pub(super) seen: ProxyObservations,
     pub(super) polled_extensions: HashSet<String>,
+    pub(super) readiness: super::readiness::Readiness,
 }
 
 impl Log {

@@ -223,3 +223,80 @@ fn all_on_procfs_follows_processes_that_start_and_exit() {
     );
     assert!(errors.is_empty(), "{errors:?}");
 }
+
+/// Adds process `pid` with parent `parent` to a scratch proc tree: a copy of 101's files
+/// (4 descriptors, 1 thread) with its own stat.
+fn add_process(root: &Scratch, pid: u32, parent: u32) {
+    let dir = root.path().join(pid.to_string());
+    fs::create_dir_all(dir.join("fd")).unwrap();
+    for fd in 0..4 {
+        fs::write(dir.join("fd").join(fd.to_string()), "").unwrap();
+    }
+    for file in ["limits", "status"] {
+        fs::copy(root.path().join("101").join(file), dir.join(file)).unwrap();
+    }
+    let stat = fs::read_to_string(root.path().join("101/stat")).unwrap();
+    let rest = stat.split_once(") S 1 ").unwrap().1;
+    fs::write(dir.join("stat"), format!("{pid} (child) S {parent} {rest}")).unwrap();
+}
+
+#[test]
+fn descendants_of_a_pid_are_its_children_and_theirs_without_it() {
+    let root = Scratch::fixture_copy("descendants");
+    add_process(&root, 105, 102); // a grandchild of 101
+    add_process(&root, 106, 1); // another tree
+    let totals = |ancestor| {
+        let mut reader = ProcessReader::new(
+            root.path().to_path_buf(),
+            ProcessScope::DescendantsOf(ancestor),
+        );
+        let (totals, _) = read(&mut reader);
+        let (again, _) = read(&mut reader);
+        assert_eq!(again, totals, "the cached ancestry gives the same scope");
+        totals
+    };
+    // 102 (7 fds, 4 threads), 103 (3, 2), 104 (1, status missing), 105 (4, 1).
+    let below_101 = totals(101);
+    assert_eq!(
+        (below_101.processes, below_101.fds, below_101.threads),
+        (4, 7 + 3 + 1 + 4, 4 + 2 + 1)
+    );
+    let below_102 = totals(102);
+    assert_eq!(
+        (below_102.processes, below_102.fds, below_102.threads),
+        (1, 4, 1)
+    );
+    // Everything but the kernel thread descends from init (pid 1).
+    let below_1 = totals(1);
+    assert_eq!((below_1.processes, below_1.fds), (6, 4 + 7 + 3 + 1 + 4 + 4));
+    assert_eq!(totals(999).processes, 0);
+}
+
+#[test]
+fn the_stat_identity_names_the_parent_and_kernel_threads() {
+    use crate::resources::{StatIdentity, parse_stat_identity};
+    let kthreadd = fs::read_to_string(format!("{FIXTURES}/2/stat")).unwrap();
+    assert_eq!(
+        parse_stat_identity(&kthreadd),
+        Ok(StatIdentity {
+            kernel_thread: true,
+            parent: 0
+        })
+    );
+    let odd = "7 (a) b (c)) S 42 7 7 0 -1 4194560 0 0";
+    assert_eq!(
+        parse_stat_identity(odd),
+        Ok(StatIdentity {
+            kernel_thread: false,
+            parent: 42
+        })
+    );
+    assert_eq!(
+        parse_stat_identity("7 (a) S x 7 7 0 -1 0"),
+        Err(Malformed("ppid is not a number"))
+    );
+    assert_eq!(
+        parse_stat_identity("7 (a) S 1 7"),
+        Err(Malformed("stat has fewer than 9 fields"))
+    );
+}
