@@ -152,9 +152,26 @@ async fn the_command_applies_and_creates_the_recommended_alarms() {
         name: Some(unique("ops")),
         apply: true,
         alarms: true,
+        metrics: vec!["Greetings".to_owned(), "HandlerLatency:p99".to_owned()],
     };
     let s = args.spec(|_| None).unwrap();
     let output = execute(&client, &args, &s).await.unwrap();
+    // The handler's own metrics are on the saved dashboard, read back through the API.
+    let saved = client
+        .get_dashboard()
+        .dashboard_name(&s.name)
+        .send()
+        .await
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_str(saved.dashboard_body().unwrap()).unwrap();
+    let titles: Vec<&str> = body["widgets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|w| w["properties"]["title"].as_str())
+        .collect();
+    assert!(titles.contains(&"Greetings (Sum)"), "{titles:?}");
+    assert!(titles.contains(&"HandlerLatency (p99)"), "{titles:?}");
     let lines: Vec<&str> = output.lines().collect();
     assert!(
         lines[0].starts_with(&format!("dashboard {} saved", s.name)),

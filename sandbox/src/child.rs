@@ -34,7 +34,7 @@ pub(crate) struct ChildProcess {
 
 impl ChildProcess {
     /// Starts `path` in `cwd` with exactly `env` (nothing inherited), stdin closed and
-    /// stdout/stderr captured. Retries briefly on "text file busy", which a freshly
+    /// stdout/stderr captured into `output`. Retries briefly on "text file busy", which a freshly
     /// copied executable hits when another thread forked while the copy was open.
     pub async fn spawn(
         role: Role,
@@ -42,6 +42,7 @@ impl ChildProcess {
         cwd: &Path,
         env: &BTreeMap<String, String>,
         echo: Echo,
+        output: OutputCapture,
     ) -> Result<Self, SandboxError> {
         let mut command = Command::new(path);
         command
@@ -73,7 +74,6 @@ impl ChildProcess {
             }
         };
         let pid = child.id().unwrap_or(0);
-        let output = OutputCapture::new(role.to_string());
         let mut readers = Vec::new();
         if let Some(stdout) = child.stdout.take() {
             readers.push(output.attach(Stream::Stdout, stdout, echo.stdout));

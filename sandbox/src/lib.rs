@@ -67,9 +67,11 @@
 //! 11. **A readiness race** in the simulator stalled about 2 invocations in 1,000 for the
 //!     function timeout; the proxy holds an extension's `/next` until the runtime's
 //!     answer to its INVOKE was accepted (`proxy/readiness.rs`).
+//! 12. **No `function` log records.** Subscribers of them get the function's output lines
+//!     merged into the relayed batches ([`platform::PlatformEdit::with_function_logs`]).
 //!
 //! Not worked around: timeouts are not enforced (`invoke` gives up with an error after
-//! the timeout plus a margin; the runtime is not killed), `function`/`extension` log
+//! the timeout plus a margin; the runtime is not killed), `extension` log
 //! records are never delivered, and `platform.report` waits at most the invocation
 //! timeout for extensions.
 

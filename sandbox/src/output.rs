@@ -7,6 +7,7 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -32,6 +33,8 @@ struct Inner {
     label: String,
     stdout: Mutex<Vec<String>>,
     stderr: Mutex<Vec<String>>,
+    /// Both streams in the order the lines arrived, with the time each was read.
+    timeline: Mutex<Vec<(DateTime<Utc>, String)>>,
     /// Bumped after every appended line; waiters subscribe to it.
     version: watch::Sender<u64>,
 }
@@ -54,6 +57,7 @@ impl OutputCapture {
                 label: label.into(),
                 stdout: Mutex::new(Vec::new()),
                 stderr: Mutex::new(Vec::new()),
+                timeline: Mutex::new(Vec::new()),
                 version,
             }),
         }
@@ -88,6 +92,11 @@ impl OutputCapture {
 
     /// Appends a line as if the process had written it (used by the reader tasks and tests).
     pub fn push(&self, stream: Stream, line: String) {
+        self.inner
+            .timeline
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((Utc::now(), line.clone()));
         self.lines_mut(stream, |lines| lines.push(line));
         self.inner.version.send_modify(|v| *v += 1);
     }
@@ -95,6 +104,17 @@ impl OutputCapture {
     /// Every line written to `stream` so far.
     pub fn lines(&self, stream: Stream) -> Vec<String> {
         self.lines_mut(stream, |lines| lines.clone())
+    }
+
+    /// The lines of both streams from the `start`-th on, in arrival order, each with the
+    /// time it was read.
+    pub fn timeline_from(&self, start: usize) -> Vec<(DateTime<Utc>, String)> {
+        let timeline = self
+            .inner
+            .timeline
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        timeline.get(start..).map(<[_]>::to_vec).unwrap_or_default()
     }
 
     /// Every stdout line so far.

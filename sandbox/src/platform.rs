@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
+use crate::output::OutputCapture;
 use crate::relay::BatchTransform;
 
 /// The `runtimeVersion` of the sandbox's records (a custom runtime on Amazon Linux 2023).
@@ -188,6 +189,9 @@ pub struct PlatformEdit {
     reports: usize,
     /// The `durationMs` of the `platform.initReport` passed on, for the first report.
     init_duration_ms: Option<Value>,
+    /// The function's output and how many of its lines were delivered, when the
+    /// destination subscribed to `function` records.
+    function_logs: Option<(OutputCapture, usize)>,
 }
 
 impl PlatformEdit {
@@ -199,7 +203,30 @@ impl PlatformEdit {
             restore_sent: false,
             reports: 0,
             init_duration_ms: None,
+            function_logs: None,
         }
+    }
+
+    /// Also delivers each line `output` captured as a `function` record (Lambda's text log
+    /// format: the line as the record, the time it was read), in time order among the
+    /// records of the next batch sent to this destination.
+    #[must_use]
+    pub fn with_function_logs(mut self, output: OutputCapture) -> Self {
+        self.function_logs = Some((output, 0));
+        self
+    }
+
+    /// The lines captured since the last batch, as `function` records.
+    fn new_function_records(&mut self) -> Vec<Value> {
+        let Some((output, delivered)) = self.function_logs.as_mut() else {
+            return Vec::new();
+        };
+        let lines = output.timeline_from(*delivered);
+        *delivered += lines.len();
+        lines
+            .into_iter()
+            .map(|(time, line)| event(time, "function", Value::String(line)))
+            .collect()
     }
 
     /// Whether the edit changes the report at `index` among all reports (0 for the
@@ -260,6 +287,9 @@ impl BatchTransform for PlatformEdit {
             self.restore_sent = true;
             out.extend(self.model.restore_events(timing));
         }
+        for record in self.new_function_records() {
+            merge_by_time(&mut out, record);
+        }
         out
     }
 }
@@ -310,6 +340,17 @@ pub fn billed_ms(duration_ms: f64) -> u64 {
     )]
     let ms = ceiling as u64;
     ms
+}
+
+/// Inserts `record` before the first record of `batch` that is later than it (at the end
+/// when none is, or when its time cannot be read).
+fn merge_by_time(batch: &mut Vec<Value>, record: Value) {
+    let at = time_of(&record).and_then(|time| {
+        batch
+            .iter()
+            .position(|other| time_of(other).is_some_and(|t| t > time))
+    });
+    batch.insert(at.unwrap_or(batch.len()), record);
 }
 
 fn time_of(event: &Value) -> Option<DateTime<Utc>> {
@@ -389,6 +430,40 @@ mod tests {
         );
         let second = edit.transform(vec![report(20, "a")]);
         assert_eq!(second, vec![report(20, "a")], "reports are not edited");
+    }
+
+    #[test]
+    fn function_lines_are_merged_by_time_once_each() {
+        let output = OutputCapture::new("function");
+        let mut edit = PlatformEdit::new(model(InitializationType::OnDemand))
+            .with_function_logs(output.clone());
+        edit.transform(init_batch());
+        output.push(crate::output::Stream::Stderr, "handling a".to_owned());
+        let line_time = output.timeline_from(0)[0].0;
+        let before = event(
+            line_time - chrono::Duration::milliseconds(1),
+            "platform.start",
+            json!({}),
+        );
+        let after = event(
+            line_time + chrono::Duration::milliseconds(1),
+            "platform.runtimeDone",
+            json!({}),
+        );
+        let batch = edit.transform(vec![before, after]);
+        assert_eq!(
+            types(&batch),
+            ["platform.start", "function", "platform.runtimeDone"]
+        );
+        assert_eq!(batch[1]["record"], "handling a");
+        let next = edit.transform(vec![report(10_000_000, "a")]);
+        assert_eq!(types(&next), ["platform.report"], "a line goes once");
+        let mut plain = PlatformEdit::new(model(InitializationType::OnDemand));
+        assert_eq!(
+            types(&plain.transform(vec![])),
+            ["platform.initStart"],
+            "no function records"
+        );
     }
 
     #[test]

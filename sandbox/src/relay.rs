@@ -44,8 +44,9 @@ impl BatchTransform for Unchanged {
     }
 }
 
-/// Makes the transform of each new destination.
-pub type TransformFactory = Arc<dyn Fn() -> Box<dyn BatchTransform> + Send + Sync>;
+/// Makes the transform of each new destination, given the record types its subscription
+/// asked for (`platform`, `function`, `extension`).
+pub type TransformFactory = Arc<dyn Fn(&[String]) -> Box<dyn BatchTransform> + Send + Sync>;
 
 /// One batch the relay forwarded.
 #[derive(Debug, Clone)]
@@ -123,16 +124,17 @@ impl TelemetryRelay {
         self.addr
     }
 
-    /// Registers `destination` (a subscription's `destination.URI`) and returns the URI to
-    /// subscribe with instead: `http://<relay>/r<n>/<original path>`.
-    pub fn route(&self, destination: &str) -> String {
+    /// Registers `destination` (a subscription's `destination.URI`, subscribed to `types`)
+    /// and returns the URI to subscribe with instead: `http://<relay>/r<n>/<original path>`.
+    /// A destination keeps the transform of its first subscription.
+    pub fn route(&self, destination: &str, types: &[String]) -> String {
         // The simulator resolves `sandbox.localdomain` itself; with the URI rewritten it
         // no longer sees that name, so the relay does the same.
         let destination = destination.replace("sandbox.localdomain", "127.0.0.1");
         let transform = Arc::clone(
             lock(&self.state.transforms)
                 .entry(destination.clone())
-                .or_insert_with(|| Arc::new(Mutex::new((self.state.factory)()))),
+                .or_insert_with(|| Arc::new(Mutex::new((self.state.factory)(types)))),
         );
         let path = destination
             .parse::<hyper::Uri>()

@@ -147,9 +147,18 @@ impl Sandbox {
         let simulator = SimulatorGuard(Some(Arc::new(simulator)));
         let sim = simulator.0.clone().ok_or(SandboxError::ShutDown)?;
 
+        // The function's output, delivered as `function` records to subscribers of them.
+        let function_output = OutputCapture::new(Role::Function.to_string());
         let edits = Arc::clone(&platform);
-        let relay = TelemetryRelay::start(Arc::new(move || {
-            Box::new(PlatformEdit::new(Arc::clone(&edits))) as Box<dyn BatchTransform>
+        let logs = function_output.clone();
+        let relay = TelemetryRelay::start(Arc::new(move |types: &[String]| {
+            let edit = PlatformEdit::new(Arc::clone(&edits));
+            let edit = if types.iter().any(|t| t == "function") {
+                edit.with_function_logs(logs.clone())
+            } else {
+                edit
+            };
+            Box::new(edit) as Box<dyn BatchTransform>
         }))
         .await
         .map(Arc::new)
@@ -177,9 +186,15 @@ impl Sandbox {
             stdout: false,
             stderr: config.verbose,
         };
-        let mut extension =
-            ChildProcess::spawn(Role::Extension, &extension_path, layout.root(), &env, echo)
-                .await?;
+        let mut extension = ChildProcess::spawn(
+            Role::Extension,
+            &extension_path,
+            layout.root(),
+            &env,
+            echo,
+            OutputCapture::new(Role::Extension.to_string()),
+        )
+        .await?;
         register_freeze(&sim, &extension);
         // Lambda runs the extensions' init before the runtime's: the runtime starts once
         // every extension has registered, subscribed and called `/next`. (The simulator
@@ -205,6 +220,7 @@ impl Sandbox {
             &layout.task_dir(),
             &env,
             echo,
+            function_output.clone(),
         )
         .await?;
         register_freeze(&sim, &function);

@@ -288,3 +288,74 @@ fn the_sandbox_can_move_between_tasks() {
     fn is_send<T: Send + Sync>() {}
     is_send::<Sandbox>();
 }
+
+/// The function's output reaches a subscriber of `function` records, in time order with
+/// the platform records, and no one else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn function_log_records_go_to_subscribers_that_ask_for_them() -> anyhow::Result<()> {
+    if !common::have_tools() {
+        return Ok(());
+    }
+    for (types, wanted) in [("platform,function", true), ("platform", false)] {
+        let mut sandbox = SandboxConfig::new(
+            liftwatch_sandbox::built_binary("liftwatch"),
+            common::fixture("standin-function"),
+        )
+        .env("LIFTWATCH_TELEMETRY_TYPES", types)
+        .env("LIFTWATCH_FLUSH", "end")
+        .start()
+        .await?;
+        let mut ids = Vec::new();
+        for _ in 0..2 {
+            ids.push(sandbox.invoke(json!({"name": "world"})).await?.request_id);
+        }
+        sandbox.shutdown().await?;
+        let records: Vec<Value> = sandbox
+            .relayed_telemetry()
+            .into_iter()
+            .flat_map(|batch| batch.records.unwrap_or_default())
+            .collect();
+        let logs: Vec<&str> = records
+            .iter()
+            .filter(|r| r["type"] == "function")
+            .filter_map(|r| r["record"].as_str())
+            .collect();
+        if !wanted {
+            assert!(logs.is_empty(), "{types}: {logs:?}");
+            continue;
+        }
+        // The stand-in's first line (during init), then one line per invocation.
+        assert!(
+            logs[0].starts_with("env AWS_LAMBDA_INITIALIZATION_TYPE=on-demand"),
+            "{logs:?}"
+        );
+        for id in &ids {
+            let line = format!("handling {id}");
+            let at = records
+                .iter()
+                .position(|r| r["type"] == "function" && r["record"] == line.as_str())
+                .with_context(|| format!("{line} in {logs:?}"))?;
+            let start = records
+                .iter()
+                .position(|r| {
+                    r["type"] == "platform.start" && r["record"]["requestId"] == id.as_str()
+                })
+                .context("platform.start")?;
+            let report = records
+                .iter()
+                .position(|r| {
+                    r["type"] == "platform.report" && r["record"]["requestId"] == id.as_str()
+                })
+                .context("platform.report")?;
+            assert!(
+                start < at && at < report,
+                "the line sits in its invocation: {start} {at} {report}"
+            );
+        }
+        // The extension took every record it was sent.
+        let malformed =
+            liftwatch_sandbox::emf::total(&sandbox.emf().metrics, "EventsMalformed", &[]);
+        assert_eq!(malformed, 0.0);
+    }
+    Ok(())
+}

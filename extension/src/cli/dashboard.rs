@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::dashboard::{self, Spec, alarms, body};
 
 /// The subcommand's arguments.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Args {
     /// `--function`, in order, at least one.
     pub functions: Vec<String>,
@@ -26,11 +26,13 @@ pub struct Args {
     pub apply: bool,
     /// `--alarms`: create the recommended alarms with `PutMetricAlarm`.
     pub alarms: bool,
+    /// `--metric NAME[:STATISTIC]`, repeatable: a handler's own metric to graph too.
+    pub metrics: Vec<String>,
 }
 
 impl Args {
     /// Parses `--function F [--function F ...] [--namespace NS] [--region R] [--name N]
-    /// [--apply] [--alarms]`.
+    /// [--metric NAME[:STATISTIC] ...] [--apply] [--alarms]`.
     pub fn parse(args: &[String]) -> Result<Self, ArgsError> {
         let mut parsed = Args::default();
         let mut rest = args.iter();
@@ -47,6 +49,7 @@ impl Args {
                 "--name" => parsed.name = Some(value()?),
                 "--apply" => parsed.apply = true,
                 "--alarms" => parsed.alarms = true,
+                "--metric" => parsed.metrics.push(value()?),
                 other => return Err(ArgsError::UnknownOption(other.to_owned())),
             }
         }
@@ -73,6 +76,7 @@ impl Args {
             self.region.clone().unwrap_or(config.region),
             self.name.clone(),
         )
+        .and_then(|spec| spec.with_custom_metrics(&self.metrics))
         .map_err(CliError::Spec)
     }
 }
@@ -160,6 +164,10 @@ mod tests {
             "ops",
             "--apply",
             "--alarms",
+            "--metric",
+            "Greetings",
+            "--metric",
+            "HandlerLatency:p99",
         ]));
         assert_eq!(
             args,
@@ -170,8 +178,17 @@ mod tests {
                 name: Some("ops".into()),
                 apply: true,
                 alarms: true,
+                metrics: vec!["Greetings".into(), "HandlerLatency:p99".into()],
             })
         );
+        let with_metrics = args.clone().unwrap().spec(|_| None).unwrap();
+        assert_eq!(with_metrics.custom.len(), 2);
+        assert_eq!(with_metrics.custom[1].statistic, "p99");
+        let bad_metric = Args::parse(&strings(&["--function", "a", "--metric", "x:Median"]));
+        assert!(matches!(
+            bad_metric.unwrap().spec(|_| None),
+            Err(CliError::Spec(_))
+        ));
         let plain = Args::parse(&strings(&["--function", "a"])).unwrap();
         assert!(!plain.apply && !plain.alarms && plain.namespace.is_none());
         let required = Err(ArgsError::Required("--function"));

@@ -29,10 +29,12 @@ pub const USAGE: &str = "usage:
                                  [from, to] (default: the last 24 hours), read from the
                                  statistics table; region and credentials from the environment
   liftwatch dashboard --function NAME [--function NAME ...] [--namespace NS] [--region R]
-                      [--name DASHBOARD] [--apply] [--alarms]
+                      [--name DASHBOARD] [--metric NAME[:STATISTIC] ...] [--apply] [--alarms]
                                  prints the CloudWatch dashboard body of every liftwatch
                                  metric for the functions (namespace from LIFTWATCH_NAMESPACE,
-                                 default Liftwatch; name default liftwatch-<functions>);
+                                 default Liftwatch; name default liftwatch-<functions>),
+                                 plus a graph per --metric (a handler's own metric, Sum
+                                 unless a statistic such as Average or p99 is given);
                                  --apply saves it (PutDashboard), --alarms creates the
                                  recommended alarms liftwatch-<function>-{errors,timeouts,
                                  memory,ratelimit-blocked-ratio} (PutMetricAlarm)";

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use super::Spec;
 use super::alarms::{self, BLOCKED_RATIO_THRESHOLD_PERCENT};
 use super::catalogue::{self, Area, BLOCKED_RATIO, FUNCTION_DIMENSION, Metric, Ratio};
+use super::custom::CustomMetric;
 
 /// Columns of the dashboard grid.
 pub const GRID_COLUMNS: u32 = 24;
@@ -50,6 +51,21 @@ pub fn body(spec: &Spec) -> Value {
         }
         y += ROW_HEIGHT;
     }
+    for row in spec.custom.chunks(CUSTOM_PER_ROW) {
+        let mut x = 0;
+        for (metric, width) in row.iter().zip(widths(row.len())) {
+            widgets.push(json!({
+                "type": "metric",
+                "x": x,
+                "y": y,
+                "width": width,
+                "height": ROW_HEIGHT,
+                "properties": custom_panel(spec, metric),
+            }));
+            x += width;
+        }
+        y += ROW_HEIGHT;
+    }
     widgets.push(text_widget(
         y,
         GRID_COLUMNS,
@@ -66,6 +82,33 @@ pub fn widths(count: usize) -> Vec<u32> {
     (0..count).map(|i| base + u32::from(i < extra)).collect()
 }
 
+/// Custom metric graphs side by side in one row.
+pub const CUSTOM_PER_ROW: usize = 4;
+
+/// One custom metric (`--metric`): a line per function, every dimension set that has the
+/// function's `FunctionName`.
+fn custom_panel(spec: &Spec, metric: &CustomMetric) -> Value {
+    let lines = spec
+        .functions
+        .iter()
+        .enumerate()
+        .map(|(i, function)| {
+            json!([{
+                "expression": custom_search(spec, metric, function),
+                "id": format!("c{i}"),
+                "label": label(spec, function, &format!("{} {}", metric.name, metric.statistic)),
+            }])
+        })
+        .collect();
+    graph(
+        spec,
+        &format!("{} ({})", metric.name, metric.statistic),
+        lines,
+        Unit::None,
+        false,
+    )
+}
+
 /// The command that regenerates (and applies) this dashboard.
 pub fn command(spec: &Spec) -> String {
     let mut words = vec!["liftwatch dashboard".to_owned()];
@@ -75,6 +118,9 @@ pub fn command(spec: &Spec) -> String {
     words.push(format!("--namespace {}", shell_word(&spec.namespace)));
     words.push(format!("--region {}", spec.region));
     words.push(format!("--name {}", spec.name));
+    for metric in &spec.custom {
+        words.push(format!("--metric {}", shell_word(&metric.argument())));
+    }
     words.push("--apply".to_owned());
     words.join(" ")
 }
@@ -98,13 +144,30 @@ fn custom_note(spec: &Spec) -> String {
     format!(
         "**Custom metrics** are the handlers' own (`client.count`, `timing`, `send` in the \
          SDK): published in `{ns}` with `{FUNCTION_DIMENSION}` plus the dimensions the \
-         handler gave, so they are not on this dashboard. To add one, edit it and add \
-         a metric widget with, for example, the expression `SEARCH('{{{schema},\
-         {FUNCTION_DIMENSION}}} MetricName=\"MyMetric\" {FUNCTION_DIMENSION}=\"{first}\"', \
-         'Sum')` (list the metric's other dimension names after `{FUNCTION_DIMENSION}`), or \
-         pick it in the console under Metrics, `{ns}`.",
+         handler gave. `liftwatch dashboard --metric NAME[:STATISTIC]` (repeatable) graphs \
+         them here; by hand, add a metric widget with the expression \
+         `{expression}`, or pick the metric in the console under Metrics, `{ns}`.",
         ns = spec.namespace,
-        schema = schema_namespace(&spec.namespace),
+        expression = custom_search(
+            spec,
+            &CustomMetric {
+                name: "MyMetric".to_owned(),
+                statistic: "Sum".to_owned()
+            },
+            first
+        ),
+    )
+}
+
+/// `SEARCH('Namespace="NS" MetricName="M" FunctionName="f"', 'STAT')`: without a schema,
+/// the search matches the metric under every dimension set that has the function's
+/// `FunctionName`, whatever else the handler added.
+fn custom_search(spec: &Spec, metric: &CustomMetric, function: &str) -> String {
+    format!(
+        "SEARCH('Namespace=\"{ns}\" MetricName=\"{name}\" {FUNCTION_DIMENSION}=\"{function}\"', '{statistic}')",
+        ns = spec.namespace,
+        name = metric.name,
+        statistic = metric.statistic,
     )
 }
 

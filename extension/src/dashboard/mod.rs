@@ -7,6 +7,7 @@
 pub mod alarms;
 pub mod body;
 pub mod catalogue;
+pub mod custom;
 
 use aws_sdk_cloudwatch::Client;
 
@@ -25,6 +26,8 @@ pub struct Spec {
     pub region: String,
     /// The dashboard's name.
     pub name: String,
+    /// The handlers' own metrics to graph too (`--metric`), in the order given.
+    pub custom: Vec<custom::CustomMetric>,
 }
 
 /// Why a dashboard could not be generated or saved.
@@ -98,7 +101,29 @@ impl Spec {
             namespace,
             region,
             name,
+            custom: Vec::new(),
         })
+    }
+
+    /// Adds the custom metrics `NAME[:STATISTIC]` (see [`custom::CustomMetric::parse`]).
+    pub fn with_custom_metrics(mut self, metrics: &[String]) -> Result<Spec, DashboardError> {
+        for metric in metrics {
+            let parsed =
+                custom::CustomMetric::parse(metric).map_err(|reason| DashboardError::Invalid {
+                    what: "metric",
+                    value: metric.clone(),
+                    reason,
+                })?;
+            if self.custom.contains(&parsed) {
+                return Err(DashboardError::Invalid {
+                    what: "metric",
+                    value: metric.clone(),
+                    reason: "given twice",
+                });
+            }
+            self.custom.push(parsed);
+        }
+        Ok(self)
     }
 }
 

@@ -320,14 +320,30 @@ fn through_relay(relay: &TelemetryRelay, body: &Bytes) -> Bytes {
     let Ok(mut document) = serde_json::from_slice::<Value>(body) else {
         return body.clone();
     };
-    let Some(uri) = document
-        .get_mut("destination")
-        .and_then(|d| d.get_mut("URI"))
-        .filter(|u| u.is_string())
+    let Some(destination) = document
+        .pointer("/destination/URI")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
     else {
         return body.clone();
     };
-    let routed = relay.route(uri.as_str().unwrap_or_default());
+    let types: Vec<String> = document
+        .get("types")
+        .and_then(Value::as_array)
+        .map(|types| {
+            types
+                .iter()
+                .filter_map(|t| t.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let routed = relay.route(&destination, &types);
+    let Some(uri) = document
+        .get_mut("destination")
+        .and_then(|d| d.get_mut("URI"))
+    else {
+        return body.clone();
+    };
     *uri = Value::String(routed);
     serde_json::to_vec(&document).map_or_else(|_| body.clone(), Bytes::from)
 }

@@ -218,3 +218,77 @@ fn search_schemas_quote_namespaces_that_need_it() {
     );
     assert!(command(&s).contains("--namespace 'Shop/Prod 1'"));
 }
+
+#[test]
+fn custom_metrics_get_a_graph_each_in_rows_of_four_before_the_note() {
+    let metrics: Vec<String> = [
+        "Greetings",
+        "HandlerLatency:p99",
+        "ItemSize:Average",
+        "A",
+        "B",
+    ]
+    .iter()
+    .map(|m| (*m).to_owned())
+    .collect();
+    let s = spec(&["orders", "payments"])
+        .with_custom_metrics(&metrics)
+        .unwrap();
+    let body = body(&s);
+    let widgets = widgets(&body);
+    let plain = super::body(&spec(&["orders", "payments"]));
+    let rows = |b: &Value| {
+        b["widgets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| number(w, "y"))
+            .collect::<BTreeSet<_>>()
+            .len()
+    };
+    assert_eq!(
+        rows(&body),
+        rows(&plain) + 2,
+        "five custom graphs: a row of four and one of one"
+    );
+
+    let greetings = widgets
+        .iter()
+        .find(|w| w["properties"]["title"] == "Greetings (Sum)")
+        .unwrap();
+    assert_eq!(graphed(greetings), BTreeSet::from(["Greetings".to_owned()]));
+    let lines = greetings["properties"]["metrics"].as_array().unwrap();
+    assert_eq!(lines.len(), 2, "one line per function");
+    assert_eq!(
+        lines[1][0]["expression"],
+        "SEARCH('Namespace=\"Liftwatch\" MetricName=\"Greetings\" FunctionName=\"payments\"', 'Sum')"
+    );
+    assert_eq!(lines[1][0]["label"], "payments Greetings Sum");
+    let latency = widgets
+        .iter()
+        .find(|w| w["properties"]["title"] == "HandlerLatency (p99)")
+        .unwrap();
+    assert!(
+        latency["properties"]["metrics"][0][0]["expression"]
+            .as_str()
+            .unwrap()
+            .ends_with("'p99')")
+    );
+    // The note stays last; the header's command gives the metrics again.
+    assert_eq!(widgets.last().unwrap()["type"], "text");
+    let header = widgets[0]["properties"]["markdown"].as_str().unwrap();
+    assert!(
+        header.contains("--metric Greetings --metric HandlerLatency:p99 --metric ItemSize:Average"),
+        "{header}"
+    );
+
+    let twice = spec(&["orders"]).with_custom_metrics(&["A".to_owned(), "A".to_owned()]);
+    assert!(twice.unwrap_err().to_string().contains("given twice"));
+    let builtin = spec(&["orders"]).with_custom_metrics(&["Invocations".to_owned()]);
+    assert!(
+        builtin
+            .unwrap_err()
+            .to_string()
+            .contains("already on the dashboard")
+    );
+}
