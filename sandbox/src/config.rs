@@ -151,8 +151,9 @@ impl SandboxConfig {
         self
     }
 
-    /// The function timeout: the `deadlineMs` given to the runtime and extensions, and
-    /// how long `invoke` waits. The simulator does not enforce it (see the README).
+    /// The function timeout (default 30 s): the `deadlineMs` given to the runtime and
+    /// extensions; an invocation still running then times out and resets the sandbox, as
+    /// in Lambda (see [`Sandbox::invoke`](crate::Sandbox::invoke)).
     #[must_use]
     pub fn invocation_timeout(mut self, timeout: Duration) -> Self {
         self.invocation_timeout = timeout;

@@ -80,6 +80,12 @@ pub enum SandboxError {
     /// The sandbox was already shut down.
     #[error("the sandbox has already been shut down")]
     ShutDown,
+    /// An invocation timed out: like Lambda, the sandbox must be reset (shut down with
+    /// reason `timeout`) and a new one started for the next invocation.
+    #[error(
+        "invocation {0} timed out: shut this sandbox down and start a new one (Lambda resets it)"
+    )]
+    Reset(String),
     /// The simulator panicked inside a call (it does when a frozen process is gone).
     #[error("lambda simulator panicked while {0}")]
     SimulatorPanicked(String),

@@ -132,10 +132,11 @@ impl Sandbox {
     /// and of whether a subscription exists; [`Sandbox::relayed_telemetry`] is what
     /// actually went over HTTP. After `shutdown`, the events as of the start of shutdown.
     pub async fn telemetry_events(&self) -> Vec<TelemetryEvent> {
-        let captured = match &self.simulator {
+        let mut captured = match &self.simulator {
             Some(sim) => sim.get_telemetry_events().await,
             None => self.telemetry_snapshot.clone(),
         };
+        captured.extend(lock(&self.injected).iter().cloned());
         self.edited(captured)
     }
 

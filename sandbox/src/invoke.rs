@@ -70,10 +70,15 @@ impl Sandbox {
     /// (runtime answered and every extension called `/next`, i.e. `platform.report` was
     /// emitted) and, with freezing on, until the sandbox is frozen again.
     ///
-    /// Fails if a child has exited, or if the runtime does not answer within the
-    /// invocation timeout plus a margin (the simulator does not enforce timeouts).
+    /// Fails if a child has exited, or if the sandbox was reset by a timeout. When the
+    /// runtime does not answer within the function timeout, the invocation times out as in
+    /// Lambda (see `timeout.rs`): the outcome's status is [`InvokeStatus::Timeout`], and
+    /// the sandbox must then be shut down (reason `timeout`) and a new one started.
     pub async fn invoke(&self, payload: Value) -> Result<InvokeOutcome, SandboxError> {
         let sim = self.running_simulator()?;
+        if let Some(request_id) = lock(&self.timed_out).clone() {
+            return Err(SandboxError::Reset(request_id));
+        }
         // The simulator panics when thawing a process that is gone; check first, and run
         // the enqueue in a task so a panic in the race window becomes an error.
         self.ensure_children_running()?;
@@ -100,7 +105,8 @@ impl Sandbox {
             SandboxError::SimulatorPanicked("thawing the sandbox for an invocation".to_owned())
         })?;
 
-        let deadline = Instant::now() + timeout + MARGIN;
+        let started = Instant::now();
+        let deadline = started + timeout;
         let state = loop {
             match sim
                 .wait_for_invocation_complete(&request_id, POLL * 20)
@@ -112,10 +118,7 @@ impl Sandbox {
             }
             self.ensure_children_running()?;
             if Instant::now() >= deadline {
-                return Err(SandboxError::Timeout {
-                    what: format!("the runtime to answer invocation {request_id}"),
-                    waited: timeout + MARGIN,
-                });
+                return Ok(self.time_out(request_id, started).await);
             }
         };
         // The report follows once the extensions are ready, or after the simulator's

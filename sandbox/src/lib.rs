@@ -70,10 +70,12 @@
 //! 12. **No `function` log records.** Subscribers of them get the function's output lines
 //!     merged into the relayed batches ([`platform::PlatformEdit::with_function_logs`]).
 //!
-//! Not worked around: timeouts are not enforced (`invoke` gives up with an error after
-//! the timeout plus a margin; the runtime is not killed), `extension` log
-//! records are never delivered, and `platform.report` waits at most the invocation
-//! timeout for extensions.
+//! 13. **Timeouts are not enforced.** `invoke` times an invocation out at the function
+//!     timeout as Lambda does (`timeout.rs`): the runtime is killed, the extension gets the
+//!     `timeout` records and, at [`Sandbox::shutdown`], a SHUTDOWN with reason `timeout`.
+//!
+//! Not worked around: `extension` log records are never delivered, and `platform.report`
+//! waits at most the invocation timeout for extensions.
 
 pub mod config;
 pub mod emf;
@@ -97,6 +99,7 @@ mod child;
 mod layout;
 mod serve;
 mod snapstart;
+mod timeout;
 
 pub use config::SandboxConfig;
 pub use emf::{EmfMetric, EmfScan, MetricSummary};
@@ -110,3 +113,4 @@ pub use proxy::{ProxyObservations, SubscriptionAttempt, SubscriptionVerdict};
 pub use relay::{BatchTransform, RelayedBatch, TelemetryRelay};
 pub use sandbox::{Sandbox, SandboxPorts};
 pub use shutdown::{ProcessEnd, ShutdownOutcome};
+pub use timeout::TIMEOUT_ERROR_TYPE;

@@ -13,7 +13,9 @@ use clap::Parser;
 use liftwatch_sandbox::config::FLUSH_VAR;
 use liftwatch_sandbox::events::parse_events;
 use liftwatch_sandbox::summary::{EmfOutput, RESPONSE_DISPLAY_LIMIT, RunSummary, pretty_truncated};
-use liftwatch_sandbox::{InvokeOutcome, InvokeStatus, Sandbox, SandboxConfig, emf, table};
+use liftwatch_sandbox::{
+    InvokeOutcome, InvokeStatus, Sandbox, SandboxConfig, ShutdownOutcome, emf, table,
+};
 use serde_json::Value;
 
 /// Runs the liftwatch extension beside a function in a local Lambda sandbox (Extensions,
@@ -53,6 +55,10 @@ struct Args {
     /// LIFTWATCH_FLUSH for the extension: end | periodic:<secs> | adaptive
     #[arg(long, value_name = "STRATEGY")]
     flush: Option<String>,
+    /// The function timeout in seconds: an invocation still running then times out, and
+    /// the sandbox is reset (a new init) for the next one [default: 30]
+    #[arg(long, value_name = "SECS", value_parser = seconds)]
+    timeout: Option<Duration>,
     /// Function memory size in MB [default: 128]
     #[arg(long = "memory", value_name = "MB")]
     memory_mb: Option<u32>,
@@ -179,6 +185,9 @@ async fn cli(args: Args) -> anyhow::Result<()> {
     if let Some(flush) = &args.flush {
         config = config.env(FLUSH_VAR, flush.clone());
     }
+    if let Some(timeout) = args.timeout {
+        config = config.invocation_timeout(timeout);
+    }
     if let Some(mb) = args.memory_mb {
         config = config.memory_mb(mb);
     }
@@ -198,7 +207,44 @@ async fn cli(args: Args) -> anyhow::Result<()> {
 }
 
 async fn run(config: SandboxConfig, payloads: Vec<Value>, json: bool) -> anyhow::Result<()> {
-    let mut sandbox = config.start().await.context("starting the sandbox")?;
+    let mut sandbox = start(&config).await?;
+    let count = payloads.len();
+    let mut outcomes = Vec::with_capacity(count);
+    let mut runs = Vec::new();
+    for (i, payload) in payloads.into_iter().enumerate() {
+        if sandbox.needs_reset() {
+            // Lambda resets the execution environment after a timeout: a new init.
+            eprintln!("resetting the sandbox after the timeout (SHUTDOWN reason timeout)");
+            let shutdown = sandbox.shutdown().await.context("shutting down")?;
+            runs.push((sandbox, shutdown));
+            sandbox = start(&config).await?;
+        }
+        let outcome = sandbox
+            .invoke(payload)
+            .await
+            .with_context(|| format!("invocation {}", i + 1))?;
+        show(i + 1, count, &outcome);
+        outcomes.push(outcome);
+    }
+    eprintln!("shutting down");
+    let shutdown = sandbox.shutdown().await.context("shutting down")?;
+    runs.push((sandbox, shutdown));
+    if json {
+        let summary = RunSummary::new(&outcomes, &runs);
+        print_stdout(&serde_json::to_string_pretty(&summary)?);
+    } else {
+        report(&runs, count);
+    }
+    Ok(())
+}
+
+/// Starts a sandbox and says where.
+async fn start(config: &SandboxConfig) -> anyhow::Result<Sandbox> {
+    let sandbox = config
+        .clone()
+        .start()
+        .await
+        .context("starting the sandbox")?;
     let ports = sandbox.ports();
     eprintln!(
         "sandbox started in {}: runtime API {}, telemetry port {}, intake port {}",
@@ -214,25 +260,7 @@ async fn run(config: SandboxConfig, payloads: Vec<Value>, json: bool) -> anyhow:
             restore.duration_ms
         );
     }
-    let count = payloads.len();
-    let mut outcomes = Vec::with_capacity(count);
-    for (i, payload) in payloads.into_iter().enumerate() {
-        let outcome = sandbox
-            .invoke(payload)
-            .await
-            .with_context(|| format!("invocation {}", i + 1))?;
-        show(i + 1, count, &outcome);
-        outcomes.push(outcome);
-    }
-    eprintln!("shutting down");
-    let shutdown = sandbox.shutdown().await.context("shutting down")?;
-    if json {
-        let summary = RunSummary::new(&outcomes, &sandbox, &shutdown);
-        print_stdout(&serde_json::to_string_pretty(&summary)?);
-    } else {
-        report(&sandbox, &shutdown, count);
-    }
-    Ok(())
+    Ok(sandbox)
 }
 
 /// One invocation's line, then its response (or error object) indented below it.
@@ -270,14 +298,23 @@ fn print_stdout(text: &str) {
     clippy::print_stdout,
     reason = "the table and timings are the CLI's output"
 )]
-fn report(sandbox: &Sandbox, shutdown: &liftwatch_sandbox::ShutdownOutcome, invocations: usize) {
-    let scan = sandbox.emf();
-    let output = EmfOutput::of(sandbox);
+fn report(runs: &[(Sandbox, ShutdownOutcome)], invocations: usize) {
+    let metrics: Vec<_> = runs
+        .iter()
+        .flat_map(|(sandbox, _)| sandbox.emf().metrics)
+        .collect();
+    let output = EmfOutput::of(runs.iter().map(|(sandbox, _)| sandbox));
     println!(
-        "published metrics ({} EMF documents, {} other stdout lines):",
-        output.documents, output.other_lines
+        "published metrics ({} EMF documents, {} other stdout lines{}):",
+        output.documents,
+        output.other_lines,
+        if runs.len() > 1 {
+            format!(", {} sandboxes", runs.len())
+        } else {
+            String::new()
+        }
     );
-    print!("{}", table::render(&emf::summarize(&scan.metrics)));
+    print!("{}", table::render(&emf::summarize(&metrics)));
     println!();
     println!(
         "EMF output: {} bytes in {} documents over {} flushes; {:.0} bytes per invocation",
@@ -286,5 +323,7 @@ fn report(sandbox: &Sandbox, shutdown: &liftwatch_sandbox::ShutdownOutcome, invo
         output.flushes,
         output.bytes as f64 / invocations.max(1) as f64
     );
-    println!("{shutdown}");
+    if let Some((_, shutdown)) = runs.last() {
+        println!("{shutdown}");
+    }
 }

@@ -150,6 +150,36 @@ impl TelemetryRelay {
         format!("http://{}/r{token}{path}", self.addr)
     }
 
+    /// Sends `records` to every destination as one batch of the platform's own, through
+    /// the destination's transform (for records the simulator cannot emit, such as a
+    /// timed-out invocation's). Returns the status each destination answered.
+    pub async fn inject(&self, records: &[Value]) -> Vec<u16> {
+        let destinations: Vec<(String, SharedTransform)> = {
+            let routes = lock(&self.state.routes);
+            let mut seen = Vec::new();
+            for route in routes.iter() {
+                if !seen
+                    .iter()
+                    .any(|(d, _): &(String, SharedTransform)| *d == route.destination)
+                {
+                    seen.push((route.destination.clone(), Arc::clone(&route.transform)));
+                }
+            }
+            seen
+        };
+        let mut statuses = Vec::new();
+        for (destination, transform) in destinations {
+            let batch = lock(&transform).transform(records.to_vec());
+            let body = serde_json::to_vec(&batch)
+                .map(Bytes::from)
+                .unwrap_or_default();
+            let json = hyper::header::HeaderValue::from_static("application/json");
+            let answer = deliver(&self.state, destination, body, Some(batch), Some(json)).await;
+            statuses.push(answer.status().as_u16());
+        }
+        statuses
+    }
+
     /// Every batch forwarded so far, in the order the extension answered them.
     pub fn relayed(&self) -> Vec<RelayedBatch> {
         lock(&self.state.relayed).clone()
@@ -199,11 +229,23 @@ async fn relay(
         }
         _ => (body, None),
     };
+    let content_type = parts.headers.get(hyper::header::CONTENT_TYPE).cloned();
+    Ok(deliver(&state, destination, body, records, content_type).await)
+}
 
+/// POSTs `body` to `destination` and records the batch; the destination's answer, or 502
+/// when it cannot be reached.
+async fn deliver(
+    state: &RelayState,
+    destination: String,
+    body: Bytes,
+    records: Option<Vec<Value>>,
+    content_type: Option<hyper::header::HeaderValue>,
+) -> Response<Full<Bytes>> {
     let mut builder = Request::builder()
-        .method(parts.method)
+        .method(hyper::Method::POST)
         .uri(destination.as_str());
-    if let Some(content_type) = parts.headers.get(hyper::header::CONTENT_TYPE) {
+    if let Some(content_type) = content_type {
         builder = builder.header(hyper::header::CONTENT_TYPE, content_type);
     }
     let answer = match builder.body(Full::new(body)) {
@@ -233,7 +275,7 @@ async fn relay(
         records,
         status: answer.status().as_u16(),
     });
-    Ok(answer)
+    answer
 }
 
 fn plain(status: StatusCode, message: &str) -> Response<Full<Bytes>> {

@@ -55,6 +55,11 @@ pub struct Sandbox {
     pub(crate) ports: SandboxPorts,
     pub(crate) extension_path: PathBuf,
     pub(crate) layout: Layout,
+    /// The request id of an invocation that timed out: the sandbox must be reset (its
+    /// SHUTDOWN has reason `timeout`, and nothing more can be invoked).
+    pub(crate) timed_out: Mutex<Option<String>>,
+    /// Platform records the sandbox sent itself (those the simulator cannot emit).
+    pub(crate) injected: Mutex<Vec<TelemetryEvent>>,
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -259,6 +264,8 @@ impl Sandbox {
             extension_path,
             layout,
             config,
+            timed_out: Mutex::new(None),
+            injected: Mutex::new(Vec::new()),
         })
     }
 

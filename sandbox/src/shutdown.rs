@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use crate::child::ChildProcess;
 use crate::error::SandboxError;
 use crate::proxy::InterceptingProxy;
-use crate::sandbox::Sandbox;
+use crate::sandbox::{Sandbox, lock};
 
 /// How long to wait for the simulator's own shutdown and for the last output lines.
 const SETTLE: Duration = Duration::from_secs(3);
@@ -106,9 +106,9 @@ impl fmt::Display for ShutdownOutcome {
 }
 
 impl Sandbox {
-    /// Runs the SHUTDOWN phase (reason `spindown`) and stops the sandbox. Afterwards
-    /// `invoke` fails, telemetry accessors return the events captured before shutdown,
-    /// and the captured output is complete.
+    /// Runs the SHUTDOWN phase (reason `spindown`, or `timeout` after an invocation timed
+    /// out) and stops the sandbox. Afterwards `invoke` fails, telemetry accessors return
+    /// the events captured before shutdown, and the captured output is complete.
     pub async fn shutdown(&mut self) -> Result<ShutdownOutcome, SandboxError> {
         let sim = self.simulator.take().ok_or(SandboxError::ShutDown)?;
         self.telemetry_snapshot = sim.get_telemetry_events().await;
@@ -128,7 +128,12 @@ impl Sandbox {
         self.proxy.release_polls();
         extension.signal_group(Signal::SIGCONT);
         function.signal_group(Signal::SIGCONT);
-        let mut platform = tokio::spawn(simulator.graceful_shutdown(ShutdownReason::Spindown));
+        let reason = if lock(&self.timed_out).is_some() {
+            ShutdownReason::Timeout
+        } else {
+            ShutdownReason::Spindown
+        };
+        let mut platform = tokio::spawn(simulator.graceful_shutdown(reason));
         let (runtime, (extension_end, exit_at)) = tokio::join!(
             stop_runtime(function, grace, started),
             await_extension(extension, &self.proxy, started, budget),

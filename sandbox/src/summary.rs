@@ -41,13 +41,15 @@ pub fn pretty_truncated(value: &Value, limit: usize) -> String {
 pub struct RunSummary {
     /// The sandbox's version (the workspace's).
     pub version: &'static str,
+    /// How many sandboxes ran: 1, plus one per reset after a timed-out invocation.
+    pub sandboxes: usize,
     /// Every invocation, in order.
     pub invocations: Vec<InvocationSummary>,
     /// Every published metric series, aggregated over the run.
     pub metrics: Vec<MetricRow>,
     /// The extension's EMF output.
     pub emf: EmfOutput,
-    /// The SHUTDOWN phase.
+    /// The last sandbox's SHUTDOWN phase.
     pub shutdown: ShutdownSummary,
 }
 
@@ -92,7 +94,7 @@ pub struct MetricRow {
 }
 
 /// The size of the extension's EMF output.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct EmfOutput {
     /// EMF documents on the extension's stdout.
     pub documents: usize,
@@ -105,7 +107,7 @@ pub struct EmfOutput {
 }
 
 /// The SHUTDOWN phase.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct ShutdownSummary {
     /// The phase's budget, in ms.
     pub deadline_ms: f64,
@@ -122,7 +124,7 @@ pub struct ShutdownSummary {
 }
 
 /// How one process ended.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct ProcessSummary {
     /// Its exit code, when it exited normally.
     pub exit_code: Option<i32>,
@@ -133,40 +135,51 @@ pub struct ProcessSummary {
 }
 
 impl RunSummary {
-    /// The summary of a run whose invocations gave `outcomes`, read from the sandbox
-    /// after its SHUTDOWN.
-    pub fn new(outcomes: &[InvokeOutcome], sandbox: &Sandbox, shutdown: &ShutdownOutcome) -> Self {
+    /// The summary of a run whose invocations gave `outcomes`, read from its sandboxes
+    /// (more than one when a timeout reset it) after their SHUTDOWN.
+    pub fn new(outcomes: &[InvokeOutcome], runs: &[(Sandbox, ShutdownOutcome)]) -> Self {
+        let metrics: Vec<_> = runs
+            .iter()
+            .flat_map(|(sandbox, _)| sandbox.emf().metrics)
+            .collect();
         RunSummary {
             version: env!("CARGO_PKG_VERSION"),
+            sandboxes: runs.len(),
             invocations: outcomes.iter().map(InvocationSummary::from).collect(),
-            metrics: emf::summarize(&sandbox.emf().metrics)
+            metrics: emf::summarize(&metrics)
                 .into_iter()
                 .map(|summary| MetricRow {
                     avg: summary.avg(),
                     summary,
                 })
                 .collect(),
-            emf: EmfOutput::of(sandbox),
-            shutdown: ShutdownSummary::from(shutdown),
+            emf: EmfOutput::of(runs.iter().map(|(sandbox, _)| sandbox)),
+            shutdown: runs
+                .last()
+                .map(|(_, shutdown)| ShutdownSummary::from(shutdown))
+                .unwrap_or_default(),
         }
     }
 }
 
 impl EmfOutput {
-    /// The extension's stdout as captured so far.
-    pub fn of(sandbox: &Sandbox) -> Self {
-        let scan = sandbox.emf();
-        let flushes: BTreeSet<u64> = scan.metrics.iter().filter_map(|m| m.timestamp_ms).collect();
-        EmfOutput {
-            documents: scan.documents,
-            other_lines: scan.rejected.len(),
-            bytes: sandbox
+    /// The extensions' stdout as captured so far, over `sandboxes`.
+    pub fn of<'a>(sandboxes: impl IntoIterator<Item = &'a Sandbox>) -> Self {
+        let mut output = EmfOutput::default();
+        for sandbox in sandboxes {
+            let scan = sandbox.emf();
+            let flushes: BTreeSet<u64> =
+                scan.metrics.iter().filter_map(|m| m.timestamp_ms).collect();
+            output.documents += scan.documents;
+            output.other_lines += scan.rejected.len();
+            output.bytes += sandbox
                 .extension_stdout()
                 .iter()
                 .map(|line| line.len() + 1)
-                .sum(),
-            flushes: flushes.len(),
+                .sum::<usize>();
+            output.flushes += flushes.len();
         }
+        output
     }
 }
 

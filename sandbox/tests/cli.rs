@@ -324,3 +324,59 @@ fn three_thousand_periodic_invocations_finish_without_a_stall() {
         .unwrap();
     assert_eq!(invocations_metric, 3000.0);
 }
+
+#[test]
+fn a_timed_out_invocation_resets_the_sandbox_and_the_next_one_is_a_cold_start() {
+    let dir = scratch("timeout");
+    let events = dir.join("slow.jsonl");
+    std::fs::write(
+        &events,
+        "{\"sleep_ms\": 5000}\n{\"items\": 1}\n{\"items\": 2}\n",
+    )
+    .unwrap();
+    let out = sandbox_cli(&[
+        "--timeout",
+        "1",
+        "--events",
+        events.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let statuses: Vec<&str> = summary["invocations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["timeout", "success", "success"]);
+    assert_eq!(
+        summary["invocations"][0]["error"]["errorType"],
+        "Sandbox.Timedout"
+    );
+    assert_eq!(summary["sandboxes"], 2, "reset once");
+    let sum = |name: &str| {
+        summary["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["name"] == name && m["dimensions"].as_object().unwrap().len() == 1)
+            .unwrap_or_else(|| panic!("no {name}"))["sum"]
+            .as_f64()
+            .unwrap()
+    };
+    assert_eq!(sum("Invocations"), 3.0);
+    assert_eq!(sum("Timeouts"), 1.0);
+    assert_eq!(
+        sum("ColdStarts"),
+        2.0,
+        "the sandbox after the reset starts cold"
+    );
+    assert_eq!(
+        sum("ItemsProcessed"),
+        3.0,
+        "the timed-out handler never got there"
+    );
+    assert!(text(&out.stderr).contains("resetting the sandbox after the timeout"));
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -821,3 +821,49 @@ async fn a_forged_telemetry_post_is_refused_and_counted() {
         "both forged posts counted"
     );
 }
+
+/// A function timeout as Lambda handles it: the runtime is stopped at the deadline, the
+/// extension is sent the invocation's `timeout` records and a SHUTDOWN with reason
+/// `timeout`, counts it, and the sandbox takes no more invocations.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_function_timeout_is_counted_and_resets_the_sandbox() {
+    let mut sandbox = sandbox(&[("LIFTWATCH_FLUSH", "end")])
+        .invocation_timeout(Duration::from_secs(1))
+        .start()
+        .await
+        .unwrap();
+    let fine = sandbox.invoke(json!({"items": 1})).await.unwrap();
+    assert_eq!(fine.status, InvokeStatus::Success);
+    let started = Instant::now();
+    let slow = sandbox.invoke(json!({"sleep_ms": 5_000})).await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "not waited out: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(slow.status, InvokeStatus::Timeout);
+    let error = slow.error.clone().unwrap();
+    assert_eq!(error.error_type, liftwatch_sandbox::TIMEOUT_ERROR_TYPE);
+    assert_eq!(error.error_message, "Task timed out after 1.00 seconds");
+    assert_eq!(slow.report["status"], "timeout");
+    assert!(sandbox.needs_reset());
+    let refused = sandbox.invoke(json!({})).await.unwrap_err();
+    assert!(refused.to_string().contains("timed out"), "{refused}");
+
+    let shutdown = sandbox.shutdown().await.unwrap();
+    assert_eq!(shutdown.extension.exit_code(), Some(0), "{shutdown}");
+    let deliveries = sandbox.proxy_observations().shutdown_deliveries;
+    assert_eq!(deliveries.len(), 1);
+    assert_eq!(deliveries[0].reason.as_deref(), Some("timeout"));
+    let metrics = sandbox.emf().metrics;
+    assert_eq!(total(&metrics, "Invocations", &fn_dims()), 2.0);
+    assert_eq!(total(&metrics, "Timeouts", &fn_dims()), 1.0);
+    assert_eq!(total(&metrics, "Errors", &fn_dims()), 1.0);
+    assert_eq!(published(&metrics, "Duration").last(), Some(&1000.0));
+    // The sandbox's own view has the records it sent the extension.
+    let reports = sandbox.platform_reports().await;
+    assert_eq!(
+        reports.iter().filter(|r| r["status"] == "timeout").count(),
+        1
+    );
+}

@@ -378,6 +378,10 @@ fn note_shutdown(state: &State, extension_id: Option<String>, body: &Bytes) {
         extension_id: extension_id.unwrap_or_default(),
         at: Instant::now(),
         deadline_ms: event.get("deadlineMs").and_then(Value::as_i64),
+        reason: event
+            .get("shutdownReason")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
     };
     state.update(|log| log.seen.shutdown_deliveries.push(delivery));
 }

@@ -49,6 +49,8 @@ pub struct ShutdownDelivery {
     pub at: Instant,
     /// The event's `deadlineMs` (milliseconds since the Unix epoch).
     pub deadline_ms: Option<i64>,
+    /// The event's `shutdownReason` (`spindown`, `timeout`, `failure`).
+    pub reason: Option<String>,
 }
 
 /// Everything the proxy has observed so far.
