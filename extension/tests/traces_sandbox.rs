@@ -258,3 +258,70 @@ async fn a_collector_that_never_answers_costs_no_metrics_at_shutdown() {
     }
     held.abort();
 }
+
+/// In `end` mode a collector that never answers costs the first invocation the flush's
+/// budget once; its breaker then opens and later invocations reach `/next` without
+/// waiting for it, while the spans wait and are counted as dropped at SHUTDOWN.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_collector_holds_only_the_first_end_mode_invocation() {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}/v1/traces", silent.local_addr().unwrap());
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((stream, _)) = silent.accept().await {
+            open.push(stream);
+        }
+    });
+    let daemon = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let config = SandboxConfig::new(built_binary("liftwatch"), built_binary("hello-function"))
+        .function_name(FUNCTION)
+        .env("LIFTWATCH_FLUSH", "end")
+        .env("LIFTWATCH_OTLP_PORT", "off")
+        .env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", &endpoint)
+        .env(
+            "AWS_XRAY_DAEMON_ADDRESS",
+            daemon.local_addr().unwrap().to_string(),
+        );
+    let mut sandbox = Sandbox::start(config).await.unwrap();
+    // From the runtime's answer to the platform's report: the extension's part.
+    let mut after_response = Vec::new();
+    for _ in 0..8 {
+        let outcome = sandbox.invoke(json!({"items": 1})).await.unwrap();
+        assert_eq!(outcome.status, InvokeStatus::Success);
+        after_response.push(outcome.wall_time.saturating_sub(outcome.response_time));
+    }
+    let shutdown = sandbox.shutdown().await.unwrap();
+    assert_eq!(shutdown.extension.exit_code(), Some(0), "{shutdown}");
+    held.abort();
+
+    // The first flush with spans waits out the budget; every later one does not wait.
+    let (first_failure, slowest) = after_response
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, d)| **d)
+        .map(|(i, d)| (i, *d))
+        .unwrap();
+    assert!(
+        slowest >= Duration::from_millis(500) && first_failure <= 1,
+        "the first failure waits out the flush budget: {after_response:?}"
+    );
+    let slowest_later = after_response[first_failure + 1..]
+        .iter()
+        .max()
+        .copied()
+        .unwrap();
+    assert!(
+        slowest_later < slowest / 4,
+        "later invocations do not wait for the dead collector: {after_response:?}"
+    );
+    let metrics = sandbox.emf().metrics;
+    let dims = [("FunctionName", FUNCTION)];
+    assert_eq!(total(&metrics, "Invocations", &dims), 8.0);
+    let exported = total(&metrics, "SpansExported", &dims);
+    let dropped = total(&metrics, "SpansDropped", &dims);
+    assert!(exported >= 16.0, "X-Ray took every span: {exported}");
+    assert_eq!(
+        dropped, exported,
+        "the OTLP side dropped each span, counted"
+    );
+}

@@ -57,7 +57,13 @@ impl Pipeline {
             network_deadline,
             Locality::Network,
         );
-        let span_exports = self.traces.export(&spans, network_deadline);
+        let final_flush = self.final_flush;
+        let span_exports = async {
+            self.traces.export(&spans, network_deadline).await;
+            if final_flush {
+                self.traces.settle(network_deadline).await;
+            }
+        };
         futures_util::future::join(sinks, span_exports).await;
         self.ratelimits
             .write_table(self.final_flush, network_deadline, &self.health)

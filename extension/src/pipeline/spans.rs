@@ -126,6 +126,21 @@ impl Traces {
         self.publish_stats();
     }
 
+    /// At SHUTDOWN: every exporter delivers what it still holds, by `deadline`.
+    pub(super) async fn settle(&mut self, deadline: Instant) {
+        if let Some(output) = self.output.as_mut() {
+            let resource = &output.resource;
+            let settles = output
+                .exporters
+                .iter_mut()
+                .map(|exporter| exporter.settle(resource, deadline));
+            for report in futures_util::future::join_all(settles).await {
+                self.collector.exported(report);
+            }
+        }
+        self.publish_stats();
+    }
+
     /// The trace statistics as series; malformed spans go to `health`.
     pub(super) fn flush_into(&mut self, function: &str, series: &mut Vec<Series>, health: &Health) {
         health.malformed(self.collector.take_malformed());

@@ -40,4 +40,14 @@ pub trait SpanExporter: Send + std::fmt::Debug {
         resource: &'a Resource,
         deadline: Instant,
     ) -> SinkFuture<'a, SpanReport>;
+
+    /// At SHUTDOWN, after the last `export`: delivers what the exporter still holds
+    /// (a breaker's pending spans), returning by `deadline`. Nothing, by default.
+    fn settle<'a>(
+        &'a mut self,
+        _resource: &'a Resource,
+        _deadline: Instant,
+    ) -> SinkFuture<'a, SpanReport> {
+        Box::pin(async { SpanReport::default() })
+    }
 }

@@ -4,6 +4,7 @@
 //!
 //! `span` is the model all of them share.
 
+pub mod breaker;
 pub mod collector;
 pub mod context;
 pub mod export;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 
 use super::SpanExporter;
+use super::breaker::BreakerExporter;
 use super::otlp::IntakeSnapshot;
 use super::otlp::{IntakeCounters, OtlpConfig, OtlpExporter, OtlpIntake, OtlpListener};
 use super::span::{Resource, Span};
@@ -55,7 +56,8 @@ pub async fn start(settings: &TraceSettings, resource: Resource) -> (SpanOutput,
     let mut exporters: Vec<Box<dyn SpanExporter>> = Vec::new();
     if let Some(otlp) = &settings.otlp {
         match OtlpExporter::new(otlp.clone()) {
-            Ok(exporter) => exporters.push(Box::new(exporter)),
+            // A collector that is down must not hold every flush: see `breaker`.
+            Ok(exporter) => exporters.push(Box::new(BreakerExporter::new(Box::new(exporter)))),
             Err(error) => tracing::warn!(%error, "the otlp trace exporter is off"),
         }
     }
