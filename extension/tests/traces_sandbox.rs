@@ -325,3 +325,36 @@ async fn a_dead_collector_holds_only_the_first_end_mode_invocation() {
         "the OTLP side dropped each span, counted"
     );
 }
+
+/// `/v1/stats` counts handler spans as they arrive, not at the next flush: with nothing
+/// flushed before SHUTDOWN, the SDK spans of three invocations show while a fourth runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stats_count_handler_spans_before_any_flush() {
+    let daemon = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let otlp_port = PortPicker::new().tcp().unwrap();
+    let config = SandboxConfig::new(built_binary("liftwatch"), built_binary("hello-function"))
+        .function_name(FUNCTION)
+        .env("LIFTWATCH_FLUSH", "periodic:600")
+        .env("LIFTWATCH_OTLP_PORT", otlp_port.to_string())
+        .env(
+            "AWS_XRAY_DAEMON_ADDRESS",
+            daemon.local_addr().unwrap().to_string(),
+        );
+    let mut sandbox = Sandbox::start(config).await.unwrap();
+    for _ in 0..3 {
+        sandbox.invoke(json!({"span": "checkout"})).await.unwrap();
+    }
+    let slow = sandbox.invoke(json!({"sleep_ms": 600}));
+    let read = async {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        tokio::task::spawn_blocking(move || stats(otlp_port))
+            .await
+            .unwrap()
+    };
+    let (outcome, live) = tokio::join!(slow, read);
+    assert_eq!(outcome.unwrap().status, InvokeStatus::Success);
+    // `checkout` and its child `work`, per invocation.
+    assert_eq!(live["handler_spans_received"], 6, "{live}");
+    assert!(live["spans_buffered"].as_u64().unwrap() >= 6, "{live}");
+    sandbox.shutdown().await.unwrap();
+}

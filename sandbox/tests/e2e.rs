@@ -280,15 +280,15 @@ async fn a_batch_with_unknown_and_malformed_records_loses_nothing_else() {
     let m = sandbox.emf().metrics;
     assert_eq!(
         total(&m, "Invocations", &fn_dims()),
-        2.0,
-        "the real one and the injected one"
+        1.0,
+        "the real one: the injected report names a request never invoked here"
     );
-    assert!(published(&m, "Duration").contains(&77.7));
-    assert!(published(&m, "MaxMemoryUsed").contains(&99.0));
+    assert!(!published(&m, "Duration").contains(&77.7));
+    assert!(!published(&m, "MaxMemoryUsed").contains(&99.0));
     assert_eq!(
         total(&m, "EventsMalformed", &fn_dims()),
-        2.0,
-        "one unknown type, one malformed report"
+        3.0,
+        "one unknown type, one malformed report, one report for an unknown request"
     );
 }
 
@@ -819,6 +819,51 @@ async fn a_forged_telemetry_post_is_refused_and_counted() {
         total(&m, "EventsMalformed", &fn_dims()),
         2.0,
         "both forged posts counted"
+    );
+}
+
+/// Records posted on the real (secret) path for a request id that never had an INVOKE
+/// here are held for a flush cycle, then dropped and counted; a second `initReport` is
+/// ignored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_for_an_unknown_request_and_a_second_init_report_change_nothing() {
+    let mut sandbox = Sandbox::start(sandbox(&[("LIFTWATCH_FLUSH", "end")]))
+        .await
+        .unwrap();
+    let port = sandbox.ports().telemetry;
+    let path = subscribed_path(&sandbox);
+    let forged = json!([
+        {"time": "2026-11-28T00:00:00.000Z", "type": "platform.start", "record": {"requestId": "never-invoked"}},
+        {"time": "2026-11-28T00:00:00.000Z", "type": "platform.report", "record": {"requestId": "never-invoked", "status": "timeout",
+            "metrics": {"durationMs": 999999, "billedDurationMs": 999999, "memorySizeMB": 256, "maxMemoryUsedMB": 99}}},
+        {"time": "2026-11-28T00:00:00.000Z", "type": "platform.initReport", "record": {"initializationType": "on-demand", "phase": "init", "status": "success", "metrics": {"durationMs": 5555}}},
+    ])
+    .to_string();
+    let post = async {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        post_batch(port, &path, &forged).await
+    };
+    let (outcome, status) = tokio::join!(sandbox.invoke(json!({ "sleep_ms": 600 })), post);
+    assert_eq!(outcome.unwrap().status, InvokeStatus::Success);
+    assert_eq!(status, 200, "the real path takes the batch");
+    for _ in 0..3 {
+        sandbox.invoke(json!({ "items": 1 })).await.unwrap();
+    }
+    assert_clean_shutdown(&sandbox.shutdown().await.unwrap());
+    let m = sandbox.emf().metrics;
+    assert_eq!(
+        total(&m, "Invocations", &fn_dims()),
+        4.0,
+        "the platform's only"
+    );
+    assert_eq!(total(&m, "Timeouts", &fn_dims()), 0.0);
+    assert!(!published(&m, "Duration").contains(&999_999.0));
+    assert_eq!(published(&m, "InitDuration").len(), 1, "one Init phase");
+    assert!(!published(&m, "InitDuration").contains(&5_555.0));
+    assert_eq!(
+        total(&m, "EventsMalformed", &fn_dims()),
+        2.0,
+        "the two records of the unknown request, counted"
     );
 }
 

@@ -182,11 +182,12 @@ impl InvocationAggregator {
                 self.init_type
                     .get_or_insert_with(|| initialization_type.clone());
             }
+            // One Init phase per sandbox: a second initReport (forged or repeated) is ignored.
             Record::InitReport {
                 phase: Phase::Init,
                 duration_ms,
                 ..
-            } => {
+            } if !self.init_duration_seen => {
                 self.init_duration.push(*duration_ms);
                 self.init_duration_seen = true;
             }

@@ -17,7 +17,7 @@ impl Pipeline {
         let traces = &mut self.traces;
         let health = &self.health;
         let now_secs = now_secs();
-        intake.drain(max, health, |event| {
+        let drained = intake.drain(max, health, |event| {
             let kept = match event {
                 Event::Metric(metric) => custom.record(metric),
                 Event::RateLimit(event) => ratelimits.record(decision(event, now_secs)),
@@ -35,7 +35,9 @@ impl Pipeline {
             if !kept {
                 health.dropped(1);
             }
-        })
+        });
+        traces.publish_if_stale();
+        drained
     }
 }
 

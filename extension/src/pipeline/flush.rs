@@ -25,6 +25,12 @@ impl Pipeline {
             self.health.dropped(intake.take_kernel_drops_if_due());
         }
         self.drain_telemetry();
+        if self.final_flush {
+            self.gate.give_up();
+        } else {
+            self.gate.flushed();
+        }
+        self.health.malformed(self.gate.take_dropped());
         self.traces.account_otlp(&self.health);
         self.last_flush = Instant::now();
         let spans = self.traces.take_spans();

@@ -7,6 +7,7 @@ mod events;
 mod flush;
 mod handle;
 mod ratelimit;
+mod request_gate;
 mod sampling;
 mod spans;
 
@@ -32,6 +33,7 @@ use crate::ratelimit::TableSchedule;
 use crate::resources::ResourceSampler;
 use crate::sink::Sink;
 use crate::telemetry::Record;
+use request_gate::RequestGate;
 
 /// How often resources are sampled while an invocation runs (see the sampler bench).
 pub const SAMPLE_INTERVAL: Duration = Duration::from_millis(50);
@@ -53,6 +55,8 @@ pub struct Pipeline {
     custom: CustomAggregator,
     waiters: Vec<(Await, oneshot::Sender<()>)>,
     telemetry_records: u64,
+    /// Telemetry is taken only for invocations this extension was sent.
+    gate: RequestGate,
     sampling: Sampling,
     ratelimits: RateLimits,
     connections: ConnectionCounts,
@@ -88,6 +92,7 @@ impl Pipeline {
             custom: CustomAggregator::default(),
             waiters: Vec::new(),
             telemetry_records: 0,
+            gate: RequestGate::default(),
             sampling: Sampling::default(),
             ratelimits: RateLimits::default(),
             connections: ConnectionCounts::default(),
@@ -161,7 +166,7 @@ impl Pipeline {
                         return;
                     }
                 }
-                Some(records) = self.telemetry.recv() => self.record_telemetry(&records),
+                Some(records) = self.telemetry.recv() => self.record_telemetry(records),
                 ready = readable(self.intake.as_ref()) => {
                     if ready.is_ok() {
                         self.drain_intake(intake::BATCH_DATAGRAMS);
@@ -190,8 +195,12 @@ impl Pipeline {
                     self.invocations.first_invoke_after(gap);
                 }
                 self.invocations.invoke_started(&id);
+                let early = self.gate.invoked(&id);
                 self.sampling.start(id);
                 self.connections.invoke_started(Instant::now());
+                if !early.is_empty() {
+                    self.record_telemetry(early);
+                }
             }
             Command::Wait(condition, reply) => {
                 self.drain_telemetry();
@@ -221,10 +230,14 @@ impl Pipeline {
         std::ops::ControlFlow::Continue(())
     }
 
-    fn record_telemetry(&mut self, records: &[Record]) {
+    fn record_telemetry(&mut self, records: Vec<Record>) {
         self.telemetry_records += records.len() as u64;
         let now_ns = liftwatch::clock::now_ms().saturating_mul(1_000_000);
-        for record in records {
+        let admitted: Vec<Record> = records
+            .into_iter()
+            .filter_map(|record| self.gate.admit(record))
+            .collect();
+        for record in &admitted {
             if matches!(record, Record::RestoreStart { .. }) {
                 // Already done at this restore's first INVOKE when SnapStart was expected.
                 if self.restore != Restore::DoneAtInvoke {
@@ -246,7 +259,7 @@ impl Pipeline {
 
     fn drain_telemetry(&mut self) {
         while let Ok(records) = self.telemetry.try_recv() {
-            self.record_telemetry(&records);
+            self.record_telemetry(records);
         }
     }
 

@@ -21,6 +21,8 @@ pub(super) struct Traces {
     output: Option<SpanOutput>,
     /// Spans from the OTLP receiver, when it runs.
     otlp: Option<OtlpFeed>,
+    /// SDK spans arrived since `/v1/stats` was last published.
+    stats_stale: bool,
 }
 
 impl Traces {
@@ -30,6 +32,7 @@ impl Traces {
             collector: TraceCollector::new(function, false),
             output: None,
             otlp: None,
+            stats_stale: false,
         }
     }
 
@@ -54,9 +57,18 @@ impl Traces {
         self.collector.record_telemetry(record, now_ns);
     }
 
-    /// Records a span a handler sent through the SDK.
+    /// Records a span a handler sent through the SDK (`/v1/stats` is brought up to date
+    /// once the intake has been drained: [`Traces::publish_if_stale`]).
     pub(super) fn record_event(&mut self, event: SpanEvent) {
         self.collector.record_handler_span(span_from_event(event));
+        self.stats_stale = true;
+    }
+
+    /// Publishes `/v1/stats` if spans arrived since it was last published.
+    pub(super) fn publish_if_stale(&mut self) {
+        if std::mem::take(&mut self.stats_stale) {
+            self.publish_stats();
+        }
     }
 
     /// The next spans from the OTLP receiver, or never without one.

@@ -53,6 +53,8 @@ pub struct TraceCollector {
     totals: TraceCounts,
     last_trace_unix_ms: Option<u64>,
     malformed: u64,
+    /// Handler spans received since start (SDK and OTLP), for `/v1/stats`.
+    handler_received: u64,
 }
 
 impl TraceCollector {
@@ -67,6 +69,7 @@ impl TraceCollector {
             totals: TraceCounts::default(),
             last_trace_unix_ms: None,
             malformed: 0,
+            handler_received: 0,
         }
     }
 
@@ -98,6 +101,7 @@ impl TraceCollector {
     /// Placing waits for the next flush: a handler's span often arrives before the
     /// telemetry that opens its invocation.
     pub fn record_handler_span(&mut self, span: Span) {
+        self.handler_received += 1;
         if self.handler.len() < MAX_BUFFERED_SPANS {
             self.handler.push(span);
         } else {
@@ -169,7 +173,10 @@ impl TraceCollector {
             "trace_errors": totals.trace_errors,
             "spans_exported": totals.spans_exported,
             "spans_dropped": totals.spans_dropped,
-            "spans_buffered": self.buffer.len(),
+            // Live: handler spans count from the moment they arrive, before the flush
+            // that places them in their invocation's tree.
+            "handler_spans_received": self.handler_received,
+            "spans_buffered": self.buffer.len() + self.handler.len(),
             "last_trace_unix_ms": self.last_trace_unix_ms,
         })
     }

@@ -126,6 +126,17 @@ pub enum Record {
 }
 
 impl Record {
+    /// The invocation the record is about (`platform.start`, `runtimeDone`, `report`).
+    #[must_use]
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            Self::Start { request_id, .. }
+            | Self::RuntimeDone { request_id, .. }
+            | Self::Report { request_id, .. } => Some(request_id),
+            _ => None,
+        }
+    }
+
     /// The Telemetry API `type` this record came from, e.g. `"platform.report"`.
     #[must_use]
     pub fn type_name(&self) -> &'static str {

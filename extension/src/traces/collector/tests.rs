@@ -103,6 +103,17 @@ fn handler_spans_nest_under_the_invocation_and_everything_counts_once() {
 }
 
 #[test]
+fn stats_count_handler_spans_as_they_arrive() {
+    let mut collector = TraceCollector::new("f", true);
+    for _ in 0..3 {
+        collector.record_handler_span(handler_span(TraceId([2; 16]), None, true));
+    }
+    let snapshot = collector.snapshot();
+    assert_eq!(snapshot["handler_spans_received"], 3, "before any flush");
+    assert_eq!(snapshot["spans_buffered"], 3);
+}
+
+#[test]
 fn the_buffer_is_bounded_and_without_an_exporter_spans_only_count() {
     let mut collector = TraceCollector::new("f", true);
     for _ in 0..MAX_BUFFERED_SPANS + 7 {
