@@ -39,6 +39,34 @@ fn stats(port: u16) -> Value {
     serde_json::from_str(body).unwrap()
 }
 
+/// A trace collector that accepts connections and holds them, reading and answering
+/// nothing: its OTLP endpoint, and the task to abort when done.
+async fn silent_collector() -> (String, tokio::task::JoinHandle<()>) {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}/v1/traces", silent.local_addr().unwrap());
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((stream, _)) = silent.accept().await {
+            open.push(stream);
+        }
+    });
+    (endpoint, held)
+}
+
+/// The example function beside the extension flushing with `flush`, exporting spans to
+/// the OTLP `endpoint` and to the X-Ray `daemon`, its own receiver off.
+fn otlp_and_xray(flush: &str, endpoint: &str, daemon: &UdpSocket) -> SandboxConfig {
+    SandboxConfig::new(built_binary("liftwatch"), built_binary("hello-function"))
+        .function_name(FUNCTION)
+        .env("LIFTWATCH_FLUSH", flush)
+        .env("LIFTWATCH_OTLP_PORT", "off")
+        .env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", endpoint)
+        .env(
+            "AWS_XRAY_DAEMON_ADDRESS",
+            daemon.local_addr().unwrap().to_string(),
+        )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invocations_and_handler_spans_reach_otlp_and_xray() {
     let collector = Collector::start(Vec::new()).await;
@@ -210,28 +238,12 @@ async fn invocations_and_handler_spans_reach_otlp_and_xray() {
 /// takes the same spans).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_collector_that_never_answers_costs_no_metrics_at_shutdown() {
-    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let endpoint = format!("http://{}/v1/traces", silent.local_addr().unwrap());
-    // Accept and hold every connection, reading nothing and answering nothing.
-    let held = tokio::spawn(async move {
-        let mut open = Vec::new();
-        while let Ok((stream, _)) = silent.accept().await {
-            open.push(stream);
-        }
-    });
+    let (endpoint, held) = silent_collector().await;
     // A UDP socket standing in for the X-Ray daemon: that exporter works.
     let daemon = UdpSocket::bind("127.0.0.1:0").unwrap();
     for run in 0..3 {
-        let config = SandboxConfig::new(built_binary("liftwatch"), built_binary("hello-function"))
-            .function_name(FUNCTION)
-            // Nothing is flushed before SHUTDOWN: all of it rides on the final flush.
-            .env("LIFTWATCH_FLUSH", "periodic:600")
-            .env("LIFTWATCH_OTLP_PORT", "off")
-            .env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", &endpoint)
-            .env(
-                "AWS_XRAY_DAEMON_ADDRESS",
-                daemon.local_addr().unwrap().to_string(),
-            );
+        // Nothing is flushed before SHUTDOWN: all of it rides on the final flush.
+        let config = otlp_and_xray("periodic:600", &endpoint, &daemon);
         let mut sandbox = Sandbox::start(config).await.unwrap();
         for _ in 0..6 {
             let outcome = sandbox.invoke(json!({"items": 1})).await.unwrap();
@@ -264,24 +276,9 @@ async fn a_collector_that_never_answers_costs_no_metrics_at_shutdown() {
 /// waiting for it, while the spans wait and are counted as dropped at SHUTDOWN.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_collector_holds_only_the_first_end_mode_invocation() {
-    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let endpoint = format!("http://{}/v1/traces", silent.local_addr().unwrap());
-    let held = tokio::spawn(async move {
-        let mut open = Vec::new();
-        while let Ok((stream, _)) = silent.accept().await {
-            open.push(stream);
-        }
-    });
+    let (endpoint, held) = silent_collector().await;
     let daemon = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let config = SandboxConfig::new(built_binary("liftwatch"), built_binary("hello-function"))
-        .function_name(FUNCTION)
-        .env("LIFTWATCH_FLUSH", "end")
-        .env("LIFTWATCH_OTLP_PORT", "off")
-        .env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", &endpoint)
-        .env(
-            "AWS_XRAY_DAEMON_ADDRESS",
-            daemon.local_addr().unwrap().to_string(),
-        );
+    let config = otlp_and_xray("end", &endpoint, &daemon);
     let mut sandbox = Sandbox::start(config).await.unwrap();
     // From the runtime's answer to the platform's report: the extension's part.
     let mut after_response = Vec::new();

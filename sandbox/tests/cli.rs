@@ -47,6 +47,23 @@ fn scratch(name: &str) -> std::path::PathBuf {
     dir
 }
 
+/// The `stat` (`sum`, `max`, …) of metric `name` with only the `FunctionName` dimension,
+/// from a `--json` summary.
+fn function_metric(summary: &Value, name: &str, stat: &str) -> f64 {
+    summary["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| {
+            m["name"] == name
+                && m["dimensions"].as_object().unwrap().len() == 1
+                && m["dimensions"]["FunctionName"].is_string()
+        })
+        .unwrap_or_else(|| panic!("no {name} in {summary}"))[stat]
+        .as_f64()
+        .unwrap()
+}
+
 #[test]
 fn an_events_file_plays_in_order_in_one_warm_sandbox_and_shows_each_response() {
     let dir = scratch("events");
@@ -139,20 +156,7 @@ fn json_summarizes_invocations_responses_metrics_and_shutdown() {
         assert!(response > 0.0 && done >= response, "{invocation}");
     }
 
-    let sum = |name: &str| {
-        summary["metrics"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|m| {
-                m["name"] == name
-                    && m["dimensions"]
-                        == serde_json::json!({"FunctionName": "liftwatch-sandbox-function"})
-            })
-            .unwrap_or_else(|| panic!("no {name} in {summary}"))["sum"]
-            .as_f64()
-            .unwrap()
-    };
+    let sum = |name: &str| function_metric(&summary, name, "sum");
     assert_eq!(sum("Invocations"), 4.0);
     assert_eq!(sum("Errors"), 1.0);
     assert_eq!(sum("ColdStarts"), 1.0);
@@ -270,16 +274,7 @@ fn resource_figures_are_the_sandboxs_own_processes_and_tmp() {
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let max = |name: &str| {
-        summary["metrics"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|m| m["name"] == name && m["dimensions"].as_object().unwrap().len() == 1)
-            .unwrap_or_else(|| panic!("no {name} in {summary}"))["max"]
-            .as_f64()
-            .unwrap()
-    };
+    let max = |name: &str| function_metric(&summary, name, "max");
     assert_eq!(
         sandbox_pids.len(),
         2,
@@ -314,14 +309,7 @@ fn three_thousand_periodic_invocations_finish_without_a_stall() {
         .fold(0.0, f64::max);
     assert!(slowest < 5_000.0, "an invocation took {slowest} ms");
     assert!(invocations.iter().all(|i| i["status"] == "success"));
-    let invocations_metric = summary["metrics"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["name"] == "Invocations" && m["dimensions"].as_object().unwrap().len() == 1)
-        .unwrap()["sum"]
-        .as_f64()
-        .unwrap();
+    let invocations_metric = function_metric(&summary, "Invocations", "sum");
     assert_eq!(invocations_metric, 3000.0);
 }
 
@@ -355,16 +343,7 @@ fn a_timed_out_invocation_resets_the_sandbox_and_the_next_one_is_a_cold_start() 
         "Sandbox.Timedout"
     );
     assert_eq!(summary["sandboxes"], 2, "reset once");
-    let sum = |name: &str| {
-        summary["metrics"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|m| m["name"] == name && m["dimensions"].as_object().unwrap().len() == 1)
-            .unwrap_or_else(|| panic!("no {name}"))["sum"]
-            .as_f64()
-            .unwrap()
-    };
+    let sum = |name: &str| function_metric(&summary, name, "sum");
     assert_eq!(sum("Invocations"), 3.0);
     assert_eq!(sum("Timeouts"), 1.0);
     assert_eq!(

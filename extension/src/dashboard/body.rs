@@ -36,34 +36,15 @@ pub fn body(spec: &Spec) -> Value {
         if area == BLOCKED_RATIO.area {
             panels.push(ratio_panel(spec, &BLOCKED_RATIO));
         }
-        let mut x = 0;
-        let widths = widths(panels.len());
-        for (properties, width) in panels.into_iter().zip(widths) {
-            widgets.push(json!({
-                "type": "metric",
-                "x": x,
-                "y": y,
-                "width": width,
-                "height": ROW_HEIGHT,
-                "properties": properties,
-            }));
-            x += width;
-        }
+        push_row(&mut widgets, y, panels);
         y += ROW_HEIGHT;
     }
     for row in spec.custom.chunks(CUSTOM_PER_ROW) {
-        let mut x = 0;
-        for (metric, width) in row.iter().zip(widths(row.len())) {
-            widgets.push(json!({
-                "type": "metric",
-                "x": x,
-                "y": y,
-                "width": width,
-                "height": ROW_HEIGHT,
-                "properties": custom_panel(spec, metric),
-            }));
-            x += width;
-        }
+        let panels = row
+            .iter()
+            .map(|metric| custom_panel(spec, metric))
+            .collect();
+        push_row(&mut widgets, y, panels);
         y += ROW_HEIGHT;
     }
     widgets.push(text_widget(
@@ -73,6 +54,23 @@ pub fn body(spec: &Spec) -> Value {
         &custom_note(spec),
     ));
     json!({ "start": DEFAULT_RANGE, "widgets": widgets })
+}
+
+/// One row of metric widgets at `y`, side by side across the grid.
+fn push_row(widgets: &mut Vec<Value>, y: u32, panels: Vec<Value>) {
+    let mut x = 0;
+    let widths = widths(panels.len());
+    for (properties, width) in panels.into_iter().zip(widths) {
+        widgets.push(json!({
+            "type": "metric",
+            "x": x,
+            "y": y,
+            "width": width,
+            "height": ROW_HEIGHT,
+            "properties": properties,
+        }));
+        x += width;
+    }
 }
 
 /// Splits the grid's width over `count` widgets, the first ones one column wider.
