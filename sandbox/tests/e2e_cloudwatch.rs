@@ -124,8 +124,11 @@ async fn a_cloudwatch_outage_keeps_invocations_flowing_and_the_data_arrives_late
     let namespace = moto::namespace("outage");
     let (endpoint, on) = switchable_forwarder(url.trim_start_matches("http://").to_owned()).await;
     let mut sandbox = Sandbox::start(config(&namespace, &endpoint)).await.unwrap();
+    // From the runtime's answer to the platform's report: the extension's part.
+    let mut after_response = Vec::new();
     for _ in 0..3 {
         let outcome = sandbox.invoke(json!({ "items": 1 })).await.unwrap();
+        after_response.push(outcome.wall_time.saturating_sub(outcome.response_time));
         assert_eq!(outcome.status, InvokeStatus::Success);
         // The response is never held; the extension's retries end at its flush budget.
         assert!(
@@ -143,6 +146,14 @@ async fn a_cloudwatch_outage_keeps_invocations_flowing_and_the_data_arrives_late
         read(&namespace, "Invocations").await.sum,
         0.0,
         "nothing got through yet"
+    );
+    // The first failed flush waits out its budget; the breaker then opens and later
+    // invocations reach `/next` without waiting for CloudWatch.
+    assert!(
+        after_response[1..]
+            .iter()
+            .all(|d| *d < after_response[0] / 2),
+        "{after_response:?}"
     );
     on.store(true, Ordering::SeqCst);
     for _ in 0..2 {

@@ -31,6 +31,9 @@ use liftwatch::retry::{self, Failed, Last, Policy};
 
 pub use buffer::{MAX_KEPT_DATUMS, MAX_KEPT_VALUES};
 
+/// How long one background retry (breaker open) may take.
+pub const RETRY_BUDGET: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Why data did not reach CloudWatch.
 #[derive(Debug, thiserror::Error)]
 pub enum CloudWatchError {
@@ -55,6 +58,11 @@ pub struct CloudWatchSink {
     options: ClientOptions,
     connection: Option<Connection>,
     kept: Kept,
+    /// Open: the last send delivered nothing, so flushes no longer wait for CloudWatch
+    /// (in `end` mode a flush is on the response path); the kept data is retried in a
+    /// task of its own, and the first retry that delivers closes it again.
+    open: bool,
+    retry: Option<tokio::task::JoinHandle<Progress>>,
 }
 
 /// What one round of sending achieved.
@@ -83,6 +91,8 @@ impl CloudWatchSink {
             },
             connection: None,
             kept: Kept::default(),
+            open: false,
+            retry: None,
         }
     }
 
@@ -123,20 +133,40 @@ impl CloudWatchSink {
         batch: &MetricBatch,
         deadline: Instant,
     ) -> Result<ExportReport, SinkError> {
+        let mut report = ExportReport::default();
+        let mut error = None;
+        if self
+            .retry
+            .as_ref()
+            .is_some_and(tokio::task::JoinHandle::is_finished)
+            && let Some(retry) = self.retry.take()
+        {
+            error = self.settle_retry(retry.await, &mut report);
+        }
         let mut pending = self.kept.take();
-        let values_rejected = batch::datums(batch, &mut pending);
-        let mut report = ExportReport {
-            values_rejected,
-            ..ExportReport::default()
-        };
+        report.values_rejected = batch::datums(batch, &mut pending);
         if pending.is_empty() {
             return Ok(report);
         }
-        let progress = self.send(pending, deadline).await;
-        report.values_written = progress.written;
-        report.values_dropped = progress.refused + self.kept.keep(progress.unsent);
+        if self.open {
+            // Not on this flush's time: keep it and retry in the background.
+            report.values_dropped += self.kept.keep(pending);
+            self.start_retry();
+        } else {
+            let progress = self.send(pending, deadline).await;
+            self.open = progress.written == 0 && !progress.unsent.is_empty();
+            if self.open {
+                tracing::warn!(
+                    sink = "cloudwatch",
+                    "nothing delivered: later flushes keep the data and retry it in the background"
+                );
+            }
+            report.values_written += progress.written;
+            report.values_dropped += progress.refused + self.kept.keep(progress.unsent);
+            error = progress.error.or(error);
+        }
         let values_kept = self.kept.value_count();
-        match progress.error {
+        match error {
             Some(cause) if values_kept > 0 || report.values_dropped > 0 => {
                 Err(SinkError::Incomplete {
                     report,
@@ -148,49 +178,54 @@ impl CloudWatchSink {
         }
     }
 
+    /// Takes in a background retry: what it wrote counts, what it did not send is kept
+    /// again, and the breaker closes if it delivered. Returns its error, if any.
+    fn settle_retry(
+        &mut self,
+        joined: Result<Progress, tokio::task::JoinError>,
+        report: &mut ExportReport,
+    ) -> Option<CloudWatchError> {
+        let progress = joined.unwrap_or_else(|_| Progress {
+            error: Some(CloudWatchError::Deadline),
+            ..Progress::default()
+        });
+        if progress.written > 0 || progress.unsent.is_empty() {
+            self.open = false;
+        }
+        report.values_written += progress.written;
+        report.values_dropped += progress.refused + self.kept.keep(progress.unsent);
+        progress.error
+    }
+
+    /// Starts a background send of everything kept, unless one runs or there is no client.
+    fn start_retry(&mut self) {
+        if self.retry.is_some() || self.kept.is_empty() {
+            return;
+        }
+        let Some(connection) = self.connection.as_mut() else {
+            return;
+        };
+        let client = connection.client(Instant::now());
+        let namespace = self.namespace.clone();
+        let pending = self.kept.take();
+        self.retry = Some(tokio::spawn(send(
+            client,
+            namespace,
+            pending,
+            Instant::now() + RETRY_BUDGET,
+        )));
+    }
+
     /// Sends `pending` in order, request by request, until done or out of time.
     async fn send(&mut self, pending: Vec<Datum>, deadline: Instant) -> Progress {
-        let client = match self.client(deadline).await {
-            Ok(client) => client,
-            Err(error) => {
-                return Progress {
-                    unsent: pending,
-                    error: Some(error),
-                    ..Progress::default()
-                };
-            }
-        };
-        let mut progress = Progress::default();
-        for range in batch::requests(&pending, &self.namespace) {
-            let chunk = pending.get(range.clone()).unwrap_or_default();
-            let data: Vec<MetricDatum> = chunk.iter().map(client::to_sdk).collect();
-            let (client, namespace, data) = (&client, self.namespace.as_str(), data.as_slice());
-            let policy = Policy::until(deadline);
-            let outcome = retry::run(&policy, tokio::time::sleep, |_, timeout| {
-                client::put(client, namespace, data, timeout)
-            })
-            .await;
-            match outcome {
-                Ok(()) => progress.written += batch::value_count(chunk),
-                Err(Failed::Rejected(error)) => {
-                    let values = batch::value_count(chunk);
-                    let chain = DisplayErrorContext(&error);
-                    tracing::warn!(values, error = %chain, "cloudwatch refused a request; dropped");
-                    progress.refused += values;
-                    progress.error = Some(error);
-                }
-                Err(Failed::GaveUp(last)) => {
-                    progress.unsent = pending.get(range.start..).unwrap_or_default().to_vec();
-                    progress.error = Some(match last {
-                        Last::NotStarted => CloudWatchError::Deadline,
-                        Last::Failed(error) => error,
-                        Last::TimedOut(timeout) => CloudWatchError::AttemptTimeout(timeout),
-                    });
-                    break;
-                }
-            }
+        match self.client(deadline).await {
+            Ok(client) => send(client, self.namespace.clone(), pending, deadline).await,
+            Err(error) => Progress {
+                unsent: pending,
+                error: Some(error),
+                ..Progress::default()
+            },
         }
-        progress
     }
 
     /// The client, built on first use within the deadline.
@@ -212,6 +247,21 @@ impl CloudWatchSink {
     }
 
     async fn flush_kept(&mut self, deadline: Instant) {
+        if let Some(mut retry) = self.retry.take() {
+            let mut report = ExportReport::default();
+            match tokio::time::timeout_at(deadline.into(), &mut retry).await {
+                Ok(joined) => {
+                    self.settle_retry(joined, &mut report);
+                }
+                Err(_) => {
+                    retry.abort();
+                    tracing::warn!(
+                        sink = "cloudwatch",
+                        "background retry still running at shutdown"
+                    );
+                }
+            }
+        }
         if self.kept.is_empty() {
             return;
         }
@@ -229,6 +279,46 @@ impl CloudWatchSink {
             );
         }
     }
+}
+
+/// Sends `pending` to `namespace` in order, request by request, until done or out of time.
+async fn send(
+    client: aws_sdk_cloudwatch::Client,
+    namespace: String,
+    pending: Vec<Datum>,
+    deadline: Instant,
+) -> Progress {
+    let mut progress = Progress::default();
+    for range in batch::requests(&pending, &namespace) {
+        let chunk = pending.get(range.clone()).unwrap_or_default();
+        let data: Vec<MetricDatum> = chunk.iter().map(client::to_sdk).collect();
+        let (client, namespace, data) = (&client, namespace.as_str(), data.as_slice());
+        let policy = Policy::until(deadline);
+        let outcome = retry::run(&policy, tokio::time::sleep, |_, timeout| {
+            client::put(client, namespace, data, timeout)
+        })
+        .await;
+        match outcome {
+            Ok(()) => progress.written += batch::value_count(chunk),
+            Err(Failed::Rejected(error)) => {
+                let values = batch::value_count(chunk);
+                let chain = DisplayErrorContext(&error);
+                tracing::warn!(values, error = %chain, "cloudwatch refused a request; dropped");
+                progress.refused += values;
+                progress.error = Some(error);
+            }
+            Err(Failed::GaveUp(last)) => {
+                progress.unsent = pending.get(range.start..).unwrap_or_default().to_vec();
+                progress.error = Some(match last {
+                    Last::NotStarted => CloudWatchError::Deadline,
+                    Last::Failed(error) => error,
+                    Last::TimedOut(timeout) => CloudWatchError::AttemptTimeout(timeout),
+                });
+                break;
+            }
+        }
+    }
+    progress
 }
 
 impl Sink for CloudWatchSink {
