@@ -34,6 +34,9 @@ pub struct Limits {
     /// The longest a connection may take to send a request head, and so the longest it may
     /// sit idle between requests.
     pub header_timeout: Duration,
+    /// Whether a connection may carry more than one request. Off, every response closes
+    /// its connection, so no client ever sends on a connection the server is closing.
+    pub keep_alive: bool,
 }
 
 /// Serves `listener` until the task is dropped; `server` names it in logs, `refused` is
@@ -75,6 +78,7 @@ pub async fn serve<H, Fut>(
             if let Err(error) = http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(limits.header_timeout)
+                .keep_alive(limits.keep_alive)
                 .serve_connection(TokioIo::new(stream), service)
                 .await
             {

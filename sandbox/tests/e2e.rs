@@ -867,6 +867,43 @@ async fn a_report_for_an_unknown_request_and_a_second_init_report_change_nothing
     );
 }
 
+/// The telemetry listener closes every connection after its batch, even when the client
+/// asks to keep it: a kept connection that the listener closes when idle could take the
+/// platform's next batch down with it (seen as a lost `platform.report`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_telemetry_batch_gets_a_connection_of_its_own() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut sandbox = Sandbox::start(sandbox(&[("LIFTWATCH_FLUSH", "end")]))
+        .await
+        .unwrap();
+    let port = sandbox.ports().telemetry;
+    let path = subscribed_path(&sandbox);
+    let exchange = async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nHost: sandbox.localdomain\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\n[]"
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = Vec::new();
+        // The server closes the connection after the response: reading ends.
+        tokio::time::timeout(Duration::from_secs(2), stream.read_to_end(&mut response))
+            .await
+            .map(|read| read.map(|_| String::from_utf8_lossy(&response).into_owned()))
+    };
+    let (outcome, answer) = tokio::join!(sandbox.invoke(json!({ "sleep_ms": 400 })), exchange);
+    assert_eq!(outcome.unwrap().status, InvokeStatus::Success);
+    let answer = answer.expect("closed, not kept open").unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("connection: close"),
+        "{answer}"
+    );
+    assert_clean_shutdown(&sandbox.shutdown().await.unwrap());
+}
+
 /// A function timeout as Lambda handles it: the runtime is stopped at the deadline, the
 /// extension is sent the invocation's `timeout` records and a SHUTDOWN with reason
 /// `timeout`, counts it, and the sandbox takes no more invocations.

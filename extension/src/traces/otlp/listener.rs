@@ -16,6 +16,7 @@ use crate::http_server::{self, Limits};
 const LIMITS: Limits = Limits {
     max_connections: 64,
     header_timeout: std::time::Duration::from_secs(5),
+    keep_alive: true,
 };
 
 /// A bound, not yet serving, OTLP/HTTP receiver on 127.0.0.1.
