@@ -67,6 +67,21 @@ fn otlp_and_xray(flush: &str, endpoint: &str, daemon: &UdpSocket) -> SandboxConf
         )
 }
 
+/// `/v1/stats` read 250 ms into an invocation with `payload` (which must last longer),
+/// while the extension is thawed.
+async fn stats_during(sandbox: &Sandbox, payload: Value, otlp_port: u16) -> Value {
+    let slow = sandbox.invoke(payload);
+    let read = async {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        tokio::task::spawn_blocking(move || stats(otlp_port))
+            .await
+            .unwrap()
+    };
+    let (outcome, live) = tokio::join!(slow, read);
+    assert_eq!(outcome.unwrap().status, InvokeStatus::Success);
+    live
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invocations_and_handler_spans_reach_otlp_and_xray() {
     let collector = Collector::start(Vec::new()).await;
@@ -92,15 +107,12 @@ async fn invocations_and_handler_spans_reach_otlp_and_xray() {
         request_ids.push(outcome.request_id.clone());
     }
     // While a fourth invocation runs (the extension is thawed), read the statistics.
-    let slow = sandbox.invoke(json!({"span": "checkout", "sleep_ms": 600}));
-    let read = async {
-        tokio::time::sleep(Duration::from_millis(250)).await;
-        tokio::task::spawn_blocking(move || stats(otlp_port))
-            .await
-            .unwrap()
-    };
-    let (outcome, live) = tokio::join!(slow, read);
-    assert_eq!(outcome.unwrap().status, InvokeStatus::Success);
+    let live = stats_during(
+        &sandbox,
+        json!({"span": "checkout", "sleep_ms": 600}),
+        otlp_port,
+    )
+    .await;
     assert!(live["traces_generated"].as_u64().unwrap() >= 3, "{live}");
     assert!(live["traces_sampled"].as_u64().unwrap() >= 3, "{live}");
     assert!(live["last_trace_unix_ms"].as_u64().is_some(), "{live}");
@@ -341,15 +353,7 @@ async fn stats_count_handler_spans_before_any_flush() {
     for _ in 0..3 {
         sandbox.invoke(json!({"span": "checkout"})).await.unwrap();
     }
-    let slow = sandbox.invoke(json!({"sleep_ms": 600}));
-    let read = async {
-        tokio::time::sleep(Duration::from_millis(250)).await;
-        tokio::task::spawn_blocking(move || stats(otlp_port))
-            .await
-            .unwrap()
-    };
-    let (outcome, live) = tokio::join!(slow, read);
-    assert_eq!(outcome.unwrap().status, InvokeStatus::Success);
+    let live = stats_during(&sandbox, json!({"sleep_ms": 600}), otlp_port).await;
     // `checkout` and its child `work`, per invocation.
     assert_eq!(live["handler_spans_received"], 6, "{live}");
     assert!(live["spans_buffered"].as_u64().unwrap() >= 6, "{live}");
