@@ -127,12 +127,12 @@ async fn concurrent_sandboxes_add_up_to_exactly_what_was_sent() {
         let window = query_totals(&reader, &table, rule, None, *start, *start)
             .await
             .unwrap();
-        assert_eq!(
-            window,
-            Totals {
-                counts: *totals,
-                windows: 1
-            }
+        assert_eq!((window.counts, window.windows), (*totals, 1));
+        let writers = support::window_items(&reader, &table, rule, *start).await;
+        assert_eq!(window.items, writers.len() as u64);
+        assert!(
+            (1..=SANDBOXES).contains(&window.items),
+            "one item per writer"
         );
     }
     for rule in RULES {
@@ -326,8 +326,10 @@ async fn every_update_sets_expires_at_to_the_window_end_plus_the_retention() {
                 blocked: 3,
                 errors: 0
             },
-            windows: 1
-        }
+            windows: 1,
+            items: 2,
+        },
+        "one item per writer: the short and the default retention's"
     );
 }
 
@@ -388,4 +390,61 @@ async fn writers_restored_from_one_snapshot_both_count() {
         (6, 3, 3),
         "both copies counted"
     );
+}
+
+/// Items of the earlier layout (one per rule and window, `pk` = `rule#<rule>`, a `seq#`
+/// attribute per writer) are still summed with the current ones until they expire.
+#[tokio::test]
+async fn items_of_the_earlier_layout_still_count_until_they_expire() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let moto = moto_url();
+    let table = table(&moto, "legacy").await;
+    let reader = client(&moto);
+    let (w0, w1) = (window_start(2), window_start(1));
+    let n = |v: u64| AttributeValue::N(v.to_string());
+    for (start, expires) in [(w0, w0 + 60 + DAY), (w1, 1)] {
+        reader
+            .put_item()
+            .table_name(&table)
+            .item("pk", AttributeValue::S("rule#migrated".to_owned()))
+            .item("sk", n(start))
+            .item("window_seconds", n(60))
+            .item("requests", n(5))
+            .item("allowed", n(4))
+            .item("blocked", n(1))
+            .item("kc#paid#allowed", n(4))
+            .item("seq#0123456789abcdef0123456789abcdef", n(3))
+            .item("expires_at", n(expires))
+            .send()
+            .await
+            .unwrap();
+    }
+    let mut aggregator = RateLimitAggregator::new();
+    batch_of(&mut aggregator, "migrated", w0, 2, 1);
+    let report = writer(&moto, &table, DEFAULT_RETENTION)
+        .write(aggregator.flush(), Instant::now() + Duration::from_secs(5))
+        .await;
+    assert_eq!(report.applied, 1, "{report:?}");
+
+    let got = query_totals(&reader, &table, "migrated", None, w0, w1)
+        .await
+        .unwrap();
+    assert_eq!(
+        got,
+        Totals {
+            counts: Counts {
+                requests: 8,
+                allowed: 6,
+                blocked: 2,
+                errors: 0
+            },
+            windows: 1,
+            items: 2,
+        },
+        "the old item of w0 and the writer's own; w1's old item has expired"
+    );
+    let paid = query_totals(&reader, &table, "migrated", Some("paid"), w0, w1)
+        .await
+        .unwrap();
+    assert_eq!((paid.counts.allowed, paid.counts.blocked), (4, 1));
 }

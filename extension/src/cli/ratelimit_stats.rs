@@ -96,6 +96,7 @@ fn render(args: &Args, totals: &Totals) -> String {
         "from": args.from_unix,
         "to": args.to_unix,
         "windows": totals.windows,
+        "items": totals.items,
         "requests": totals.counts.requests,
         "allowed": totals.counts.allowed,
         "blocked": totals.counts.blocked,

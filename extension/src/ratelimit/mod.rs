@@ -1,6 +1,7 @@
 //! Rate-limit statistics: decisions reported by handlers are aggregated per (rule, window,
-//! key class) by `aggregate` (bounded, no I/O) into a `batch`, flushed as one idempotent `UpdateItem` per
-//! (rule, window) to the statistics table by `store` (schema in `liftwatch::stats`), and read
+//! key class) by `aggregate` (bounded, no I/O) into a `batch`, flushed as one idempotent
+//! `UpdateItem` per (rule, window) to this sandbox's own item in the statistics table by
+//! `store` (layout in `liftwatch::stats`), and read
 //! back by `liftwatch::stats::query_totals`. The same totals become `RateLimit*` CloudWatch series.
 //!
 //! `update` builds the requests (the DynamoDB client is `crate::aws::dynamodb`), the workspace's
@@ -40,4 +41,7 @@ pub enum RateLimitError {
     /// The deadline left no time to write.
     #[error("the deadline left no time to write")]
     Deadline,
+    /// A window starting past the year 2286 has no sort key (38 digits at most).
+    #[error("window start {0} is out of range")]
+    WindowOutOfRange(u64),
 }

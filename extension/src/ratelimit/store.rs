@@ -2,32 +2,33 @@
 //! `UpdateItem` each, retried within the flush's deadline, kept (bounded) when they could
 //! not be written, and never applied twice.
 //!
-//! # Item schema (table `LIFTWATCH_RATELIMIT_TABLE`)
+//! # Item layout (table `LIFTWATCH_RATELIMIT_TABLE`)
+//!
+//! One item per writer (sandbox), rule and window, so no item grows with the fleet (the
+//! whole table in `liftwatch::stats`, the figures in `docs/SCALING.md`):
 //!
 //! | attribute | type | meaning |
 //! |---|---|---|
-//! | `pk` | S, HASH | `rule#<rule>` |
-//! | `sk` | N, RANGE | window start, Unix seconds |
+//! | `pk` | S, HASH | `stats#<shard>#<rule>`, shard = the writer's slot % 32 |
+//! | `sk` | N, RANGE | window start × 10^25 + the writer's slot (80 bits of its id) |
 //! | `window_seconds` | N | window length |
-//! | `requests`, `allowed`, `blocked`, `errors` | N | totals over every key class |
+//! | `requests`, `allowed`, `blocked`, `errors` | N | this writer's totals over every key class |
 //! | `kc#<class>#allowed`, `kc#<class>#blocked`, `kc#<class>#errors` | N | per key class (its requests are their sum); absent when 0 |
 //! | `expires_at` | N, TTL | window end + retention (30 days by default), set on every write |
-//! | `seq#<sandbox id>` | N | the last flush sequence number that writer applied |
+//! | `seq` | N | the last flush sequence number this writer applied to the item |
 //!
 //! A rule is expected to keep one window length: two lengths whose windows start at the
 //! same second share an item (totals stay right; `window_seconds` is the last written).
 //!
 //! # Idempotence
 //!
-//! Each writer has a random sandbox id and numbers its flushes. An update `ADD`s the
-//! deltas and `SET`s `seq#<id>` to the flush number under the condition
-//! `attribute_not_exists(seq#<id>) OR seq#<id> < :seq`; a `ConditionalCheckFailedException`
+//! Each writer has a random id and numbers its flushes. An update `ADD`s the deltas to
+//! the writer's own item and `SET`s `seq` to the flush number under the condition
+//! `attribute_not_exists(seq) OR seq < :seq`; a `ConditionalCheckFailedException`
 //! therefore means this very update (or a later one) was applied already, for instance
 //! before an answer was lost, and counts as success. An update that fails is kept and
 //! retried at the next flush with its original number; a later flush's update of the same
-//! item waits behind it, so no number is ever applied out of order. Each `seq#<id>` costs
-//! the item about 40 bytes: DynamoDB's 400 KB item limit allows thousands of sandboxes per
-//! window.
+//! item waits behind it, so no number is ever applied out of order.
 
 use std::collections::{HashSet, VecDeque};
 use std::time::{Duration, Instant};
@@ -42,6 +43,7 @@ use super::RateLimitError;
 use super::aggregate::{RateLimitBatch, WindowDelta, WindowKey};
 use super::update::update_spec;
 use crate::aws::dynamodb::{ClientOptions, Connection, attempt_override, open};
+use liftwatch::stats::layout::writer_slot;
 
 /// The default retention past a window's end: 30 days.
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 24 * 3_600);
@@ -108,8 +110,8 @@ impl RateLimitWriter {
     }
 
     /// After a SnapStart restore: every sandbox restored from one snapshot holds the same
-    /// id, and their updates would pass for each other's (`seq#<id>` already at that number:
-    /// "applied", and dropped). A new id from the kernel makes this writer one of its own;
+    /// id, and their updates would land on the same items and pass for each other's (`seq`
+    /// already at that number: "applied", and dropped). A new id from the kernel makes this writer one of its own;
     /// kept updates keep their numbers, valid under the new id. The connection opened
     /// before the snapshot is dropped.
     pub fn restored(&mut self) {
@@ -123,7 +125,7 @@ impl RateLimitWriter {
         self
     }
 
-    /// This writer's random id, the suffix of its `seq#` attribute.
+    /// This writer's random id, whose first 80 bits are its items' slot.
     pub fn sandbox_id(&self) -> &str {
         &self.sandbox_id
     }
@@ -164,7 +166,7 @@ impl RateLimitWriter {
             let ctx = (
                 &client,
                 self.table.as_str(),
-                self.sandbox_id.as_str(),
+                writer_slot(&self.sandbox_id),
                 self.retention_secs,
             );
             let results: Vec<Written> = stream::iter(ready)
@@ -232,12 +234,14 @@ impl RateLimitWriter {
 
 /// One update, retried until `deadline`.
 async fn write_one(
-    (client, table, sandbox_id, retention): (&Client, &str, &str, u64),
+    (client, table, slot, retention): (&Client, &str, u128, u64),
     delta: WindowDelta,
     seq: u64,
     deadline: Instant,
 ) -> Written {
-    let spec = update_spec(&delta, sandbox_id, seq, retention);
+    let Some(spec) = update_spec(&delta, slot, seq, retention) else {
+        return Written::Dropped(RateLimitError::WindowOutOfRange(delta.key.window_start));
+    };
     let result = retry::run(
         &Policy::until(deadline),
         tokio::time::sleep,

@@ -4,6 +4,11 @@
 //! open), so a sandbox makes about one `UpdateItem` per rule and window: at 100
 //! decisions/s that is far more than 1,000× fewer writes than one per decision (see
 //! `benches/ratelimit.rs`).
+//!
+//! Each sandbox writes at a phase of its own: the first write is due at a random point of
+//! the first interval. A fleet scaled out at once (or restored from one SnapStart
+//! snapshot) would otherwise write every closed window in the same second, and the table's
+//! partitions would take the whole fleet's minute of writes at once (`docs/SCALING.md`).
 
 use std::time::{Duration, Instant};
 
@@ -20,17 +25,30 @@ pub const MAX_OPEN_SECONDS: u32 = 300;
 pub struct TableSchedule {
     aggregator: RateLimitAggregator,
     writer: RateLimitWriter,
-    last_write: Instant,
+    interval: Duration,
+    next_write: Instant,
 }
 
 impl TableSchedule {
-    /// Writes through `writer` at most every [`TABLE_INTERVAL`].
+    /// Writes through `writer` every [`TABLE_INTERVAL`], the first time at a random point
+    /// of the first interval.
     pub fn new(writer: RateLimitWriter) -> Self {
+        Self::with_phase(writer, TABLE_INTERVAL, liftwatch::random::fraction())
+    }
+
+    /// Writes every `interval`, the first time after `phase` (0 to 1) of it.
+    pub fn with_phase(writer: RateLimitWriter, interval: Duration, phase: f64) -> Self {
         TableSchedule {
             aggregator: RateLimitAggregator::new(),
             writer,
-            last_write: Instant::now(),
+            interval,
+            next_write: Instant::now() + interval.mul_f64(phase.clamp(0.0, 1.0)),
         }
+    }
+
+    /// After a SnapStart restore every copy holds the snapshot's phase: each draws its own.
+    fn new_phase(&mut self) {
+        self.next_write = Instant::now() + self.interval.mul_f64(liftwatch::random::fraction());
     }
 
     /// After a SnapStart restore (see [`RateLimitWriter::restored`]): the writer's ids
@@ -38,6 +56,7 @@ impl TableSchedule {
     pub fn restored(&mut self) -> (String, String) {
         let before = self.writer.sandbox_id().to_owned();
         self.writer.restored();
+        self.new_phase();
         (before, self.writer.sandbox_id().to_owned())
     }
 
@@ -46,19 +65,19 @@ impl TableSchedule {
         self.aggregator.record(decision)
     }
 
-    /// Writes what is due: everything when `force` (SHUTDOWN), else, once
-    /// [`TABLE_INTERVAL`] has passed, the windows complete at `now_unix`. `None` when
-    /// nothing was written.
+    /// Writes what is due: everything when `force` (SHUTDOWN), else, once the next write
+    /// is due, the windows complete at `now_unix`. `None` when nothing was written.
     pub async fn write_due(
         &mut self,
         force: bool,
         now_unix: u64,
         deadline: Instant,
     ) -> Option<WriteReport> {
-        if !force && self.last_write.elapsed() < TABLE_INTERVAL {
+        let now = Instant::now();
+        if !force && now < self.next_write {
             return None;
         }
-        self.last_write = Instant::now();
+        self.next_write = now + self.interval;
         let batch = if force {
             self.aggregator.flush()
         } else {

@@ -1,7 +1,7 @@
 //! The one `UpdateItem` a (rule, window) delta becomes, built by a pure function: `ADD` for
 //! every non-zero counter, `SET` of the window length, the TTL and this writer's sequence
-//! number, under the condition that makes a replay a no-op (see the module doc of
-//! [`super::store`] for the item schema).
+//! number, under the condition that makes a replay a no-op, on the writer's own item of
+//! that window (see the module doc of [`super::store`] for the item layout).
 
 use std::collections::HashMap;
 
@@ -9,14 +9,10 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::aggregate::WindowDelta;
 
+use liftwatch::stats::layout::{shard_of, shard_partition_key, sort_key};
 pub use liftwatch::stats::{
-    EXPIRES_AT, OUTCOMES, PK, REQUESTS, SK, WINDOW_SECONDS, class_attribute, partition_key,
+    EXPIRES_AT, OUTCOMES, PK, REQUESTS, SEQ, SK, WINDOW_SECONDS, class_attribute,
 };
-
-/// The attribute holding the last sequence number writer `sandbox_id` applied to an item.
-pub fn seq_attribute(sandbox_id: &str) -> String {
-    format!("seq#{sandbox_id}")
-}
 
 /// Everything an `UpdateItem` request needs besides the table name.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,14 +33,16 @@ fn number(n: u64) -> AttributeValue {
     AttributeValue::N(n.to_string())
 }
 
-/// The update applying `delta` as flush `seq` of writer `sandbox_id`, with the item kept
-/// `retention_secs` past the window's end.
+/// The update applying `delta` as flush `seq` of the writer with slot `slot` (see
+/// `liftwatch::stats::layout`), with the item kept `retention_secs` past the window's end;
+/// `None` for a window that starts past `liftwatch::stats::layout::MAX_WINDOW_START`.
 pub fn update_spec(
     delta: &WindowDelta,
-    sandbox_id: &str,
+    slot: u128,
     seq: u64,
     retention_secs: u64,
-) -> UpdateSpec {
+) -> Option<UpdateSpec> {
+    let sort_key = sort_key(delta.key.window_start, slot)?;
     let mut names = HashMap::new();
     let mut values = HashMap::new();
     let mut adds = Vec::new();
@@ -75,7 +73,7 @@ pub fn update_spec(
     let expires_at = delta.key.window_end().saturating_add(retention_secs);
     names.insert("#ws".to_owned(), WINDOW_SECONDS.to_owned());
     names.insert("#exp".to_owned(), EXPIRES_AT.to_owned());
-    names.insert("#seq".to_owned(), seq_attribute(sandbox_id));
+    names.insert("#seq".to_owned(), SEQ.to_owned());
     values.insert(
         ":ws".to_owned(),
         number(u64::from(delta.key.window_seconds)),
@@ -91,17 +89,17 @@ pub fn update_spec(
     let key = HashMap::from([
         (
             PK.to_owned(),
-            AttributeValue::S(partition_key(&delta.key.rule)),
+            AttributeValue::S(shard_partition_key(shard_of(slot), &delta.key.rule)),
         ),
-        (SK.to_owned(), number(delta.key.window_start)),
+        (SK.to_owned(), AttributeValue::N(sort_key.to_string())),
     ]);
-    UpdateSpec {
+    Some(UpdateSpec {
         key,
         update_expression,
         condition_expression: "attribute_not_exists(#seq) OR #seq < :seq".to_owned(),
         names,
         values,
-    }
+    })
 }
 
 #[cfg(test)]
@@ -137,14 +135,14 @@ mod tests {
         let mut d = delta(1);
         d.totals.errors = 0;
         d.classes.values_mut().for_each(|c| c.errors = 0);
-        let spec = update_spec(&d, "abc", 7, 100);
+        let spec = update_spec(&d, 0xabc, 7, 100).unwrap();
         assert_eq!(
             spec.update_expression,
             "ADD #n0 :v0, #n1 :v1, #n2 :v2, #n3 :v3, #n4 :v4 SET #ws = :ws, #exp = :exp, #seq = :seq"
         );
         assert_eq!(spec.names["#n3"], "kc#class-00#allowed");
         assert_eq!(spec.names["#n4"], "kc#class-00#blocked");
-        assert_eq!(spec.names["#seq"], "seq#abc");
+        assert_eq!(spec.names["#seq"], "seq");
         assert_eq!(spec.values[":v0"], AttributeValue::N("6".into()));
         assert_eq!(
             spec.values[":exp"],
@@ -152,18 +150,20 @@ mod tests {
             "window end + retention"
         );
         assert_eq!(spec.values[":seq"], AttributeValue::N("7".into()));
-        assert_eq!(spec.key[PK], AttributeValue::S("rule#login".into()));
-        assert_eq!(spec.key[SK], AttributeValue::N("1200".into()));
+        assert_eq!(
+            spec.key[PK],
+            AttributeValue::S(format!("stats#{}#login", 0xabc % 32))
+        );
+        assert_eq!(
+            spec.key[SK],
+            AttributeValue::N(format!("1200{:025}", 0xabc)),
+            "window start x 10^25 + slot"
+        );
     }
 
     #[test]
     fn the_largest_update_stays_within_dynamodbs_expression_limit() {
-        let spec = update_spec(
-            &delta(MAX_KEY_CLASSES + 1),
-            "0123456789abcdef0123456789abcdef",
-            u64::MAX,
-            0,
-        );
+        let spec = update_spec(&delta(MAX_KEY_CLASSES + 1), (1 << 80) - 1, u64::MAX, 0).unwrap();
         assert!(
             spec.update_expression.len() < 4_096,
             "{}",

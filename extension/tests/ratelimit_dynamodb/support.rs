@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
+use liftwatch::stats::layout;
 use liftwatch_extension::ratelimit::{
     ClientOptions, Counts, Decision, Outcome, RateLimitWriter, create_table,
 };
@@ -61,24 +62,63 @@ pub fn decision(rule: &str, class: Option<&str>, outcome: Outcome, start: u64) -
     }
 }
 
+/// Every writer's item of `rule`'s window starting at `start`, read consistently from each
+/// shard partition.
+pub async fn window_items(
+    client: &Client,
+    table: &str,
+    rule: &str,
+    start: u64,
+) -> Vec<HashMap<String, AttributeValue>> {
+    let (from, to) = layout::sort_key_range(start, start);
+    let mut items = Vec::new();
+    for shard in 0..layout::SHARDS {
+        let page = client
+            .query()
+            .table_name(table)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+            .expression_attribute_values(
+                ":pk",
+                AttributeValue::S(layout::shard_partition_key(shard, rule)),
+            )
+            .expression_attribute_values(":from", AttributeValue::N(from.to_string()))
+            .expression_attribute_values(":to", AttributeValue::N(to.to_string()))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap();
+        assert!(page.last_evaluated_key().is_none(), "one page per shard");
+        items.extend(page.items().iter().cloned());
+    }
+    items
+}
+
+/// `rule`'s window starting at `start` as one item: every writer's counters summed, the
+/// largest `expires_at` and `window_seconds`. Panics when no writer wrote it.
 pub async fn get_item(
     client: &Client,
     table: &str,
     rule: &str,
     start: u64,
 ) -> HashMap<String, AttributeValue> {
-    client
-        .get_item()
-        .table_name(table)
-        .key("pk", AttributeValue::S(format!("rule#{rule}")))
-        .key("sk", AttributeValue::N(start.to_string()))
-        .consistent_read(true)
-        .send()
-        .await
-        .unwrap()
-        .item()
-        .cloned()
-        .unwrap_or_else(|| panic!("no item for {rule} at {start}"))
+    let items = window_items(client, table, rule, start).await;
+    assert!(!items.is_empty(), "no item for {rule} at {start}");
+    let mut merged: HashMap<String, u64> = HashMap::new();
+    for item in &items {
+        for (name, value) in item {
+            let Ok(n) = value.as_n() else { continue };
+            let Ok(n) = n.parse::<u64>() else { continue };
+            let slot = merged.entry(name.clone()).or_default();
+            match name.as_str() {
+                "expires_at" | "window_seconds" | "seq" => *slot = (*slot).max(n),
+                _ => *slot += n,
+            }
+        }
+    }
+    merged
+        .into_iter()
+        .map(|(name, n)| (name, AttributeValue::N(n.to_string())))
+        .collect()
 }
 
 pub fn number(item: &HashMap<String, AttributeValue>, name: &str) -> u64 {

@@ -13,6 +13,7 @@
 //! # Ok(()) }
 //! ```
 
+use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -108,6 +109,8 @@ struct State {
     upstream: String,
     injection: Mutex<Injection>,
     requests: AtomicUsize,
+    /// Requests per `X-Amz-Target` (`""` for requests without one).
+    targets: Mutex<HashMap<String, usize>>,
     dropped: AtomicUsize,
     client: Upstream,
 }
@@ -157,6 +160,7 @@ impl FaultProxy {
             upstream: upstream.trim_end_matches('/').to_owned(),
             injection: Mutex::new(Fault::Forward.into()),
             requests: AtomicUsize::new(0),
+            targets: Mutex::default(),
             dropped: AtomicUsize::new(0),
             client: Client::builder(TokioExecutor::new()).build_http(),
         });
@@ -177,6 +181,16 @@ impl FaultProxy {
     /// Requests seen so far, forwarded or not.
     pub fn requests(&self) -> usize {
         self.state.requests.load(Ordering::SeqCst)
+    }
+
+    /// Requests seen so far with `X-Amz-Target: target` (`DynamoDB_20120810.UpdateItem`).
+    pub fn requests_for(&self, target: &str) -> usize {
+        let targets = self
+            .state
+            .targets
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        targets.get(target).copied().unwrap_or(0)
     }
 
     /// Answers dropped so far ([`Fault::DropAnswer`]).
@@ -209,6 +223,12 @@ async fn handle(
 ) -> Result<Response<Full<Bytes>>, Dropped> {
     state.requests.fetch_add(1, Ordering::SeqCst);
     let target = header(request.headers(), "x-amz-target");
+    *state
+        .targets
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .entry(target.clone().unwrap_or_default())
+        .or_default() += 1;
     let (parts, body) = request.into_parts();
     let body = body.collect().await.map_err(|_| Dropped)?.to_bytes();
     let failure = state.take(target.as_deref(), |f| matches!(f, Fault::Fail { .. }));
@@ -253,6 +273,7 @@ mod tests {
             upstream: String::new(),
             injection: Mutex::new(injection),
             requests: AtomicUsize::new(0),
+            targets: Mutex::default(),
             dropped: AtomicUsize::new(0),
             client: Client::builder(TokioExecutor::new()).build_http(),
         }

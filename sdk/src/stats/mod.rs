@@ -1,19 +1,25 @@
-//! The rate-limit statistics table, as its readers see it: the item schema the extension
-//! writes (one item per rule and window, `ADD`ed by every sandbox's flushes), the counter
-//! type, and (feature `dynamodb`) [`query_totals`], which sums a rule's windows over a time
-//! range, and [`create_table`], which makes the table.
+//! The rate-limit statistics table, as its readers see it: the item layout the extension
+//! writes (one item per rule, window and writer, spread over [`SHARDS`] partition keys), the
+//! counter type, and (feature `dynamodb`) [`query_totals`], which sums a rule's items over
+//! a time range, and [`create_table`], which makes the table.
 //!
-//! Item schema:
+//! Item layout (keys in [`layout`]):
 //!
 //! | attribute | type | meaning |
 //! |---|---|---|
-//! | `pk` | S | `rule#<rule>` ([`partition_key`]) |
-//! | `sk` | N | window start, Unix seconds |
+//! | `pk` | S | `stats#<shard>#<rule>`, shard = the writer's slot % [`SHARDS`] ([`shard_partition_key`]) |
+//! | `sk` | N | window start × 10^25 + the writer's slot ([`sort_key`]): one item per writer and window |
 //! | `window_seconds` | N | window length |
-//! | `requests`, `allowed`, `blocked`, `errors` | N | the rule's totals in the window |
+//! | `requests`, `allowed`, `blocked`, `errors` | N | the writer's totals of the rule in the window |
 //! | `kc#<class>#allowed` (`blocked`, `errors`) | N | the same per key class ([`class_attribute`]) |
 //! | `expires_at` | N | TTL: window end + retention (30 days by default), refreshed by every write |
-//! | `seq#<sandbox>` | N | the last flush a sandbox applied (makes a replayed flush a no-op) |
+//! | `seq` | N | the last flush of this writer applied to the item (makes a replayed flush a no-op) |
+//!
+//! An item's size depends on the key classes it counts, never on how many sandboxes write
+//! the rule, and each writer's updates land on its own item in one of 32 partitions: see
+//! `docs/SCALING.md` for what this costs and where it stops holding. Items of the earlier
+//! layout (`pk` = `rule#<rule>`, `sk` = window start, one `seq#<writer>` per writer) are
+//! still read by [`query_totals`] until their TTL removes them.
 //!
 //! ```no_run
 //! # #[cfg(feature = "dynamodb")]
@@ -23,6 +29,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod layout;
 #[cfg(feature = "dynamodb")]
 mod query;
 
@@ -34,9 +41,12 @@ pub use crate::dynamodb_table::TableError;
 
 use crate::protocol::Outcome;
 
-/// The partition key attribute: `rule#<rule>`.
+pub use layout::{SHARDS, shard_partition_key, sort_key};
+
+/// The partition key attribute: `stats#<shard>#<rule>` (earlier layout: `rule#<rule>`).
 pub const PK: &str = "pk";
-/// The sort key attribute: the window start (Number, Unix seconds).
+/// The sort key attribute (Number): window start × 10^25 + writer slot (earlier layout:
+/// the window start, Unix seconds).
 pub const SK: &str = "sk";
 /// The window length attribute (Number, seconds).
 pub const WINDOW_SECONDS: &str = "window_seconds";
@@ -47,10 +57,8 @@ pub const OUTCOMES: [&str; 3] = ["allowed", "blocked", "errors"];
 /// The totals' request counter (per key class it is the sum of the outcomes).
 pub const REQUESTS: &str = "requests";
 
-/// The partition key value of `rule`.
-pub fn partition_key(rule: &str) -> String {
-    format!("rule#{rule}")
-}
+/// The attribute holding the last flush number its writer applied to an item.
+pub const SEQ: &str = "seq";
 
 /// The attribute holding `outcome`'s count for key class `class`.
 pub fn class_attribute(class: &str, outcome: &str) -> String {

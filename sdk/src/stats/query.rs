@@ -1,22 +1,31 @@
 //! Reading totals back: a rule's (or one key class's) counts over a range of window starts,
-//! summed from the statistics table with a paginated `Query`; items whose `expires_at` has
-//! passed are skipped (DynamoDB deletes expired items only eventually).
+//! summed over every item of the rule: one paginated `Query` per shard partition (see
+//! [`super::layout`]) and one of the earlier layout's partition, a few at a time. Items
+//! whose `expires_at` has passed are skipped (DynamoDB deletes expired items only
+//! eventually). Reads are eventually consistent: a flush written a second ago may be missed.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
+use futures_util::stream::{self, StreamExt, TryStreamExt};
 
-use super::{Counts, EXPIRES_AT, OUTCOMES, PK, REQUESTS, SK, class_attribute, partition_key};
+use super::layout::{self, SHARDS};
+use super::{Counts, EXPIRES_AT, OUTCOMES, PK, REQUESTS, SK, class_attribute};
+
+/// Partitions queried at once.
+const CONCURRENCY: usize = 8;
 
 /// A rule's counts over a time range.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Totals {
     /// The summed counters.
     pub counts: Counts,
-    /// Items (windows) that contributed.
+    /// Windows that contributed (distinct window starts).
     pub windows: u64,
+    /// Items read (one per writer and window; the read's cost grows with it).
+    pub items: u64,
 }
 
 /// The statistics table could not be read.
@@ -56,6 +65,15 @@ pub async fn query_totals(
     query_totals_at(client, table, rule, key_class, from_unix, to_unix, now).await
 }
 
+/// One partition to read: its key and the sort key range, as DynamoDB numbers.
+struct Partition {
+    pk: String,
+    from: String,
+    to: String,
+    /// Sort keys of the current layout (window × 10^25 + slot), not window starts.
+    sharded: bool,
+}
+
 /// [`query_totals`] with items expired at `now_unix` skipped.
 pub async fn query_totals_at(
     client: &Client,
@@ -66,7 +84,45 @@ pub async fn query_totals_at(
     to_unix: u64,
     now_unix: u64,
 ) -> Result<Totals, QueryError> {
+    let (from, to) = layout::sort_key_range(from_unix, to_unix);
+    let partitions = (0..SHARDS)
+        .map(|shard| Partition {
+            pk: layout::shard_partition_key(shard, rule),
+            from: from.to_string(),
+            to: to.to_string(),
+            sharded: true,
+        })
+        .chain([Partition {
+            pk: layout::legacy_partition_key(rule),
+            from: from_unix.to_string(),
+            to: to_unix.to_string(),
+            sharded: false,
+        }]);
+    let pages: Vec<Vec<(u64, Counts)>> = stream::iter(partitions)
+        .map(|partition| read_partition(client, table, partition, key_class, now_unix))
+        .buffer_unordered(CONCURRENCY)
+        .try_collect()
+        .await?;
     let mut totals = Totals::default();
+    let mut windows = BTreeSet::new();
+    for (window, counts) in pages.into_iter().flatten() {
+        windows.insert(window);
+        totals.items += 1;
+        totals.counts.merge(&counts);
+    }
+    totals.windows = u64::try_from(windows.len()).unwrap_or(u64::MAX);
+    Ok(totals)
+}
+
+/// Every live item of one partition in the range: its window start and its counts.
+async fn read_partition(
+    client: &Client,
+    table: &str,
+    partition: Partition,
+    key_class: Option<&str>,
+    now_unix: u64,
+) -> Result<Vec<(u64, Counts)>, QueryError> {
+    let mut found = Vec::new();
     let mut start_key: Option<HashMap<String, AttributeValue>> = None;
     loop {
         let page = client
@@ -75,38 +131,43 @@ pub async fn query_totals_at(
             .key_condition_expression("#pk = :pk AND #sk BETWEEN :from AND :to")
             .expression_attribute_names("#pk", PK)
             .expression_attribute_names("#sk", SK)
-            .expression_attribute_values(":pk", AttributeValue::S(partition_key(rule)))
-            .expression_attribute_values(":from", AttributeValue::N(from_unix.to_string()))
-            .expression_attribute_values(":to", AttributeValue::N(to_unix.to_string()))
+            .expression_attribute_values(":pk", AttributeValue::S(partition.pk.clone()))
+            .expression_attribute_values(":from", AttributeValue::N(partition.from.clone()))
+            .expression_attribute_values(":to", AttributeValue::N(partition.to.clone()))
             .set_exclusive_start_key(start_key.take())
             .send()
             .await
             .map_err(|e| QueryError(Box::new(e.into())))?;
         for item in page.items() {
-            if number(item, EXPIRES_AT).is_some_and(|at| at <= now_unix) {
+            if number::<u64>(item, EXPIRES_AT).is_some_and(|at| at <= now_unix) {
                 continue;
             }
-            totals.windows += 1;
-            totals.counts.merge(&item_counts(item, key_class));
+            let sort_key = number::<u128>(item, SK).unwrap_or(0);
+            let window = if partition.sharded {
+                layout::window_of(sort_key)
+            } else {
+                u64::try_from(sort_key).unwrap_or(u64::MAX)
+            };
+            found.push((window, item_counts(item, key_class)));
         }
         match page.last_evaluated_key() {
             Some(key) if !key.is_empty() => start_key = Some(key.clone()),
             _ => break,
         }
     }
-    Ok(totals)
+    Ok(found)
 }
 
 /// The counts an item holds, for the whole rule or one key class.
 fn item_counts(item: &HashMap<String, AttributeValue>, key_class: Option<&str>) -> Counts {
     let outcome = |name: &str| match key_class {
-        Some(class) => number(item, &class_attribute(class, name)).unwrap_or(0),
-        None => number(item, name).unwrap_or(0),
+        Some(class) => number::<u64>(item, &class_attribute(class, name)).unwrap_or(0),
+        None => number::<u64>(item, name).unwrap_or(0),
     };
     let [allowed, blocked, errors] = OUTCOMES.map(outcome);
     let requests = match key_class {
         Some(_) => allowed + blocked + errors,
-        None => number(item, REQUESTS).unwrap_or(0),
+        None => number::<u64>(item, REQUESTS).unwrap_or(0),
     };
     Counts {
         requests,
@@ -116,6 +177,6 @@ fn item_counts(item: &HashMap<String, AttributeValue>, key_class: Option<&str>) 
     }
 }
 
-fn number(item: &HashMap<String, AttributeValue>, name: &str) -> Option<u64> {
+fn number<T: std::str::FromStr>(item: &HashMap<String, AttributeValue>, name: &str) -> Option<T> {
     item.get(name)?.as_n().ok()?.parse().ok()
 }
