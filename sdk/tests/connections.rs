@@ -331,9 +331,35 @@ async fn reconcile_corrects_a_drifted_counter() {
             .unwrap();
         assert_eq!(store.count_active().await.unwrap(), live);
     }
-    // A reconcile folds the whole count into shard 0 and zeroes the others, so the
-    // unsharded reader (one GetItem of shard 0) sees it all again.
+    // A reconcile folds the whole count into shard 0 and zeroes the others.
     assert_eq!(store.count_active().await.unwrap(), 20);
+}
+
+/// Earlier versions kept counter shards as sort keys of `counter#active`: such an item is
+/// still counted, and a reconcile folds it into shard 0 like any other shard.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counter_shards_of_the_earlier_layout_are_counted_and_reconciled() {
+    let (store, client, table) = fresh_store("legacy-shards").await;
+    for i in 0..6 {
+        store.save(&Connection::new(format!("c{i}"))).await.unwrap();
+    }
+    client
+        .put_item()
+        .table_name(&table)
+        .item("pk", AttributeValue::S("counter#active".into()))
+        .item("sk", AttributeValue::N("3".into()))
+        .item("count", AttributeValue::N("4".into()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(store.count_active().await.unwrap(), 10);
+    let read = liftwatch::connections::read_count(&client, &table, false)
+        .await
+        .unwrap();
+    assert_eq!(read, 10, "the extension's eventually consistent read");
+    let fixed = store.reconcile().await.unwrap();
+    assert_eq!((fixed.previous, fixed.counted), (10, 6));
+    assert_eq!(store.count_active().await.unwrap(), 6);
 }
 
 fn management_base() -> ManagementConfig {

@@ -1,8 +1,8 @@
 //! The requests of an attempt, against the connection table the SDK's
 //! `liftwatch::connections::ConnectionStore` maintains: a conditional write of the fleet
 //! lease item (preceded by a read of it when another sandbox held it last time), then (for
-//! the holder only) one `Query` of the counter's partition, which sums the counter (one
-//! item; or its shards). Never a scan.
+//! the holder only) the counter's shards, summed (one `Query` and one `BatchGetItem`).
+//! Never a scan.
 //!
 //! The lease item: `pk` = [`LEASE_PK`], `sk` = 0, `holder` (a sandbox id), `lease_until`
 //! (Unix milliseconds) and `expires_at` (TTL, a day after the lease ends, so the item goes
@@ -14,7 +14,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
-use liftwatch::connections::{COUNT_ATTR, COUNTER_PK, EXPIRES_AT, PK, SK};
+use liftwatch::connections::{EXPIRES_AT, PK, SK, read_count};
 
 use super::schedule::Attempt;
 use crate::aws::dynamodb::attempt_override;
@@ -111,25 +111,15 @@ async fn lease_until(client: &Client, table: &str, timeout: Duration) -> Option<
     )
 }
 
-/// The fleet-wide count: the sum of the counter partition's `count`s.
+/// The fleet-wide count: the sum of the counter's shards (`liftwatch::connections::read_count`:
+/// one `Query` and one `BatchGetItem`, eventually consistent), within `timeout`.
 async fn count(client: &Client, table: &str, timeout: Duration) -> Option<u64> {
-    let page = client
-        .query()
-        .table_name(table)
-        .key_condition_expression("#pk = :pk")
-        .expression_attribute_names("#pk", PK)
-        .expression_attribute_values(":pk", AttributeValue::S(COUNTER_PK.to_owned()))
-        .customize()
-        .config_override(attempt_override(timeout))
-        .send()
+    let total = tokio::time::timeout(timeout, read_count(client, table, false))
         .await
+        .map_err(|_| tracing::debug!("connection count read timed out"))
+        .ok()?
         .map_err(|error| tracing::debug!(%error, "connection count read failed"))
         .ok()?;
-    let total = page
-        .items()
-        .iter()
-        .filter_map(|item| item.get(COUNT_ATTR)?.as_n().ok()?.parse::<i64>().ok())
-        .sum::<i64>();
     // A counter can dip below zero briefly (a delete applied before its save's retry).
     Some(u64::try_from(total).unwrap_or(0))
 }

@@ -1,7 +1,12 @@
-//! The active-connection counter: its items (one, or `n` shards picked by a hash of the
-//! connection id), the counter update that rides in the same `TransactWriteItems` as a
-//! connection's put or delete, the transaction runner (conflicts retried with backoff,
-//! failed conditions reported as such), and reading the count back.
+//! The active-connection counter: its items (`n` shards picked by a hash of the connection
+//! id, each under a partition key of its own), the counter update that rides in the same
+//! `TransactWriteItems` as a connection's put or delete, the transaction runner (conflicts
+//! retried with backoff, failed conditions reported as such), and reading the count back.
+//!
+//! Shard 0 is (`counter#active`, 0), shard `k` is (`counter#active#<k>`, 0): a partition
+//! serves at most 1,000 write units a second and each change costs 2 (a transaction), so
+//! shards under one partition key would not add throughput. Earlier versions kept shards
+//! as sort keys of `counter#active`; those items are still read and reconciled.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -11,7 +16,9 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::AsyncSleep;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, CancellationReason, KeysAndAttributes, TransactWriteItem, Update,
+};
 
 use super::error::StoreError;
 use super::item::Item;
@@ -19,9 +26,15 @@ use super::schema::{COUNT_ATTR, COUNTER_PK, PK, SK, VERSION_ATTR};
 use crate::ratelimit::fnv1a_64;
 use crate::retry::{self, Attempt, Backoff, Failed, Policy};
 
-/// The most counter shards a store can use (one `reconcile` transaction writes them all,
-/// and a transaction holds at most 100 items).
-pub const MAX_COUNTER_SHARDS: u32 = 64;
+/// The most counter shards a store can use. Readers look for every one of them (one
+/// `BatchGetItem`), and 16 shards take 4 times API Gateway's default of 500 new
+/// connections a second at a quarter of a partition's write limit (`docs/SCALING.md`).
+pub const MAX_COUNTER_SHARDS: u32 = 16;
+
+/// The shards a store uses unless told otherwise: API Gateway's default quota (500 new
+/// connections a second, as many disconnects) costs 2,000 write units a second, 250 per
+/// shard, a quarter of a partition's limit.
+pub const DEFAULT_COUNTER_SHARDS: u32 = 8;
 
 /// How many times a transaction is tried while it conflicts with concurrent ones.
 pub(crate) const MAX_ATTEMPTS: u32 = 10;
@@ -32,11 +45,23 @@ pub(crate) fn shard_of(connection_id: &str, shards: u32) -> u32 {
     u32::try_from(fnv1a_64(connection_id.as_bytes()) % shards).unwrap_or(0)
 }
 
+/// The partition key of counter shard `shard`: [`COUNTER_PK`] for shard 0,
+/// `counter#active#<shard>` for the others (sort key 0 for all).
+pub fn counter_partition_key(shard: u32) -> String {
+    match shard {
+        0 => COUNTER_PK.to_owned(),
+        shard => format!("{COUNTER_PK}#{shard}"),
+    }
+}
+
 /// The key of counter shard `shard`.
 pub(crate) fn counter_key(shard: u32) -> Item {
     HashMap::from([
-        (PK.to_owned(), AttributeValue::S(COUNTER_PK.to_owned())),
-        (SK.to_owned(), AttributeValue::N(shard.to_string())),
+        (
+            PK.to_owned(),
+            AttributeValue::S(counter_partition_key(shard)),
+        ),
+        (SK.to_owned(), AttributeValue::N("0".to_owned())),
     ])
 }
 
@@ -171,26 +196,52 @@ pub(crate) async fn transact(
 }
 
 /// One counter item as read back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Shard {
-    pub(crate) shard: u32,
+    /// Its primary key.
+    pub(crate) key: Item,
+    /// Shard 0, the one `reconcile` sets to the live count.
+    pub(crate) primary: bool,
     pub(crate) count: i64,
     pub(crate) version: Option<i64>,
+}
+
+impl Shard {
+    fn from_item(item: &Item) -> Self {
+        let key: Item = [PK, SK]
+            .iter()
+            .filter_map(|name| Some(((*name).to_owned(), item.get(*name)?.clone())))
+            .collect();
+        Shard {
+            primary: key == counter_key(0),
+            key,
+            count: number(item, COUNT_ATTR).unwrap_or(0),
+            version: number(item, VERSION_ATTR),
+        }
+    }
 }
 
 fn number(item: &Item, name: &str) -> Option<i64> {
     item.get(name)?.as_n().ok()?.parse().ok()
 }
 
-/// Every counter item (a strongly consistent `Query` on [`COUNTER_PK`]).
-pub(crate) async fn read_shards(client: &Client, table: &str) -> Result<Vec<Shard>, StoreError> {
+/// Rounds of `BatchGetItem` for the keys DynamoDB left unprocessed.
+const BATCH_ROUNDS: u32 = 5;
+
+/// Every counter item: a `Query` of the [`COUNTER_PK`] partition (shard 0, and the shards
+/// of earlier versions) and a `BatchGetItem` of shards 1 to [`MAX_COUNTER_SHARDS`] − 1.
+pub(crate) async fn read_shards(
+    client: &Client,
+    table: &str,
+    consistent: bool,
+) -> Result<Vec<Shard>, StoreError> {
     let mut shards = Vec::new();
     let mut start = None;
     loop {
         let out = client
             .query()
             .table_name(table)
-            .consistent_read(true)
+            .consistent_read(consistent)
             .key_condition_expression("#pk = :pk")
             .expression_attribute_names("#pk", PK)
             .expression_attribute_values(":pk", AttributeValue::S(COUNTER_PK.to_owned()))
@@ -198,49 +249,47 @@ pub(crate) async fn read_shards(client: &Client, table: &str) -> Result<Vec<Shar
             .send()
             .await
             .map_err(|e| StoreError::dynamo("Query", e))?;
-        for item in out.items() {
-            let shard = number(item, SK)
-                .and_then(|n| u32::try_from(n).ok())
-                .ok_or_else(|| StoreError::malformed(COUNTER_PK, SK))?;
-            shards.push(Shard {
-                shard,
-                count: number(item, COUNT_ATTR).unwrap_or(0),
-                version: number(item, VERSION_ATTR),
-            });
-        }
+        shards.extend(out.items().iter().map(Shard::from_item));
         match out.last_evaluated_key {
             Some(key) if !key.is_empty() => start = Some(key),
+            _ => break,
+        }
+    }
+    let keys = KeysAndAttributes::builder()
+        .set_keys(Some((1..MAX_COUNTER_SHARDS).map(counter_key).collect()))
+        .consistent_read(consistent)
+        .build()
+        .map_err(StoreError::build)?;
+    let mut wanted = HashMap::from([(table.to_owned(), keys)]);
+    for _ in 0..BATCH_ROUNDS {
+        let out = client
+            .batch_get_item()
+            .set_request_items(Some(wanted))
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("BatchGetItem", e))?;
+        if let Some(items) = out.responses().and_then(|r| r.get(table)) {
+            shards.extend(items.iter().map(Shard::from_item));
+        }
+        match out.unprocessed_keys {
+            Some(left) if !left.is_empty() => wanted = left,
             _ => return Ok(shards),
         }
     }
+    Err(StoreError::Contended {
+        operation: "BatchGetItem",
+        attempts: BATCH_ROUNDS,
+    })
 }
 
-/// The active count: one strongly consistent `GetItem` unsharded, the sum of a `Query`
-/// over the counter partition with shards.
-pub(crate) async fn read_total(
-    client: &Client,
-    table: &str,
-    shards: u32,
-) -> Result<i64, StoreError> {
-    if shards > 1 {
-        return Ok(read_shards(client, table)
-            .await?
-            .iter()
-            .map(|s| s.count)
-            .sum());
-    }
-    let out = client
-        .get_item()
-        .table_name(table)
-        .set_key(Some(counter_key(0)))
-        .consistent_read(true)
-        .send()
-        .await
-        .map_err(|e| StoreError::dynamo("GetItem", e))?;
-    Ok(out
-        .item()
-        .and_then(|item| number(item, COUNT_ATTR))
-        .unwrap_or(0))
+/// The active count: the sum of every shard's `count`, read strongly consistently when
+/// `consistent` (else at half the read units).
+pub async fn read_count(client: &Client, table: &str, consistent: bool) -> Result<i64, StoreError> {
+    Ok(read_shards(client, table, consistent)
+        .await?
+        .iter()
+        .map(|s| s.count)
+        .sum())
 }
 
 #[cfg(test)]
@@ -273,6 +322,21 @@ mod tests {
         for (codes, expected) in cases {
             assert_eq!(classify(&reasons(codes)), expected, "{codes:?}");
         }
+    }
+
+    #[test]
+    fn each_shard_has_a_partition_key_of_its_own_and_shard_0_keeps_the_old_key() {
+        assert_eq!(counter_partition_key(0), COUNTER_PK);
+        assert_eq!(counter_partition_key(7), "counter#active#7");
+        assert_eq!(counter_key(3)[SK], AttributeValue::N("0".into()));
+        assert!(Shard::from_item(&counter_key(0)).primary);
+        assert!(!Shard::from_item(&counter_key(1)).primary);
+        let mut legacy = counter_key(0);
+        legacy.insert(SK.to_owned(), AttributeValue::N("2".into()));
+        assert!(
+            !Shard::from_item(&legacy).primary,
+            "an earlier version's shard 2"
+        );
     }
 
     #[test]

@@ -28,7 +28,7 @@
 //! | partition key | `pk` (String) |
 //! | sort key | `sk` (Number) |
 //! | connection item | `pk` = `conn#<connection id>`, `sk` = `0`; attributes `connection_id` (S), `user_id` (S, optional), `tenant_id` (S, optional), `created_at` and `last_seen` (N, Unix milliseconds), `metadata` (M of S, optional), `expires_at` (N, Unix seconds) |
-//! | counter item | `pk` = `counter#active`, `sk` = shard number (`0` unsharded); `count` (N), `version` (N) |
+//! | counter shard | `pk` = `counter#active` for shard 0, `counter#active#<k>` for shard `k` ([`counter_partition_key`]), `sk` = `0`; `count` (N), `version` (N) |
 //! | GSI `by_user` | partition `user_key` (S), sort `created_at` (N), projection ALL; sparse: `user_key` is written only for a connection with a user, as `user#<tenant length>:<tenant>#<user>` (or `user#-#<user>` without tenant) |
 //! | GSI `by_tenant` | partition `tenant_key` (S), sort `created_at` (N), projection ALL; sparse: `tenant_key` = `tenant#<tenant>`, written only with a tenant |
 //! | TTL | enabled on `expires_at` |
@@ -43,11 +43,14 @@
 //! does not move: it is reported as [`Saved::AlreadySaved`] / [`Removed::AlreadyGone`],
 //! not as an error. Conflicts with concurrent transactions are retried with backoff.
 //!
-//! The extension reads the count with **one `GetItem`** on `pk` = [`COUNTER_PK`]
-//! (`counter#active`), `sk` = [`COUNTER_SK`] (`0`), attribute [`COUNT_ATTR`] (`count`).
-//! With [`ConnectionStore::with_counter_shards`] (for very high connect rates: each shard
-//! is one hot item), the count is the **sum of a `Query`** on the partition
-//! `counter#active`; readers must then query, not get.
+//! The counter is spread over [`DEFAULT_COUNTER_SHARDS`] items (8; up to
+//! [`MAX_COUNTER_SHARDS`] with [`ConnectionStore::with_counter_shards`]), each under a
+//! partition key of its own, picked by a hash of the connection id: every change is a
+//! transaction (2 write units on the counter), and one partition takes at most 1,000 write
+//! units a second. The count is the sum of every shard: [`read_count`] (what the extension
+//! and [`ConnectionStore::count_active`] use) reads shard 0 and any shard of earlier
+//! versions (sort keys of `counter#active`) with one `Query` and the other shards with one
+//! `BatchGetItem`. See `docs/SCALING.md` for the figures.
 //!
 //! # Expiry and drift
 //!
@@ -90,7 +93,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 pub use broadcast::{
     BroadcastError, BroadcastFailure, BroadcastReport, Broadcaster, DEFAULT_BROADCAST_CONCURRENCY,
 };
-pub use counter::MAX_COUNTER_SHARDS;
+pub use counter::{DEFAULT_COUNTER_SHARDS, MAX_COUNTER_SHARDS, counter_partition_key, read_count};
 #[cfg(feature = "websocket")]
 pub use endpoint::ManagementEndpoint;
 pub use error::StoreError;
@@ -109,7 +112,7 @@ use model::unix_secs;
 /// ```no_run
 /// # fn build(client: aws_sdk_dynamodb::Client) {
 /// use liftwatch::connections::ConnectionStore;
-/// let store = ConnectionStore::new(client, "connections").with_counter_shards(4);
+/// let store = ConnectionStore::new(client, "connections").with_counter_shards(16);
 /// # let _ = store; }
 /// ```
 #[derive(Debug, Clone)]
@@ -121,18 +124,19 @@ pub struct ConnectionStore {
 }
 
 impl ConnectionStore {
-    /// A store on `table` with one unsharded counter.
+    /// A store on `table` with the counter spread over [`DEFAULT_COUNTER_SHARDS`] shards.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         ConnectionStore {
             client,
             table: table.into(),
-            shards: 1,
+            shards: DEFAULT_COUNTER_SHARDS,
             page_size: None,
         }
     }
 
     /// Spreads the counter over `shards` items (1 to [`MAX_COUNTER_SHARDS`]), picked by a
-    /// hash of the connection id; [`count_active`](Self::count_active) then sums a `Query`.
+    /// hash of the connection id. Readers sum every shard whatever this is, so stores with
+    /// different shard counts can share a table and the number can change at any time.
     #[must_use]
     pub fn with_counter_shards(mut self, shards: u32) -> Self {
         self.shards = shards.clamp(1, MAX_COUNTER_SHARDS);
@@ -190,7 +194,7 @@ impl ConnectionStore {
     /// # Ok(()) }
     /// ```
     pub async fn count_active(&self) -> Result<i64, StoreError> {
-        counter::read_total(&self.client, &self.table, self.shards).await
+        counter::read_count(&self.client, &self.table, true).await
     }
 }
 

@@ -12,7 +12,7 @@ use super::counter::{
 };
 use super::error::StoreError;
 use super::model::unix_secs;
-use super::schema::{CONNECTION_PREFIX, COUNT_ATTR, COUNTER_SK, EXPIRES_AT, PK, VERSION_ATTR};
+use super::schema::{CONNECTION_PREFIX, COUNT_ATTR, EXPIRES_AT, PK, VERSION_ATTR};
 use crate::retry::Attempt;
 
 /// What [`ConnectionStore::reconcile`] found and did.
@@ -70,7 +70,7 @@ impl ConnectionStore {
 
     /// One pass: `None` when the counter changed between the read and the write.
     async fn reconcile_once(&self) -> Result<Option<Reconciled>, StoreError> {
-        let shards = counter::read_shards(&self.client, &self.table).await?;
+        let shards = counter::read_shards(&self.client, &self.table, true).await?;
         let previous = shards.iter().map(|s| s.count).sum();
         let counted = self.count_live_items().await?;
         let writes = corrections(&self.table, &shards, counted)?;
@@ -110,17 +110,19 @@ impl ConnectionStore {
     }
 }
 
-/// Shard 0 set to `counted`, every other existing shard to 0, each only if its version is
-/// still the one read (or, for an item without one, still absent).
+/// Shard 0 set to `counted`, every other existing shard (of this layout or an earlier
+/// one) to 0, each only if its version is still the one read (or, for an item without
+/// one, still absent).
 fn corrections(
     table: &str,
     shards: &[Shard],
     counted: i64,
 ) -> Result<Vec<TransactWriteItem>, StoreError> {
     let mut targets: Vec<Shard> = shards.to_vec();
-    if !targets.iter().any(|s| s.shard == COUNTER_SK) {
+    if !targets.iter().any(|s| s.primary) {
         targets.push(Shard {
-            shard: COUNTER_SK,
+            key: counter_key(0),
+            primary: true,
             count: 0,
             version: None,
         });
@@ -128,15 +130,11 @@ fn corrections(
     targets
         .iter()
         .map(|shard| {
-            let value = if shard.shard == COUNTER_SK {
-                counted
-            } else {
-                0
-            };
+            let value = if shard.primary { counted } else { 0 };
             let next = shard.version.unwrap_or(0) + 1;
             let mut update = Update::builder()
                 .table_name(table)
-                .set_key(Some(counter_key(shard.shard)))
+                .set_key(Some(shard.key.clone()))
                 .update_expression("SET #count = :value, #version = :next")
                 .expression_attribute_names("#count", COUNT_ATTR)
                 .expression_attribute_names("#version", VERSION_ATTR)
@@ -164,12 +162,14 @@ mod tests {
     fn corrections_zero_every_shard_but_the_first_under_version_checks() {
         let shards = [
             Shard {
-                shard: 2,
+                key: counter_key(2),
+                primary: false,
                 count: 5,
                 version: Some(7),
             },
             Shard {
-                shard: 1,
+                key: counter_key(1),
+                primary: false,
                 count: 3,
                 version: None,
             },
@@ -185,5 +185,7 @@ mod tests {
             Some("attribute_not_exists(#version)")
         );
         assert_eq!(value(2), AttributeValue::N("4".into()));
+        assert_eq!(update(2).key(), &counter_key(0));
+        assert_eq!(update(0).key(), &counter_key(2));
     }
 }

@@ -13,19 +13,17 @@ use crate::dynamodb_table::{self, Layout, TableError, key};
 
 /// Partition key attribute (String) of every item.
 pub const PK: &str = "pk";
-/// Sort key attribute (Number) of every item: [`CONNECTION_SK`] or a counter shard number.
+/// Sort key attribute (Number) of every item: [`CONNECTION_SK`] or [`COUNTER_SK`] (both 0).
 pub const SK: &str = "sk";
 /// Prefix of a connection item's partition key: `conn#<connection id>`.
 pub const CONNECTION_PREFIX: &str = "conn#";
 /// Sort key of every connection item.
 pub const CONNECTION_SK: u32 = 0;
 
-/// Partition key of the active-connection counter: `counter#active`.
+/// Partition key of the active-connection counter's shard 0: `counter#active`.
 pub const COUNTER_PK: &str = "counter#active";
-/// Sort key of the unsharded counter (and of shard 0 when sharded). The extension reads the
-/// fleet-wide count with one `GetItem` on ([`COUNTER_PK`], `COUNTER_SK`) and takes
-/// [`COUNT_ATTR`]; with sharding, shards are sort keys `0..n` and the count is the sum over
-/// a `Query` on the partition [`COUNTER_PK`].
+/// Sort key of every counter shard (shard `k` > 0 has the partition key
+/// `counter#active#<k>`): the count is the sum over all of them (see `read_count`).
 pub const COUNTER_SK: u32 = 0;
 /// The counter's value (Number), changed only inside connection transactions and by
 /// `reconcile`.

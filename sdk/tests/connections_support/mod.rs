@@ -102,8 +102,11 @@ pub async fn drift_counter(client: &Client, table: &str, shard: u32, delta: i64)
     client
         .update_item()
         .table_name(table)
-        .key("pk", AttributeValue::S(connections::COUNTER_PK.into()))
-        .key("sk", AttributeValue::N(shard.to_string()))
+        .key(
+            "pk",
+            AttributeValue::S(connections::counter_partition_key(shard)),
+        )
+        .key("sk", AttributeValue::N("0".into()))
         .update_expression("ADD #count :delta")
         .expression_attribute_names("#count", connections::COUNT_ATTR)
         .expression_attribute_values(":delta", AttributeValue::N(delta.to_string()))
