@@ -119,7 +119,8 @@ fn sinks(config: &Config) -> Vec<Box<dyn Sink>> {
         }
     }
     if config.sinks.cloudwatch {
-        let sink = CloudWatchSink::new(config.namespace.clone(), config.region.clone());
+        let sink = CloudWatchSink::new(config.namespace.clone(), config.region.clone())
+            .with_send_interval(config.cloudwatch_interval, liftwatch::random::fraction());
         sinks.push(Box::new(sink));
     }
     sinks

@@ -314,6 +314,43 @@ async fn shutdown_sends_what_was_kept_once() {
     );
 }
 
+/// With a send interval, flushes between two sends keep their data: the fleet makes one
+/// `PutMetricData` per sandbox per interval whatever the flush mode, and nothing is lost.
+#[tokio::test]
+async fn a_send_interval_sends_once_per_interval_and_keeps_the_flushes_between() {
+    let (moto, ns, proxy, sink) = through_proxy("interval", Fault::Forward).await;
+    let mut sink = sink.with_send_interval(Duration::from_millis(600), 0.0);
+    let first = sink.export(&durations(&[1.0]), soon(5_000)).await.unwrap();
+    assert_eq!(
+        (first.values_written, proxy.requests()),
+        (1, 1),
+        "due at once"
+    );
+    for value in [2.0, 3.0] {
+        let kept = sink
+            .export(&durations(&[value]), soon(5_000))
+            .await
+            .unwrap();
+        assert_eq!(kept, ExportReport::default(), "not due: kept, not sent");
+    }
+    assert_eq!((proxy.requests(), sink.kept_values()), (1, 2));
+    tokio::time::sleep(Duration::from_millis(650)).await;
+    let due = sink.export(&durations(&[4.0]), soon(5_000)).await.unwrap();
+    assert_eq!(
+        (due.values_written, proxy.requests()),
+        (3, 2),
+        "one request"
+    );
+    sink.export(&durations(&[5.0]), soon(5_000)).await.unwrap();
+    assert_eq!(proxy.requests(), 2);
+    sink.shutdown(soon(2_000)).await;
+    assert_eq!(proxy.requests(), 3, "shutdown sends what waited");
+    assert_eq!(
+        durations_read_back(&moto, &ns).await,
+        stat(5.0, 15.0, 1.0, 5.0)
+    );
+}
+
 /// Run only by `credentials_and_endpoint_come_from_the_environment`, in a child process
 /// with the environment it sets (tests never change their own process's environment).
 #[tokio::test]

@@ -123,7 +123,9 @@ async fn a_cloudwatch_outage_keeps_invocations_flowing_and_the_data_arrives_late
     let url = moto::moto_url();
     let namespace = moto::namespace("outage");
     let (endpoint, on) = switchable_forwarder(url.trim_start_matches("http://").to_owned()).await;
-    let mut sandbox = Sandbox::start(config(&namespace, &endpoint)).await.unwrap();
+    // Every flush sends (no send interval), so the first flush meets the outage.
+    let config = config(&namespace, &endpoint).env("LIFTWATCH_CLOUDWATCH_INTERVAL", "0");
+    let mut sandbox = Sandbox::start(config).await.unwrap();
     // From the runtime's answer to the platform's report: the extension's part.
     let mut after_response = Vec::new();
     for _ in 0..3 {

@@ -36,6 +36,7 @@ pub mod vars {
     pub const RATELIMIT_RETENTION_DAYS: &str = "LIFTWATCH_RATELIMIT_RETENTION_DAYS";
     pub const CONNECTIONS_TABLE: &str = "LIFTWATCH_CONNECTIONS_TABLE";
     pub const CONNECTIONS_INTERVAL: &str = "LIFTWATCH_CONNECTIONS_INTERVAL";
+    pub const CLOUDWATCH_INTERVAL: &str = "LIFTWATCH_CLOUDWATCH_INTERVAL";
 }
 
 /// The accepted values of `LIFTWATCH_LOG_LEVEL`.
@@ -127,6 +128,9 @@ pub struct Config {
     pub connections_table: Option<String>,
     /// How often the fleet publishes `ActiveConnections`.
     pub connections_interval: Duration,
+    /// The least time between two `PutMetricData` sends of the `cloudwatch` sink (0: every
+    /// flush).
+    pub cloudwatch_interval: Duration,
     /// The OTLP receiver and the span exporters.
     pub traces: TraceSettings,
 }
@@ -217,6 +221,11 @@ impl Config {
                 vars::CONNECTIONS_INTERVAL,
                 60,
                 |s| s.parse().ok().filter(|d| (10..=3600).contains(d)),
+            )),
+            cloudwatch_interval: Duration::from_secs(env.parse_or(
+                vars::CLOUDWATCH_INTERVAL,
+                60,
+                |s| s.parse().ok().filter(|d| (0..=900).contains(d)),
             )),
             traces,
         };
@@ -374,6 +383,7 @@ mod tests {
             (vars::RATELIMIT_RETENTION_DAYS, "7"),
             (vars::CONNECTIONS_TABLE, "connections"),
             (vars::CONNECTIONS_INTERVAL, "30"),
+            (vars::CLOUDWATCH_INTERVAL, "0"),
         ]);
         assert!(warnings.is_empty(), "{warnings:?}");
         assert_eq!(c.function_name, "orders");
@@ -397,6 +407,7 @@ mod tests {
         assert_eq!(c.ratelimit_retention, Duration::from_secs(7 * 24 * 3600));
         assert_eq!(c.connections_table.as_deref(), Some("connections"));
         assert_eq!(c.connections_interval, Duration::from_secs(30));
+        assert_eq!(c.cloudwatch_interval, Duration::ZERO, "every flush");
     }
 
     #[test]
@@ -430,6 +441,8 @@ mod tests {
             (vars::RESOURCES, "maybe"),
             (vars::RATELIMIT_RETENTION_DAYS, "0"),
             (vars::CONNECTIONS_INTERVAL, "5"),
+            (vars::CLOUDWATCH_INTERVAL, "901"),
+            (vars::CLOUDWATCH_INTERVAL, "-1"),
         ];
         let (default, _) = config(&[(vars::RUNTIME_API, "x")]);
         for (key, value) in cases {
