@@ -4,6 +4,8 @@
 //! decisions sent, read back with `query_totals` (the same path users query with).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "ratelimit_dynamodb/model.rs"]
+mod model;
 #[path = "ratelimit_dynamodb/support.rs"]
 #[allow(dead_code)]
 mod support;
@@ -82,4 +84,75 @@ async fn decisions_from_the_function_land_in_the_statistics_table() {
         !stderr.contains("metrics only"),
         "a table is configured: {stderr}"
     );
+}
+
+/// The fleet case in small: sandboxes one after another (each a cold start with an id of
+/// its own) report decisions on one rule. Each writes an item of its own, so the totals
+/// stay exact and no item grows with the number of sandboxes (the earlier layout grew one
+/// `seq#<writer>` attribute, about 40 bytes, per sandbox); one `UpdateItem` per item,
+/// counted at moto's port, as the fleet model predicts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_sandboxes_writing_one_rule_keep_exact_totals_and_items_of_one_size() {
+    const SANDBOXES: u64 = 8;
+    let url = moto::moto_url();
+    let table = support::table(&url, "fleet").await;
+    let proxy = liftwatch_sandbox::proxy::faults::FaultProxy::start(&url)
+        .await
+        .unwrap();
+    let started = support::now_unix();
+    for sandbox in 0..SANDBOXES {
+        let config = SandboxConfig::new(built_binary("liftwatch"), built_binary("hello-function"))
+            .function_name("fleet")
+            .env("LIFTWATCH_FLUSH", "end")
+            .env("LIFTWATCH_RATELIMIT_TABLE", &table)
+            .env("AWS_REGION", moto::REGION)
+            .env("AWS_ENDPOINT_URL", &proxy.url)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing");
+        let mut running = Sandbox::start(config).await.unwrap();
+        for blocked in [false, false, true] {
+            let payload = json!({ "rule": "fleet", "user": "alice", "blocked": blocked });
+            let outcome = running.invoke(payload).await.unwrap();
+            assert_eq!(outcome.status, InvokeStatus::Success, "sandbox {sandbox}");
+        }
+        let shutdown = running.shutdown().await.unwrap();
+        assert_eq!(shutdown.extension.exit_code(), Some(0), "{shutdown}");
+    }
+
+    let client = support::client(&url);
+    let now = support::now_unix();
+    let totals = query_totals(&client, &table, "fleet", None, started - 60, now)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            totals.counts.requests,
+            totals.counts.allowed,
+            totals.counts.blocked
+        ),
+        (3 * SANDBOXES, 2 * SANDBOXES, SANDBOXES),
+        "exact totals"
+    );
+    let items = model::scan(&client, &table).await;
+    assert_eq!(items.len() as u64, totals.items);
+    // One item per sandbox and window (a sandbox whose decisions straddle a minute writes
+    // two), each written by exactly one request.
+    assert!(
+        (SANDBOXES..=2 * SANDBOXES).contains(&totals.items),
+        "{totals:?}"
+    );
+    let updates = proxy.requests_for("DynamoDB_20120810.UpdateItem");
+    assert_eq!(updates as u64, totals.items, "one UpdateItem per item");
+    let sizes: Vec<usize> = items.iter().map(model::item_size).collect();
+    let (smallest, largest) = (*sizes.iter().min().unwrap(), *sizes.iter().max().unwrap());
+    // Sizes differ only by the digits of numbers (sort key, counts); the earlier layout's
+    // last item would have been 7 x ~40 bytes larger than its first.
+    assert!(largest - smallest <= 3, "{sizes:?}");
+    for item in &items {
+        assert_eq!(
+            model::item_size(item),
+            model::modelled_size(item),
+            "the fleet model's item for the same writer, window and counts: {item:?}"
+        );
+    }
 }
