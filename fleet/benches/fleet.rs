@@ -3,7 +3,7 @@
 //! shared tables and CloudWatch see and what it costs (docs/SCALING.md holds a run).
 #![allow(clippy::print_stdout)]
 
-use liftwatch_fleet::report::{COST_HEADER, HEADER};
+use liftwatch_fleet::report::{COST_HEADER, HEADER, HOT_HEADER};
 use liftwatch_fleet::sim::run;
 use liftwatch_fleet::workload::{Design, Workload};
 
@@ -43,6 +43,10 @@ fn main() {
     println!("{HEADER}");
     for report in &reports {
         println!("{}", report.row());
+    }
+    println!("\n{HOT_HEADER}");
+    for report in &reports {
+        println!("{}", report.hot_row());
     }
     println!("\n{COST_HEADER}");
     for report in &reports {

@@ -177,6 +177,27 @@ impl Report {
     }
 }
 
+impl Report {
+    /// The table row naming the hottest partitions.
+    pub fn hot_row(&self) -> String {
+        let (s, c) = (&self.stats, &self.connections);
+        format!(
+            "| {:>7} | {:<6} | {} ({:.0}) | {} ({:.0}) | {} ({:.0}) |",
+            self.sandboxes,
+            format!("{:?}", self.design),
+            s.peak_partition_write.1,
+            s.peak_partition_write.0,
+            c.peak_partition_write.1,
+            c.peak_partition_write.0,
+            c.peak_partition_read.1,
+            c.peak_partition_read.0,
+        )
+    }
+}
+
+/// The header of [`Report::hot_row`]'s table.
+pub const HOT_HEADER: &str = "| sandboxes | design | hottest stats partition (WCU/s) | hottest connections partition, writes (WCU/s) | hottest connections partition, reads (RCU/s) |\n|---:|---|---|---|---|";
+
 /// The header of [`Report::row`]'s table.
 pub const HEADER: &str = "| sandboxes | design | stats req/min | stats WRU/min | largest item B | hottest stats partition WCU/s (% of 1,000) | stats throttled | too large | conn req/min | conn WRU/min | conn RRU/min | hottest conn partition WCU/s | hottest conn partition RCU/s | conn throttled | PutMetricData/s mean / peak (over quota) |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
 
