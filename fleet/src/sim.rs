@@ -95,21 +95,22 @@ impl Run<'_> {
         let (lo, hi) = self.w.lifetime_secs;
         let life = lo + (self.rng.fraction() * (hi - lo) as f64) as u64;
         self.at(now + life * 1_000, Event::Shutdown(i, generation));
-        let table_ms = self.w.table_interval_secs * 1_000;
-        let table_phase = if self.after_design() {
-            (self.rng.fraction() * table_ms as f64) as u64
-        } else {
-            table_ms
-        };
+        let table_phase = self.first_due(self.w.table_interval_secs);
         self.at(now + table_phase, Event::TableWrite(i, generation));
         self.at(now, Event::Lease(i, generation));
-        let api_ms = self.w.api_interval_secs * 1_000;
-        let api_phase = if self.after_design() {
-            (self.rng.fraction() * api_ms as f64) as u64
-        } else {
-            api_ms
-        };
+        let api_phase = self.first_due(self.w.api_interval_secs);
         self.at(now + api_phase, Event::ApiSend(i, generation));
+    }
+
+    /// Milliseconds from a start to the first of a schedule every `interval_secs`: a random
+    /// phase now, one whole interval before.
+    fn first_due(&mut self, interval_secs: u64) -> u64 {
+        let interval_ms = interval_secs * 1_000;
+        if self.after_design() {
+            (self.rng.fraction() * interval_ms as f64) as u64
+        } else {
+            interval_ms
+        }
     }
 
     /// Writes the windows of sandbox `i` complete at `now` (all of them, the open one too,

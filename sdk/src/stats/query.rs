@@ -47,6 +47,11 @@ impl std::error::Error for QueryError {
 /// Totals of `rule` (of `key_class` only, when given) over the windows starting from
 /// `from_unix` to `to_unix` inclusive, as of now.
 ///
+/// Exact, and it reads what was written: one item per sandbox and window (about 230
+/// bytes), so an hour of a rule written by 1,000 sandboxes is 60,000 items, about 1,700
+/// read units (a fifth of a cent); `Totals::items` says how many. Dashboards and alarms
+/// should use the `RateLimit*` CloudWatch metrics instead (`docs/SCALING.md`).
+///
 /// ```no_run
 /// # async fn show(client: aws_sdk_dynamodb::Client) -> Result<(), liftwatch::stats::QueryError> {
 /// let paid = liftwatch::stats::query_totals(&client, "stats", "api", Some("paid"), 0, u64::MAX).await?;
