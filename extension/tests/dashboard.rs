@@ -40,6 +40,7 @@ const NOT_PRODUCED: &[&str] = &[
     "BilledRestoreDuration",
     // Published only when non-zero, and nothing is dropped, malformed or refused here.
     "EventsDropped",
+    "EventsDroppedEstimated",
     "EventsMalformed",
     "SinkErrors",
     // Nothing is dropped: the buffer, the exporter and the receiver all keep up.

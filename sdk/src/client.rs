@@ -9,6 +9,7 @@
 use std::cell::RefCell;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use crate::metric::Metric;
 use crate::protocol::{
@@ -92,6 +93,11 @@ pub struct Client {
     socket: Option<UdpSocket>,
     sent: AtomicU64,
     failed: AtomicU64,
+    /// This process's id in the `sequence` line of batched datagrams.
+    sender: String,
+    /// The last numbered datagram sent and the events in numbered datagrams so far; held
+    /// across the send, so numbers reach the socket in order.
+    numbered: Mutex<(u64, u64)>,
 }
 
 impl Client {
@@ -139,6 +145,8 @@ impl Client {
             socket,
             sent: AtomicU64::new(0),
             failed: AtomicU64::new(0),
+            sender: crate::random::hex_id(64),
+            numbered: Mutex::new((0, 0)),
         }
     }
 
@@ -370,13 +378,24 @@ impl Client {
         })
     }
 
-    /// Sends bytes holding `events` encoded events.
-    fn transmit(&self, bytes: &[u8], events: u64) -> Result<(), SendError> {
-        let result = self
-            .socket
-            .as_ref()
-            .ok_or(SendError::Disabled)
-            .and_then(|socket| socket.send(bytes).map(drop).map_err(SendError::Io));
+    /// Sends `buf` (its `events` encoded events) as this client's next numbered datagram:
+    /// a `sequence` line is appended for the send and taken off again, so the extension
+    /// can count exactly the events of numbered datagrams the kernel drops.
+    fn transmit_numbered(&self, buf: &mut Vec<u8>, events: u64) -> Result<(), SendError> {
+        let Some(socket) = self.socket.as_ref() else {
+            return self.tally(Err(SendError::Disabled), events);
+        };
+        let mut numbered = self.numbered.lock().unwrap_or_else(PoisonError::into_inner);
+        let (seq, sent) = (numbered.0 + 1, numbered.1);
+        let body = buf.len();
+        buf.push(b'\n');
+        protocol::write_sequence(buf, &self.sender, seq, sent);
+        let result = socket.send(buf).map(drop).map_err(SendError::Io);
+        buf.truncate(body);
+        if result.is_ok() {
+            *numbered = (seq, sent + events);
+        }
+        drop(numbered);
         self.tally(result, events)
     }
 

@@ -303,14 +303,20 @@ fn a_batch_packs_events_into_few_datagrams() {
             "nothing sent before the flush"
         );
     } // dropped: flushed
+    let mut sequences = Vec::new();
     let events: Vec<MetricEvent> = intake
         .next()
         .into_iter()
-        .map(|e| match e {
-            Ok(Event::Metric(m)) => m,
+        .filter_map(|e| match e {
+            Ok(Event::Metric(m)) => Some(m),
+            Ok(Event::Sequence(s)) => {
+                sequences.push((s.seq, s.sent));
+                None
+            }
             other => panic!("{other:?}"),
         })
         .collect();
+    assert_eq!(sequences, [(1, 0)], "the client's first numbered datagram");
     let names: Vec<_> = events
         .iter()
         .map(|m| (m.name.as_str(), m.value, m.kind))
@@ -347,12 +353,18 @@ fn a_full_batch_sends_datagrams_under_the_recommended_size() {
             bytes.len()
         );
         datagrams += 1;
-        protocol::decode_datagram(&bytes, |e| {
-            let Ok(Event::Metric(m)) = e else {
-                panic!("{e:?}")
-            };
-            values.push(m.value);
+        let before = values.len() as u64;
+        let mut numbered = None;
+        protocol::decode_datagram(&bytes, |e| match e {
+            Ok(Event::Metric(m)) => values.push(m.value),
+            Ok(Event::Sequence(s)) => numbered = Some((s.seq, s.sent)),
+            other => panic!("{other:?}"),
         });
+        assert_eq!(
+            numbered,
+            Some((datagrams, before)),
+            "numbered in order, with the events before it"
+        );
     }
     let expected: Vec<f64> = (0..500).map(f64::from).collect();
     assert_eq!(values, expected, "every event, in order");

@@ -52,6 +52,7 @@ pub fn health_series(function: &str, counts: HealthCounts, out: &mut Vec<Series>
     let all = [
         ("EventsReceived", counts.received),
         ("EventsDropped", counts.dropped),
+        ("EventsDroppedEstimated", counts.dropped_estimated),
         ("EventsMalformed", counts.malformed),
         ("SinkErrors", counts.sink_errors),
     ];

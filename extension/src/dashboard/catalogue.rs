@@ -177,6 +177,7 @@ pub const METRICS: &[Metric] = &[
     per_rule("RateLimitErrors", "Rate limit: errors by rule"),
     metric("EventsReceived", Count, SUM, Extension, "Events received"),
     metric("EventsDropped", Count, SUM, Extension, "Events dropped and malformed"),
+    metric("EventsDroppedEstimated", Count, SUM, Extension, "Events dropped and malformed"),
     metric("EventsMalformed", Count, SUM, Extension, "Events dropped and malformed"),
     metric("SinkErrors", Count, SUM, Extension, "Sink errors"),
     metric("FlushDuration", Milliseconds, &["p99", "Maximum"], Extension, "Flush duration (ms)"),

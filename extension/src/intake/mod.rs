@@ -9,6 +9,7 @@
 //! until something arrives.
 
 pub mod kernel_drops;
+pub mod loss;
 
 use std::io::{self, Read};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -21,6 +22,7 @@ use tokio::io::Interest;
 use tokio::net::UdpSocket;
 
 use crate::health::Health;
+use loss::{Dropped, Ledger};
 
 /// The receive buffer the intake asks for; the kernel may grant less (`rmem_max`).
 const RECV_BUFFER_BYTES: usize = 8 * 1024 * 1024;
@@ -36,9 +38,13 @@ pub struct UdpIntake {
     buf: Vec<u8>,
     /// Where the kernel's per-socket drop counter is read (`/proc/net/udp`).
     proc_net_udp: PathBuf,
-    /// The kernel's drop counter at the last look, and when that was.
+    /// The kernel's drop counter when the socket was bound, its count since then at the
+    /// last look, and when that was.
+    kernel_drops_base: u64,
     kernel_drops_seen: u64,
     kernel_drops_checked: Option<Instant>,
+    /// Turns the kernel's dropped datagrams into dropped events.
+    ledger: Ledger,
 }
 
 /// Reading `/proc/net/udp` costs tens of microseconds (the kernel walks its socket table),
@@ -66,10 +72,12 @@ impl UdpIntake {
             // One byte more than the largest valid datagram, so an oversized one shows.
             buf: vec![0; protocol::MAX_DATAGRAM_BYTES + 1],
             proc_net_udp: PathBuf::from(kernel_drops::PROC_NET_UDP),
+            kernel_drops_base: 0,
             kernel_drops_seen: 0,
             kernel_drops_checked: None,
+            ledger: Ledger::default(),
         };
-        intake.kernel_drops_seen = intake.kernel_drops_total().unwrap_or(0);
+        intake.kernel_drops_base = intake.kernel_drops_total().unwrap_or(0);
         Ok(intake)
     }
 
@@ -80,27 +88,30 @@ impl UdpIntake {
         kernel_drops::read_drops(&self.proc_net_udp, addr)
     }
 
-    /// Like [`take_kernel_drops`](Self::take_kernel_drops), but at most once per
-    /// [`KERNEL_DROPS_EVERY`]; 0 in between (the drops are counted at a later call).
-    pub fn take_kernel_drops_if_due(&mut self) -> u64 {
-        if self
+    /// Like [`take_dropped`](Self::take_dropped), but reads the kernel's counter at most
+    /// once per [`KERNEL_DROPS_EVERY`] (the drops seen since are counted at a later call).
+    pub fn take_dropped_if_due(&mut self) -> Dropped {
+        let due = self
             .kernel_drops_checked
-            .is_some_and(|at| at.elapsed() < KERNEL_DROPS_EVERY)
-        {
-            return 0;
+            .is_none_or(|at| at.elapsed() >= KERNEL_DROPS_EVERY);
+        if due {
+            self.look_at_kernel_drops();
         }
-        self.take_kernel_drops()
+        self.ledger.take(self.kernel_drops_seen, false)
     }
 
-    /// Datagrams the kernel dropped (receive buffer full) since the last call.
-    pub fn take_kernel_drops(&mut self) -> u64 {
+    /// Events lost since the last call: exactly for numbered datagrams, estimated for the
+    /// others (see [`loss`]). `last` (at SHUTDOWN) counts every drop seen so far.
+    pub fn take_dropped(&mut self, last: bool) -> Dropped {
+        self.look_at_kernel_drops();
+        self.ledger.take(self.kernel_drops_seen, last)
+    }
+
+    fn look_at_kernel_drops(&mut self) {
         self.kernel_drops_checked = Some(Instant::now());
-        let Some(total) = self.kernel_drops_total() else {
-            return 0;
-        };
-        let new = total.saturating_sub(self.kernel_drops_seen);
-        self.kernel_drops_seen = total;
-        new
+        if let Some(total) = self.kernel_drops_total() {
+            self.kernel_drops_seen = total.saturating_sub(self.kernel_drops_base);
+        }
     }
 
     /// The bound address.
@@ -152,16 +163,28 @@ impl UdpIntake {
             };
             datagrams += 1;
             let bytes = self.buf.get(..len).unwrap_or_default();
+            let (mut lines, mut sequence) = (0, None);
             protocol::decode_datagram(bytes, |result| match result {
+                // One per datagram; a second one is malformed, not an event.
+                Ok(Event::Sequence(numbered)) => match sequence {
+                    None => sequence = Some(numbered),
+                    Some(_) => health.malformed(1),
+                },
                 Ok(event) => {
+                    lines += 1;
                     health.received(1);
                     each(event);
                 }
                 Err(error) => {
+                    lines += 1;
                     health.malformed(1);
                     tracing::debug!(%error, "skipping a malformed event");
                 }
             });
+            match sequence {
+                Some(numbered) => self.ledger.numbered(&numbered, lines),
+                None => self.ledger.unnumbered(lines),
+            }
         }
         datagrams
     }
@@ -217,7 +240,7 @@ mod tests {
         // No await between the sends and the drain: the reactor has not seen the socket.
         intake.drain_all(&health, |_| {});
         let received = health.take().received;
-        let dropped = intake.take_kernel_drops();
+        let dropped = intake.take_dropped(true).estimated;
         assert!(
             received > 0,
             "the drain reads the socket, not tokio's readiness cache"
@@ -232,7 +255,7 @@ mod tests {
                 sent,
                 "every datagram received or counted dropped"
             );
-            assert_eq!(intake.take_kernel_drops(), 0, "drops are taken once");
+            assert_eq!(intake.take_dropped(true), Dropped::default(), "taken once");
         }
     }
 }

@@ -22,7 +22,8 @@ impl Pipeline {
         let started = Instant::now();
         self.drain_intake(usize::MAX);
         if let Some(intake) = self.intake.as_mut() {
-            self.health.dropped(intake.take_kernel_drops_if_due());
+            let lost = intake.take_dropped_if_due();
+            self.health.dropped_in_transit(lost.exact, lost.estimated);
         }
         self.drain_telemetry();
         if self.final_flush {

@@ -217,7 +217,8 @@ impl Pipeline {
                 // The last chance to count what the kernel dropped: drain, then look.
                 self.drain_intake(usize::MAX);
                 if let Some(intake) = self.intake.as_mut() {
-                    self.health.dropped(intake.take_kernel_drops());
+                    let lost = intake.take_dropped(true);
+                    self.health.dropped_in_transit(lost.exact, lost.estimated);
                 }
                 let summary = self.flush(deadline).await;
                 self.connections.release(deadline).await;

@@ -1,11 +1,17 @@
 //! Batches: several events packed into one datagram (one `\n`-separated line each, up to
-//! 8 KiB), so one system call carries many events. Sent when full, on `flush` and on drop.
+//! 8 KiB), so one system call carries many events. Sent when full, on `flush` and on drop,
+//! each datagram numbered by a `sequence` line (docs/PROTOCOL.md) so that the extension
+//! counts exactly the events of any datagram the kernel drops.
 
 use super::{Client, SendError, datagram_fits};
 use crate::metric::Metric;
 use crate::protocol::{self, MetricKind, ProtocolError, RECOMMENDED_DATAGRAM_BYTES, Resolution};
 use crate::ratelimit::RateLimitDecision;
 use crate::unit::Unit;
+
+/// Room kept in each datagram for its `sequence` line (at most 110 bytes with a 16-digit
+/// sender), so a numbered datagram stays within the recommended 8 KiB.
+const SEQUENCE_LINE_RESERVE: usize = 128;
 
 /// Events waiting to be sent together; made by [`Client::batch`]. Each event is validated
 /// when it is added, with the same rules as [`Client::send`]; the events are sent when the
@@ -31,6 +37,8 @@ pub struct Batch<'c> {
     client: &'c Client,
     buf: Vec<u8>,
     events: u64,
+    /// The line that did not fit, kept aside while the full datagram is sent.
+    spare: Vec<u8>,
 }
 
 impl<'c> Batch<'c> {
@@ -39,6 +47,7 @@ impl<'c> Batch<'c> {
             client,
             buf: Vec::new(),
             events: 0,
+            spare: Vec::new(),
         }
     }
 
@@ -170,7 +179,7 @@ impl<'c> Batch<'c> {
         if self.events == 0 {
             return Ok(());
         }
-        let result = self.client.transmit(&self.buf, self.events);
+        let result = self.client.transmit_numbered(&mut self.buf, self.events);
         self.buf.clear();
         self.events = 0;
         result
@@ -238,12 +247,15 @@ impl<'c> Batch<'c> {
             self.buf.truncate(earlier);
             return self.client.tally(Err(error), 1);
         }
-        if earlier > 0 && self.buf.len() > RECOMMENDED_DATAGRAM_BYTES {
+        if earlier > 0 && self.buf.len() > RECOMMENDED_DATAGRAM_BYTES - SEQUENCE_LINE_RESERVE {
             // A send failure here is counted against the earlier events, not this one.
-            let _ = self
-                .client
-                .transmit(self.buf.get(..earlier).unwrap_or_default(), self.events);
-            self.buf.drain(..line_start);
+            self.spare.clear();
+            self.spare
+                .extend_from_slice(self.buf.get(line_start..).unwrap_or_default());
+            self.buf.truncate(earlier);
+            let _ = self.client.transmit_numbered(&mut self.buf, self.events);
+            self.buf.clear();
+            self.buf.extend_from_slice(&self.spare);
             self.events = 0;
         }
         self.events += 1;

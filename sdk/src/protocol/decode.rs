@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde::de::{Deserializer, MapAccess, Visitor};
 
 use super::connection::connection_from_line;
+use super::sequence::sequence_from_line;
 use super::span::span_from_line;
 use super::{
     Event, MAX_DATAGRAM_BYTES, MetricEvent, MetricKind, Outcome, PROTOCOL_VERSION, ProtocolError,
@@ -66,6 +67,7 @@ const METRIC: &str = "metric";
 const RATE_LIMIT: &str = "ratelimit";
 const CONNECTION: &str = "connection";
 const SPAN: &str = "span";
+const SEQUENCE: &str = "sequence";
 
 /// Reads the `dimensions` object keeping every entry, repeated names included, so that
 /// `check_dimensions` rejects a repeated name instead of a map silently keeping one.
@@ -109,7 +111,7 @@ fn check_header(v: u64, kind_of_event: &str) -> Result<(), ProtocolError> {
     if v != PROTOCOL_VERSION {
         return Err(ProtocolError::UnsupportedVersion(v));
     }
-    if ![METRIC, RATE_LIMIT, CONNECTION, SPAN].contains(&kind_of_event) {
+    if ![METRIC, RATE_LIMIT, CONNECTION, SPAN, SEQUENCE].contains(&kind_of_event) {
         return Err(ProtocolError::UnknownType(kind_of_event.to_owned()));
     }
     Ok(())
@@ -207,6 +209,9 @@ pub fn decode_line(line: &str) -> Result<Event, ProtocolError> {
                         connection_from_line(line).map(Event::Connection)
                     }
                     Ok(()) if h.kind_of_event == SPAN => span_from_line(line).map(Event::Span),
+                    Ok(()) if h.kind_of_event == SEQUENCE => {
+                        sequence_from_line(line).map(Event::Sequence)
+                    }
                     Ok(()) => Err(ProtocolError::Json(error.to_string())),
                 },
                 Err(_) => Err(ProtocolError::Json(error.to_string())),
@@ -223,6 +228,9 @@ pub fn decode_line(line: &str) -> Result<Event, ProtocolError> {
     }
     if wire.kind_of_event == SPAN {
         return span_from_line(line).map(Event::Span);
+    }
+    if wire.kind_of_event == SEQUENCE {
+        return sequence_from_line(line).map(Event::Sequence);
     }
     metric_from_wire(wire).map(Event::Metric)
 }
@@ -280,6 +288,7 @@ mod tests {
                 Event::RateLimit(r) => r.rule,
                 Event::Connection(c) => c.as_str().to_owned(),
                 Event::Span(s) => s.name,
+                Event::Sequence(s) => s.sender,
             }))
         });
         out

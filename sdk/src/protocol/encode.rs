@@ -38,6 +38,7 @@ pub fn encode(event: &Event, buf: &mut Vec<u8>) {
         Event::RateLimit(r) => write_rate_limit(buf, r),
         Event::Connection(c) => super::write_connection(buf, *c),
         Event::Span(span) => super::write_span(buf, span),
+        Event::Sequence(s) => super::write_sequence(buf, &s.sender, s.seq, s.sent),
     }
 }
 

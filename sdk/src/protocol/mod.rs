@@ -25,6 +25,7 @@ mod decode;
 mod encode;
 pub mod names;
 mod ratelimit;
+mod sequence;
 mod span;
 
 use std::fmt;
@@ -43,6 +44,8 @@ pub use encode::encode;
 pub(crate) use encode::{write_metric, write_rate_limit};
 pub use names::{MAX_DIMENSION_NAME_CHARS, MAX_DIMENSION_VALUE_CHARS, MAX_NAME_CHARS};
 pub use ratelimit::{Outcome, RateLimitEvent};
+pub(crate) use sequence::write_sequence;
+pub use sequence::{MAX_SENDER_CHARS, Sequence};
 pub(crate) use span::write_span;
 pub use span::{
     AttributeValue, MAX_SPAN_ATTRIBUTES, MAX_SPAN_TEXT_CHARS, SpanEvent, SpanKind, hex, to_hex,
@@ -277,6 +280,8 @@ pub enum Event {
     Connection(ConnectionEvent),
     /// A span a handler timed.
     Span(SpanEvent),
+    /// Not an event: the line that numbers its datagram, for exact loss accounting.
+    Sequence(Sequence),
 }
 
 /// Why an event was rejected. The extension counts these as `EventsMalformed`.

@@ -88,6 +88,7 @@ pub const RESERVED_METRIC_NAMES: &[&str] = &[
     "RateLimitErrors",
     "EventsReceived",
     "EventsDropped",
+    "EventsDroppedEstimated",
     "EventsMalformed",
     "SinkErrors",
     "FlushDuration",
@@ -145,6 +146,7 @@ pub fn is_reserved_metric_name(name: &str) -> bool {
             | "RateLimitErrors"
             | "EventsReceived"
             | "EventsDropped"
+            | "EventsDroppedEstimated"
             | "EventsMalformed"
             | "SinkErrors"
             | "FlushDuration"
