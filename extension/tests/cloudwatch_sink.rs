@@ -351,6 +351,24 @@ async fn a_send_interval_sends_once_per_interval_and_keeps_the_flushes_between()
     );
 }
 
+/// What the sink still holds at SHUTDOWN and cannot deliver is returned as a count, so
+/// the final flush publishes it in `EventsDropped`.
+#[tokio::test]
+async fn shutdown_returns_the_values_it_could_not_deliver() {
+    let (_moto, _ns, proxy, sink) =
+        through_proxy("shutdown-dropped", Fault::fail(503, "ServiceUnavailable")).await;
+    let mut sink = sink.with_send_interval(Duration::from_secs(3_600), 1.0);
+    for values in [&[1.0, 2.0][..], &[3.0], &[4.0, 5.0, 6.0]] {
+        let kept = sink.export(&durations(values), soon(1_000)).await.unwrap();
+        assert_eq!(kept, ExportReport::default(), "not due: kept");
+    }
+    assert_eq!(proxy.requests(), 0);
+    let dropped = sink.shutdown(soon(400)).await;
+    assert!(proxy.requests() >= 1, "it tried");
+    assert_eq!(dropped, 6, "every kept value");
+    assert_eq!(sink.shutdown(soon(400)).await, 0, "counted once");
+}
+
 /// Run only by `credentials_and_endpoint_come_from_the_environment`, in a child process
 /// with the environment it sets (tests never change their own process's environment).
 #[tokio::test]

@@ -39,8 +39,8 @@ impl Sink for PanickingSink {
         panic!("sink bug");
     }
 
-    fn shutdown(&mut self, _deadline: Instant) -> SinkFuture<'_, ()> {
-        Box::pin(async {})
+    fn shutdown(&mut self, _deadline: Instant) -> SinkFuture<'_, u64> {
+        Box::pin(async { 0 })
     }
 }
 

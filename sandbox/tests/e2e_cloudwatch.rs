@@ -180,3 +180,34 @@ async fn a_cloudwatch_outage_keeps_invocations_flowing_and_the_data_arrives_late
         "the failed exports were counted: {sink_errors}"
     );
 }
+
+/// CloudWatch unreachable until SHUTDOWN, with a send interval that never came due: the
+/// final flush's last try fails, and the values it had to drop are published in the last
+/// local document (`EventsDropped`, `SinkErrors`), not lost silently.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn values_cloudwatch_never_took_are_counted_at_shutdown() {
+    let namespace = moto::namespace("dropped-at-shutdown");
+    // A port nothing listens on: every connection is refused at once.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", dead.local_addr().unwrap());
+    drop(dead);
+    let config = config(&namespace, &endpoint).env("LIFTWATCH_CLOUDWATCH_INTERVAL", "900");
+    let mut sandbox = Sandbox::start(config).await.unwrap();
+    for _ in 0..3 {
+        let outcome = sandbox.invoke(json!({ "items": 1 })).await.unwrap();
+        assert_eq!(outcome.status, InvokeStatus::Success);
+    }
+    let shutdown = sandbox.shutdown().await.unwrap();
+    assert_eq!(shutdown.extension.exit_code(), Some(0), "{shutdown}");
+    let emf = sandbox.emf().metrics;
+    let sum = |name: &str| -> f64 {
+        emf.iter()
+            .filter(|m| m.name == name)
+            .flat_map(|m| m.values.iter())
+            .sum()
+    };
+    assert_eq!(sum("Invocations"), 3.0, "EMF has everything");
+    // At least the three flushes' Invocations, Duration and ItemsProcessed values.
+    assert!(sum("EventsDropped") >= 9.0, "{}", sum("EventsDropped"));
+    assert!(sum("SinkErrors") >= 1.0);
+}

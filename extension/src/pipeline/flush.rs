@@ -76,8 +76,21 @@ impl Pipeline {
             .write_table(self.final_flush, network_deadline, &self.health)
             .await;
         if self.final_flush {
-            // What the exports above counted (spans exported or dropped, sink errors)
-            // has no next flush: it goes out locally now.
+            // The network sinks' last try at what they kept; what they drop is counted.
+            let shutdowns = self
+                .sinks
+                .iter_mut()
+                .map(|sink| sink.shutdown(network_deadline));
+            let dropped: u64 = futures_util::future::join_all(shutdowns)
+                .await
+                .into_iter()
+                .sum();
+            if dropped > 0 {
+                self.health.dropped(dropped);
+                self.health.sink_error(1);
+            }
+            // What the exports above counted (spans exported or dropped, sink errors,
+            // values the sinks dropped) has no next flush: it goes out locally now.
             let mut last = MetricBatch::now();
             let function = self.function.as_str();
             self.traces

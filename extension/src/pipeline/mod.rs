@@ -222,8 +222,10 @@ impl Pipeline {
                 }
                 let summary = self.flush(deadline).await;
                 self.connections.release(deadline).await;
+                // The final flush already gave the network sinks their last try (and
+                // counted what they dropped); this flushes stdout after the last document.
                 let shutdowns = self.sinks.iter_mut().map(|sink| sink.shutdown(deadline));
-                futures_util::future::join_all(shutdowns).await;
+                let _already_counted: Vec<u64> = futures_util::future::join_all(shutdowns).await;
                 let _ = reply.send(summary);
                 return std::ops::ControlFlow::Break(());
             }

@@ -70,8 +70,8 @@ impl Sink for EmfSink {
         Box::pin(async move { result })
     }
 
-    fn shutdown(&mut self, _deadline: Instant) -> SinkFuture<'_, ()> {
+    fn shutdown(&mut self, _deadline: Instant) -> SinkFuture<'_, u64> {
         let _ = self.out.flush();
-        Box::pin(async {})
+        Box::pin(async { 0 })
     }
 }

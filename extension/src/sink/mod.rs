@@ -66,8 +66,10 @@ pub trait Sink: Send + std::fmt::Debug {
         deadline: Instant,
     ) -> SinkFuture<'a, Result<ExportReport, SinkError>>;
 
-    /// Releases what the sink holds; safe to call more than once.
-    fn shutdown(&mut self, deadline: Instant) -> SinkFuture<'_, ()>;
+    /// Releases what the sink holds, trying once more by `deadline` to deliver what it
+    /// kept; returns the values it had to drop (counted in `EventsDropped` by the final
+    /// flush's last local document). Safe to call more than once.
+    fn shutdown(&mut self, deadline: Instant) -> SinkFuture<'_, u64>;
 
     /// After a SnapStart restore: drop connections opened before the snapshot (they may be
     /// dead) and anything else that must not be shared with the snapshot's other copies.

@@ -63,6 +63,8 @@ pub struct CloudWatchSink {
     /// task of its own, and the first retry that delivers closes it again.
     open: bool,
     retry: Option<tokio::task::JoinHandle<Progress>>,
+    /// The values the background retry in flight carries (lost with it if it is aborted).
+    retry_values: u64,
     /// The least time between two sends; flushes in between keep their data (0: every flush
     /// sends). Each sandbox calling `PutMetricData` at every 20-s flush would spend the
     /// account's 500 requests a second at 10,000 sandboxes (`docs/SCALING.md`).
@@ -99,6 +101,7 @@ impl CloudWatchSink {
             kept: Kept::default(),
             open: false,
             retry: None,
+            retry_values: 0,
             interval: std::time::Duration::ZERO,
             next_send: None,
         }
@@ -235,6 +238,7 @@ impl CloudWatchSink {
         let client = connection.client(Instant::now());
         let namespace = self.namespace.clone();
         let pending = self.kept.take();
+        self.retry_values = batch::value_count(&pending);
         self.retry = Some(tokio::spawn(send(
             client,
             namespace,
@@ -273,7 +277,10 @@ impl CloudWatchSink {
         Ok(connection.client(Instant::now()))
     }
 
-    async fn flush_kept(&mut self, deadline: Instant) {
+    /// Sends what is kept (after the background retry, if one runs) by `deadline`;
+    /// returns the values dropped.
+    async fn flush_kept(&mut self, deadline: Instant) -> u64 {
+        let mut lost = 0;
         if let Some(mut retry) = self.retry.take() {
             let mut report = ExportReport::default();
             match tokio::time::timeout_at(deadline.into(), &mut retry).await {
@@ -282,15 +289,18 @@ impl CloudWatchSink {
                 }
                 Err(_) => {
                     retry.abort();
+                    report.values_dropped += self.retry_values;
                     tracing::warn!(
                         sink = "cloudwatch",
-                        "background retry still running at shutdown"
+                        values = self.retry_values,
+                        "background retry still running at shutdown; its values dropped"
                     );
                 }
             }
+            lost += report.values_dropped;
         }
         if self.kept.is_empty() {
-            return;
+            return lost;
         }
         let pending = self.kept.take();
         let progress = self.send(pending, deadline).await;
@@ -305,6 +315,7 @@ impl CloudWatchSink {
                 "values dropped at shutdown"
             );
         }
+        lost + dropped
     }
 }
 
@@ -366,7 +377,7 @@ impl Sink for CloudWatchSink {
         self.connection = None;
     }
 
-    fn shutdown(&mut self, deadline: Instant) -> SinkFuture<'_, ()> {
+    fn shutdown(&mut self, deadline: Instant) -> SinkFuture<'_, u64> {
         Box::pin(self.flush_kept(deadline))
     }
 }
