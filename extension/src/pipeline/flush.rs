@@ -22,7 +22,12 @@ impl Pipeline {
         let started = Instant::now();
         self.drain_intake(usize::MAX);
         if let Some(intake) = self.intake.as_mut() {
-            let lost = intake.take_dropped_if_due();
+            // At SHUTDOWN the last chance to count what the kernel dropped: look now.
+            let lost = if self.final_flush {
+                intake.take_dropped(true)
+            } else {
+                intake.take_dropped_if_due()
+            };
             self.health.dropped_in_transit(lost.exact, lost.estimated);
         }
         self.drain_telemetry();
@@ -80,6 +85,7 @@ impl Pipeline {
             let shutdowns = self
                 .sinks
                 .iter_mut()
+                .filter(|sink| !sink.is_local())
                 .map(|sink| sink.shutdown(network_deadline));
             let dropped: u64 = futures_util::future::join_all(shutdowns)
                 .await

@@ -214,16 +214,11 @@ impl Pipeline {
             Command::Shutdown(deadline, reply) => {
                 self.final_flush = true;
                 self.connections.await_attempt(deadline).await;
-                // The last chance to count what the kernel dropped: drain, then look.
-                self.drain_intake(usize::MAX);
-                if let Some(intake) = self.intake.as_mut() {
-                    let lost = intake.take_dropped(true);
-                    self.health.dropped_in_transit(lost.exact, lost.estimated);
-                }
+                // The final flush drains the intake, counts the kernel's drops and gives
+                // the network sinks their last try, counting what they dropped.
                 let summary = self.flush(deadline).await;
                 self.connections.release(deadline).await;
-                // The final flush already gave the network sinks their last try (and
-                // counted what they dropped); this flushes stdout after the last document.
+                // Flushes stdout after the last document (network sinks: nothing left, 0).
                 let shutdowns = self.sinks.iter_mut().map(|sink| sink.shutdown(deadline));
                 let _already_counted: Vec<u64> = futures_util::future::join_all(shutdowns).await;
                 let _ = reply.send(summary);
