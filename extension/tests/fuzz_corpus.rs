@@ -5,10 +5,6 @@
 //! by the SDK's `tests/fuzz_corpus_jwt.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::fs;
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::Path;
-
 use liftwatch::protocol::decode_datagram;
 use liftwatch_extension::telemetry::record::parse_batch;
 use liftwatch_extension::traces::otlp::decode::{
@@ -16,43 +12,14 @@ use liftwatch_extension::traces::otlp::decode::{
 };
 use liftwatch_extension::traces::otlp::intake::MAX_BODY_BYTES;
 use liftwatch_extension::traces::parse_xray;
+use liftwatch_sandbox::fuzz_corpus;
 
-/// How one corpus fared: files read, and how many the decoder accepted.
-#[derive(Debug)]
-struct Tally {
-    files: usize,
-    accepted: usize,
-}
-
-/// Feeds every file of `fuzz/corpus/<target>/` to `decode`, which says whether the
-/// decoder accepted it. A panic fails the test with the file's name.
+/// Replays `target`'s corpus through `decode` (`liftwatch_sandbox::fuzz_corpus`): no
+/// input panics, and the corpus holds inputs the decoder accepts and inputs it refuses.
 fn replay(target: &str, decode: impl Fn(&[u8]) -> bool) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../fuzz/corpus")
-        .join(target);
-    let mut paths: Vec<_> = fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| entry.unwrap().path())
-        .collect();
-    paths.sort();
-    assert!(!paths.is_empty(), "{} holds no inputs", dir.display());
-    let mut accepted = 0;
-    for path in &paths {
-        let bytes = fs::read(path).unwrap();
-        match catch_unwind(AssertUnwindSafe(|| decode(&bytes))) {
-            Ok(true) => accepted += 1,
-            Ok(false) => {}
-            Err(_) => panic!("{} panics the {target} decoder", path.display()),
-        }
+    if let Err(error) = fuzz_corpus::replay(target, decode) {
+        panic!("{error}");
     }
-    let tally = Tally {
-        files: paths.len(),
-        accepted,
-    };
-    assert!(
-        (1..tally.files).contains(&tally.accepted),
-        "{target}: the corpus should hold accepted and refused inputs: {tally:?}"
-    );
 }
 
 /// The OTLP intake's decode of an uncompressed body; true when it is a request.

@@ -81,6 +81,7 @@ pub mod config;
 pub mod emf;
 pub mod error;
 pub mod events;
+pub mod fuzz_corpus;
 pub mod inspect;
 pub mod invoke;
 pub mod moto;
