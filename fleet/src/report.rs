@@ -1,7 +1,6 @@
 //! The figures of one run and what they cost a month, printed as the rows of the bench's
 //! tables.
 
-use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::dynamo::{PARTITION_RCU, PARTITION_WCU, TableFigures};
@@ -30,6 +29,9 @@ pub struct Report {
     pub sandboxes: u64,
     pub design: Design,
     pub minutes: f64,
+    /// Rules decided on, and their window length.
+    pub rules: usize,
+    pub window_secs: u64,
     pub stats: TableFigures,
     pub connections: TableFigures,
     /// The statistics items' mean size as written.
@@ -83,7 +85,7 @@ impl Report {
         // Items live 30 days past their window: a month's items are stored at once.
         let stored = match self.design {
             Design::After => month(self.stats_items_per_minute()),
-            Design::Before => month(self.per_minute(self.distinct_legacy_items())),
+            Design::Before => month(self.legacy_items_per_minute()),
         };
         Monthly {
             stats_writes: writes(&self.stats) / 1e6 * DYNAMODB_WRITE_PER_MILLION,
@@ -97,18 +99,19 @@ impl Report {
         }
     }
 
-    /// The earlier layout stores one item per rule and window: two rules, one a minute.
-    fn distinct_legacy_items(&self) -> f64 {
-        2.0 * self.minutes
+    /// The earlier layout stores one item per rule and window, whatever the fleet.
+    fn legacy_items_per_minute(&self) -> f64 {
+        self.rules as f64 * 60.0 / self.window_secs.max(1) as f64
     }
 
     /// Reading one rule's totals over `minutes` of windows: items and read units (one
     /// `Query` per shard, eventually consistent, plus the earlier layout's partition).
     pub fn read_cost(&self, minutes: f64) -> (f64, f64) {
-        let items = match self.design {
-            Design::After => self.stats_items_per_minute() / 2.0 * minutes,
-            Design::Before => minutes,
-        };
+        let per_rule = match self.design {
+            Design::After => self.stats_items_per_minute(),
+            Design::Before => self.legacy_items_per_minute(),
+        } / self.rules.max(1) as f64;
+        let items = per_rule * minutes;
         let bytes = items * self.stats_item_bytes;
         let shards = if self.design == Design::After {
             33.0
@@ -121,12 +124,10 @@ impl Report {
 
     /// The table row of this run's DynamoDB and CloudWatch figures.
     pub fn row(&self) -> String {
-        let mut row = String::new();
         let s = &self.stats;
         let c = &self.connections;
         let pct = |v: f64, limit: f64| 100.0 * v / limit;
-        let _ = write!(
-            row,
+        format!(
             "| {:>7} | {:<6} | {:>9.0} | {:>10.0} | {:>7} | {:>6.0} ({:>5.1}%) | {:>6} | {:>6} | {:>7.0} | {:>8.0} | {:>7.0} | {:>5.0} ({:>4.1}%) | {:>5.0} ({:>4.1}%) | {:>6} | {:>6.1} / {:>5} ({:>4}) |",
             self.sandboxes,
             format!("{:?}", self.design),
@@ -148,8 +149,7 @@ impl Report {
             self.per_minute(self.api.requests as f64) / 60.0,
             self.api.peak_per_second,
             self.api.throttled,
-        );
-        row
+        )
     }
 
     /// The table row of this run's monthly cost and read cost.

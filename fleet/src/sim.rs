@@ -454,6 +454,8 @@ pub fn run(w: &Workload) -> Report {
         sandboxes: w.sandboxes,
         design: w.design,
         minutes,
+        rules: w.rules,
+        window_secs: w.window_secs,
         stats: run.stats.figures,
         connections: run.connections.figures,
         stats_item_bytes: run.stats_bytes_written.0 as f64
