@@ -101,15 +101,27 @@ fn run(packing: Packing, rate: u64, recv_buffer: usize) {
 }
 
 fn main() {
+    // `cargo bench --bench intake -- Batched` runs only the runs whose label holds "Batched".
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let wanted = |packing: Packing, rate: u64, recv_buffer: usize| {
+        let label = format!("{packing:?} {rate} {recv_buffer}");
+        filter.iter().all(|f| label.contains(f.as_str()))
+    };
     // What the extension asks for, then Linux's default `rmem_default` (the most a
     // process gets where `rmem_max` is left at its default, as it may be on Lambda).
     for recv_buffer in [8 * 1024 * 1024, 212_992] {
-        for rate in [100_000, 300_000, 500_000] {
-            run(Packing::Single, rate, recv_buffer);
-        }
-        // 0: an unpaced burst of 1,000,000 events.
-        for rate in [1_000_000, 3_000_000, 0] {
-            run(Packing::Batched, rate, recv_buffer);
+        // Batched rate 0: an unpaced burst of 1,000,000 events.
+        let runs = [100_000, 300_000, 500_000]
+            .map(|rate| (Packing::Single, rate))
+            .into_iter()
+            .chain([1_000_000, 3_000_000, 4_000_000, 0].map(|rate| (Packing::Batched, rate)));
+        for (packing, rate) in runs {
+            if wanted(packing, rate, recv_buffer) {
+                run(packing, rate, recv_buffer);
+            }
         }
     }
 }

@@ -123,6 +123,22 @@ fn benches(c: &mut Criterion) {
         b.iter(|| batch.count(black_box("OrdersPlaced"), black_box(1.0)));
     });
     group.finish();
+
+    // The extension's side: one line decoded, by the fast path for the SDK's own encoding
+    // and by the general (serde_json) decoder that every other line takes.
+    let mut group = c.benchmark_group("decode");
+    group.throughput(Throughput::Elements(1));
+    let three = br#"{"v":1,"type":"metric","name":"QueryTime","value":12.5,"unit":"Milliseconds","kind":"distribution","dimensions":{"Operation":"query","Region":"eu-west-1","Table":"orders"}}"#;
+    for (label, line) in [("count", encoded_line()), ("3_dimensions", three.to_vec())] {
+        let line = String::from_utf8(line).unwrap();
+        group.bench_function(format!("{label}_fast"), |b| {
+            b.iter(|| protocol::decode_line(black_box(&line)).is_ok());
+        });
+        group.bench_function(format!("{label}_general"), |b| {
+            b.iter(|| protocol::decode_line_general(black_box(&line)).is_ok());
+        });
+    }
+    group.finish();
 }
 
 /// A connected non-blocking socket like the client's, for the bare-send floor.

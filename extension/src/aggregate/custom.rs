@@ -33,7 +33,8 @@ enum Values {
 /// Aggregates handler metrics between flushes.
 #[derive(Debug, Default)]
 pub struct CustomAggregator {
-    series: HashMap<SeriesKey, Values>,
+    /// Keyed per process (a random seed), so a handler cannot choose colliding names.
+    series: HashMap<SeriesKey, Values, foldhash::fast::RandomState>,
     buffered_values: usize,
 }
 

@@ -8,6 +8,7 @@ use std::fmt;
 use serde::Deserialize;
 use serde::de::{Deserializer, MapAccess, Visitor};
 
+use super::canonical;
 use super::connection::connection_from_line;
 use super::sequence::sequence_from_line;
 use super::span::span_from_line;
@@ -192,6 +193,16 @@ fn rate_limit_from_line(line: &str) -> Result<RateLimitEvent, ProtocolError> {
 /// );
 /// ```
 pub fn decode_line(line: &str) -> Result<Event, ProtocolError> {
+    match canonical::metric(line) {
+        Some(metric) => metric.validate().map(Event::Metric),
+        None => decode_line_general(line),
+    }
+}
+
+/// [`decode_line`] without the fast path for the SDK's own encoding: every line through
+/// serde_json. Public for the fuzz target that checks both paths agree.
+#[doc(hidden)]
+pub fn decode_line_general(line: &str) -> Result<Event, ProtocolError> {
     let wire: WireEvent<'_> = match serde_json::from_str(line) {
         Ok(wire) => wire,
         Err(error) => {

@@ -19,6 +19,7 @@
 //! assert_eq!(line, br#"{"v":1,"type":"metric","name":"Orders","value":2,"unit":"None","kind":"count"}"#);
 //! ```
 
+mod canonical;
 mod check;
 mod connection;
 mod decode;
@@ -39,7 +40,7 @@ pub use check::{
 };
 pub use connection::ConnectionEvent;
 pub(crate) use connection::write_connection;
-pub use decode::{decode_datagram, decode_line};
+pub use decode::{decode_datagram, decode_line, decode_line_general};
 pub use encode::encode;
 pub(crate) use encode::{write_metric, write_rate_limit};
 pub use names::{MAX_DIMENSION_NAME_CHARS, MAX_DIMENSION_VALUE_CHARS, MAX_NAME_CHARS};
