@@ -23,6 +23,7 @@ fn series(name: &str, unit: Unit, dimensions: &[(&str, &str)], values: Vec<f64>)
             .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
             .collect(),
         values,
+        counts: Vec::new(),
     }
 }
 

@@ -16,6 +16,9 @@ pub struct Series {
     pub dimensions: Vec<(String, String)>,
     /// The values, in arrival order.
     pub values: Vec<f64>,
+    /// How many times each value was observed, one count per value; empty when every
+    /// value counts once (the common case: only senders that aggregate send counts).
+    pub counts: Vec<u32>,
 }
 
 /// Everything one flush publishes.

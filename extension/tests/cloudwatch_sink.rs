@@ -26,6 +26,7 @@ fn series(name: &str, unit: Unit, values: Vec<f64>) -> Series {
         resolution: Resolution::Standard,
         dimensions: vec![("FunctionName".to_owned(), "fn".to_owned())],
         values,
+        counts: Vec::new(),
     }
 }
 

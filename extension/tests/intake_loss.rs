@@ -3,13 +3,14 @@
 //! extension counts the lost events exactly from the batches' `sequence` lines
 //! (docs/PROTOCOL.md): every event sent is either received or in `EventsDropped`, and
 //! none of it is an estimate. Unnumbered single-event datagrams lost the same way are
-//! counted as an estimate, named as such.
+//! counted as an estimate, named as such. A million calls folded by the SDK's aggregate
+//! arrive whole: counts, every distribution sample with its count, the last gauge.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Duration;
 
 use liftwatch::Client;
-use liftwatch_sandbox::emf::total;
+use liftwatch_sandbox::emf::{summarize, total};
 use liftwatch_sandbox::{InvokeStatus, Sandbox, SandboxConfig, built_binary};
 use serde_json::json;
 
@@ -100,4 +101,45 @@ async fn unnumbered_datagrams_lost_are_an_estimate_named_as_such() {
         // One event per datagram: the estimate is the kernel's count, exact here.
         assert_eq!(received + estimated, sent, "received {received}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_million_aggregated_sdk_calls_in_one_burst_lose_nothing() {
+    const CALLS: u32 = 1_000_000;
+    let mut sandbox = Sandbox::start(config()).await.unwrap();
+    let port = sandbox.ports().intake;
+    let client = Client::new(port);
+    let sent = tokio::task::spawn_blocking(move || {
+        let mut metrics = client.aggregate();
+        for i in 0..CALLS {
+            metrics.count("Burst", 1.0);
+            metrics.timing("BurstLatency", f64::from(i % 500));
+            metrics.gauge("BurstDepth", f64::from(i));
+        }
+        drop(metrics);
+        (client.sent(), client.failed())
+    })
+    .await
+    .unwrap();
+    // 1 count, 500 distinct latencies and 1 gauge: a few numbered datagrams.
+    assert_eq!(sent, (502, 0));
+    let outcome = sandbox.invoke(json!({ "items": 1 })).await.unwrap();
+    assert_eq!(outcome.status, InvokeStatus::Success);
+    let shutdown = sandbox.shutdown().await.unwrap();
+    assert_eq!(shutdown.extension.exit_code(), Some(0), "{shutdown}");
+
+    let metrics = sandbox.emf().metrics;
+    let dims = [("FunctionName", FUNCTION)];
+    assert_eq!(total(&metrics, "EventsDropped", &dims), 0.0);
+    assert_eq!(total(&metrics, "Burst", &dims), f64::from(CALLS));
+    assert_eq!(total(&metrics, "BurstDepth", &dims), f64::from(CALLS - 1));
+    let latency = summarize(&metrics)
+        .into_iter()
+        .find(|s| s.matches("BurstLatency", &dims))
+        .expect("latency published");
+    let expected_sum: f64 = (0..CALLS).map(|i| f64::from(i % 500)).sum();
+    assert_eq!(
+        (latency.samples, latency.sum, latency.min, latency.max),
+        (CALLS as usize, expected_sum, 0.0, 499.0)
+    );
 }

@@ -15,8 +15,11 @@ pub struct EmfMetric {
     pub name: String,
     /// Dimension name to value, for this dimension set.
     pub dimensions: BTreeMap<String, String>,
-    /// The values (one number, or every number of an array).
+    /// The values (one number, every number of an array, or a statistic object's
+    /// `Values`).
     pub values: Vec<f64>,
+    /// A statistic object's `Counts`, one per value; empty when each value counts once.
+    pub counts: Vec<u64>,
     /// The CloudWatch unit (`None` when the document gives none).
     pub unit: String,
     /// The document's `_aws.Timestamp`, in milliseconds since the Unix epoch.
@@ -81,11 +84,13 @@ pub fn parse_document(line: &str) -> Result<Vec<EmfMetric>, EmfError> {
                     .and_then(Value::as_str)
                     .ok_or_else(|| malformed("metric without Name"))?;
                 let unit = metric.get("Unit").and_then(Value::as_str).unwrap_or("None");
+                let (values, counts) = metric_values(&doc, name)?;
                 rows.push(EmfMetric {
                     namespace: namespace.to_owned(),
                     name: name.to_owned(),
                     dimensions: dimensions.clone(),
-                    values: metric_values(&doc, name)?,
+                    values,
+                    counts,
                     unit: unit.to_owned(),
                     timestamp_ms,
                 });
@@ -153,11 +158,32 @@ fn member_as_string(doc: &Value, key: &str) -> Result<String, EmfError> {
     }
 }
 
-fn metric_values(doc: &Value, name: &str) -> Result<Vec<f64>, EmfError> {
+/// A metric member's values, and their counts for a statistic object
+/// (`{"Values":[..],"Counts":[..],"Max":..,"Min":..,"Sum":..,"Count":..}`).
+fn metric_values(doc: &Value, name: &str) -> Result<(Vec<f64>, Vec<u64>), EmfError> {
     let bad = || EmfError::Malformed(format!("metric {name} has no numeric value"));
+    let numbers = |items: &[Value]| -> Result<Vec<f64>, EmfError> {
+        items.iter().map(|v| v.as_f64().ok_or_else(bad)).collect()
+    };
     match doc.get(name) {
-        Some(Value::Number(n)) => n.as_f64().map(|v| vec![v]).ok_or_else(bad),
-        Some(Value::Array(items)) => items.iter().map(|v| v.as_f64().ok_or_else(bad)).collect(),
+        Some(Value::Number(n)) => Ok((vec![n.as_f64().ok_or_else(bad)?], Vec::new())),
+        Some(Value::Array(items)) => Ok((numbers(items)?, Vec::new())),
+        Some(Value::Object(stats)) => {
+            let array = |key: &str| stats.get(key).and_then(Value::as_array).ok_or_else(bad);
+            let values = numbers(array("Values")?)?;
+            let counts: Vec<u64> = array("Counts")?
+                .iter()
+                .map(|c| c.as_u64().ok_or_else(bad))
+                .collect::<Result<_, _>>()?;
+            if counts.len() != values.len() {
+                return Err(EmfError::Malformed(format!(
+                    "metric {name}: {} values, {} counts",
+                    values.len(),
+                    counts.len()
+                )));
+            }
+            Ok((values, counts))
+        }
         _ => Err(bad()),
     }
 }
@@ -223,9 +249,10 @@ pub fn summarize(metrics: &[EmfMetric]) -> Vec<MetricSummary> {
             min: f64::INFINITY,
             max: f64::NEG_INFINITY,
         });
-        for &v in &m.values {
-            summary.samples += 1;
-            summary.sum += v;
+        for (i, &v) in m.values.iter().enumerate() {
+            let count = m.counts.get(i).copied().unwrap_or(1);
+            summary.samples += usize::try_from(count).unwrap_or(usize::MAX);
+            summary.sum += v * count as f64;
             summary.min = summary.min.min(v);
             summary.max = summary.max.max(v);
         }
@@ -259,11 +286,32 @@ mod tests {
     const DOC: &str = r#"{"_aws":{"Timestamp":1700000000000,"CloudWatchMetrics":[{"Namespace":"Liftwatch","Dimensions":[["FunctionName"],["FunctionName","Rule"]],"Metrics":[{"Name":"Duration","Unit":"Milliseconds"},{"Name":"Hits"}]}]},"FunctionName":"f","Rule":"login","Duration":[1.5,2.5],"Hits":3}"#;
 
     #[test]
+    fn statistic_objects_count_each_value_as_often_as_its_count() {
+        let doc = r#"{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"N","Dimensions":[[]],"Metrics":[{"Name":"L"}]}]},"L":{"Values":[2,4],"Counts":[3,1],"Max":4,"Min":2,"Sum":10,"Count":4}}"#;
+        let rows = parse_document(doc).unwrap();
+        assert_eq!(
+            (rows[0].values.as_slice(), rows[0].counts.as_slice()),
+            (&[2.0, 4.0][..], &[3, 1][..])
+        );
+        let summary = &summarize(&rows)[0];
+        assert_eq!(
+            (summary.samples, summary.sum, summary.min, summary.max),
+            (4, 10.0, 2.0, 4.0)
+        );
+        let uneven = doc.replace(r#""Counts":[3,1]"#, r#""Counts":[3]"#);
+        assert!(matches!(
+            parse_document(&uneven),
+            Err(EmfError::Malformed(_))
+        ));
+    }
+
+    #[test]
     fn one_row_per_dimension_set_and_metric() {
         let rows = parse_document(DOC).unwrap();
         assert_eq!(rows.len(), 4);
         assert_eq!(rows[0].name, "Duration");
         assert_eq!(rows[0].values, vec![1.5, 2.5]);
+        assert!(rows[0].counts.is_empty());
         assert_eq!(rows[0].unit, "Milliseconds");
         assert_eq!(rows[0].timestamp_ms, Some(1_700_000_000_000));
         assert_eq!(rows[1].unit, "None");

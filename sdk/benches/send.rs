@@ -81,6 +81,7 @@ fn sample_event() -> Event {
     Event::Metric(MetricEvent {
         name: "OrdersPlaced".to_owned(),
         value: 1.0,
+        count: 1,
         unit: Unit::Count,
         kind: MetricKind::Count,
         dimensions: Vec::new(),
@@ -121,6 +122,18 @@ fn benches(c: &mut Criterion) {
     group.bench_function("batch_count", |b| {
         let mut batch = client.batch();
         b.iter(|| batch.count(black_box("OrdersPlaced"), black_box(1.0)));
+    });
+    group.bench_function("aggregate_count", |b| {
+        let mut metrics = client.aggregate();
+        b.iter(|| metrics.count(black_box("OrdersPlaced"), black_box(1.0)));
+    });
+    group.bench_function("aggregate_timing_1000_values", |b| {
+        let mut metrics = client.aggregate();
+        let mut i = 0u32;
+        b.iter(|| {
+            i = (i + 1) % 1_000;
+            metrics.timing(black_box("QueryTime"), f64::from(i));
+        });
     });
     group.finish();
 

@@ -45,7 +45,7 @@ pub mod stats;
 pub mod trace;
 mod unit;
 
-pub use client::{Batch, Client, PORT_VAR, SendError};
+pub use client::{AGGREGATE_FLUSH_BYTES, Aggregate, Batch, Client, PORT_VAR, SendError};
 #[cfg(feature = "dynamodb")]
 pub use dynamodb_table::TableError;
 pub use error_chain::error_chain;

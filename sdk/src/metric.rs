@@ -188,6 +188,7 @@ impl Metric {
         Ok(Event::Metric(MetricEvent {
             name: metric.name().to_owned(),
             value: metric.value,
+            count: 1,
             unit: metric.unit,
             kind: metric.kind,
             dimensions,
@@ -223,12 +224,33 @@ impl Metric {
         protocol::write_metric(
             buf,
             self.name(),
-            self.value,
+            (self.value, 1),
             self.unit,
             self.kind,
             dimensions,
             self.resolution,
         );
+    }
+
+    /// The parts the client's aggregate keys a series by, borrowed:
+    /// (value, unit, kind, resolution, dimensions in their current order).
+    pub(crate) fn parts(
+        &self,
+    ) -> (
+        f64,
+        Unit,
+        MetricKind,
+        Resolution,
+        impl Iterator<Item = (&str, &str)>,
+    ) {
+        let dimensions = self.dimensions.iter().map(|&span| self.pair(span));
+        (
+            self.value,
+            self.unit,
+            self.kind,
+            self.resolution,
+            dimensions,
+        )
     }
 
     fn pair(&self, span: Span) -> (&str, &str) {
@@ -293,6 +315,7 @@ mod tests {
             let reference = MetricEvent {
                 name: name.to_owned(),
                 value,
+                count: 1,
                 unit: Unit::None,
                 kind: MetricKind::Gauge,
                 dimensions: dims

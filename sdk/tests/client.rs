@@ -56,6 +56,7 @@ fn event(name: &str, value: f64, unit: Unit, kind: MetricKind) -> MetricEvent {
     MetricEvent {
         name: name.to_owned(),
         value,
+        count: 1,
         unit,
         kind,
         dimensions: Vec::new(),

@@ -39,6 +39,7 @@ fn expected() -> Vec<Event> {
         MetricEvent {
             name: "OrdersPlaced".to_owned(),
             value: 1.0,
+            count: 1,
             unit: Unit::Count,
             kind: MetricKind::Count,
             dimensions: Vec::new(),
@@ -47,6 +48,7 @@ fn expected() -> Vec<Event> {
         MetricEvent {
             name: "PaymentLatency".to_owned(),
             value: 87.5,
+            count: 1,
             unit: Unit::Milliseconds,
             kind: MetricKind::Distribution,
             dimensions: vec![("Tenant".to_owned(), "acme".to_owned())],

@@ -66,6 +66,7 @@ fn metric(
     MetricEvent {
         name: name.to_owned(),
         value,
+        count: 1,
         unit,
         kind,
         dimensions: dimensions
@@ -161,6 +162,7 @@ fn the_golden_directory_holds_exactly_the_tested_files() {
         .collect();
     found.sort();
     let tested = [
+        "counts.jsonl",
         "escapes.jsonl",
         "full.jsonl",
         "high_resolution.jsonl",
@@ -286,6 +288,39 @@ fn escapes_and_unicode() {
             Equivalent(route),
             Canonical(padded),
             Canonical(longest),
+        ],
+    );
+}
+
+#[test]
+fn counts() {
+    let weighted = |value: f64, count: u32, dimensions: &[(&str, &str)]| {
+        let mut event = metric(
+            "Latency",
+            value,
+            Unit::Milliseconds,
+            MetricKind::Distribution,
+            dimensions,
+        );
+        event.count = count;
+        event
+    };
+    let forty = weighted(12.5, 40, &[("Route", "/orders")]);
+    let once = weighted(7.0, 1, &[]);
+    check(
+        "counts.jsonl",
+        &[
+            Canonical(forty.clone()),
+            Equivalent(forty),
+            Canonical(weighted(7.0, u32::MAX, &[])),
+            Equivalent(once.clone()),
+            Canonical(once),
+            invalid("count", "must be at least 1"),
+            invalid("count", "above 1 only for a distribution"),
+            invalid("count", "above 1 only for a distribution"),
+            invalid("count", "at most 4294967295"),
+            Json,
+            Json,
         ],
     );
 }

@@ -27,7 +27,27 @@ struct SeriesKey {
 enum Values {
     Count(f64),
     Gauge(f64),
-    Distribution(Vec<f64>),
+    Distribution(Samples),
+}
+
+/// A distribution's samples in arrival order, with how often each was observed: `counts`
+/// stays empty while every sample counts once, the common case.
+#[derive(Debug, Default)]
+struct Samples {
+    values: Vec<f64>,
+    counts: Vec<u32>,
+}
+
+impl Samples {
+    fn push(&mut self, value: f64, count: u32) {
+        if count != 1 && self.counts.len() < self.values.len() {
+            self.counts.resize(self.values.len(), 1);
+        }
+        self.values.push(value);
+        if !self.counts.is_empty() || count != 1 {
+            self.counts.push(count);
+        }
+    }
 }
 
 /// Aggregates handler metrics between flushes.
@@ -61,7 +81,7 @@ impl CustomAggregator {
                 }
                 Values::Distribution(_) if values_full => false,
                 Values::Distribution(samples) => {
-                    samples.push(event.value);
+                    samples.push(event.value, event.count);
                     self.buffered_values += 1;
                     true
                 }
@@ -75,7 +95,9 @@ impl CustomAggregator {
             MetricKind::Gauge => Values::Gauge(event.value),
             MetricKind::Distribution => {
                 self.buffered_values += 1;
-                Values::Distribution(vec![event.value])
+                let mut samples = Samples::default();
+                samples.push(event.value, event.count);
+                Values::Distribution(samples)
             }
         };
         self.series.insert(key, values);
@@ -91,15 +113,17 @@ impl CustomAggregator {
             let mut dimensions = key.dimensions;
             dimensions.push(("FunctionName".to_owned(), function.to_owned()));
             dimensions.sort_unstable();
+            let (values, counts) = match values {
+                Values::Count(v) | Values::Gauge(v) => (vec![v], Vec::new()),
+                Values::Distribution(samples) => (samples.values, samples.counts),
+            };
             Series {
                 name: key.name,
                 unit: key.unit,
                 resolution: key.resolution,
                 dimensions,
-                values: match values {
-                    Values::Count(v) | Values::Gauge(v) => vec![v],
-                    Values::Distribution(samples) => samples,
-                },
+                values,
+                counts,
             }
         }));
     }
@@ -114,6 +138,7 @@ mod tests {
         MetricEvent {
             name: name.into(),
             value,
+            count: 1,
             unit: Unit::Count,
             kind,
             dimensions: dims
@@ -128,6 +153,26 @@ mod tests {
         let mut out = Vec::new();
         agg.flush_into("fn", &mut out);
         out
+    }
+
+    #[test]
+    fn a_weighted_sample_gives_the_distribution_counts_and_earlier_samples_count_once() {
+        let mut agg = CustomAggregator::default();
+        assert!(agg.record(event("D", 1.0, MetricKind::Distribution, &[])));
+        let mut weighted = event("D", 2.0, MetricKind::Distribution, &[]);
+        weighted.count = 40;
+        assert!(agg.record(weighted));
+        assert!(agg.record(event("D", 3.0, MetricKind::Distribution, &[])));
+        assert!(agg.record(event("E", 5.0, MetricKind::Distribution, &[])));
+        let out = flush(&mut agg);
+        assert_eq!(
+            (out[0].values.as_slice(), out[0].counts.as_slice()),
+            (&[1.0, 2.0, 3.0][..], &[1, 40, 1][..])
+        );
+        assert_eq!(
+            (out[1].values.as_slice(), out[1].counts.len()),
+            (&[5.0][..], 0)
+        );
     }
 
     #[test]

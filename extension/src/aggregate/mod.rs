@@ -26,6 +26,7 @@ pub(crate) fn function_series(function: &str, name: &str, unit: Unit, values: Ve
         resolution: Resolution::Standard,
         dimensions: vec![("FunctionName".to_owned(), function.to_owned())],
         values,
+        counts: Vec::new(),
     }
 }
 

@@ -19,6 +19,10 @@ const SLOTS: usize = 256;
 /// Initial room for one document's metric members.
 const VALUES_CAPACITY: usize = 8 * 1024;
 
+/// Bytes kept free for a weighted series' tail: `],"Counts":[` is written with the counts,
+/// then `],"Max":..,"Min":..,"Count":..,"Sum":..}` (numbers of at most 24 characters).
+const WEIGHTED_TAIL_BYTES: usize = 160;
+
 /// Closes the directive and `_aws`, after the metric definitions.
 const DIRECTIVE_TAIL: &[u8] = b"]}]}";
 /// Closes the root object and the line.
@@ -53,6 +57,7 @@ pub(super) fn encode(encoder: &EmfEncoder, batch: &MetricBatch, out: &mut Vec<u8
         dimension_names: Vec::new(),
         dimension_values: Vec::new(),
         values: Vec::with_capacity(VALUES_CAPACITY),
+        counts: Vec::new(),
         queue: Vec::new(),
         deferred: Vec::new(),
         names: Vec::with_capacity(MAX_METRICS_PER_DOCUMENT),
@@ -76,6 +81,8 @@ struct Session<'e, 'b, 'o> {
     dimension_values: Vec<u8>,
     /// `,"m":1,"n":[1,2]`: the open document's metric members; its definitions go to `out`.
     values: Vec<u8>,
+    /// `3,1,40`: the counts of the weighted series being written.
+    counts: Vec<u8>,
     /// The current group's series still to be written.
     queue: Vec<Pending<'b>>,
     /// Series that did not fit the open document.
@@ -254,7 +261,16 @@ impl<'b> Session<'_, 'b, '_> {
         let name_end = self.values.len();
         self.values.push(b':');
         let bracket = self.values.len();
-        self.values.push(b'[');
+        // A series with counts is written as CloudWatch's statistic object (the form the
+        // AWS EMF exporter writes histograms in): values, counts, and their summary.
+        let weighted = !series.counts.is_empty();
+        if weighted {
+            self.values.extend_from_slice(br#"{"Values":["#);
+            self.counts.clear();
+        } else {
+            self.values.push(b'[');
+        }
+        let mut summary = Summary::default();
 
         if !self.names.is_empty() {
             self.out.push(b',');
@@ -291,8 +307,29 @@ impl<'b> Session<'_, 'b, '_> {
                 pending.next += 1;
                 continue;
             }
-            // One more byte for the closing `]`; the line must stay below the limit.
-            if self.line_len(start) + 1 >= max {
+            // The line must stay below the limit (one more byte for the closing `]`, or the
+            // counts and the summary), and a summary within CloudWatch's range: a sum that
+            // would leave it starts the next document.
+            let fits = if weighted {
+                let count = series.counts.get(pending.next).copied().unwrap_or(1);
+                let counts_mark = self.counts.len();
+                if written > 0 {
+                    self.counts.push(b',');
+                }
+                push_u64(&mut self.counts, u64::from(count));
+                let summed = summary.with(value, count);
+                let reserve = self.counts.len() + WEIGHTED_TAIL_BYTES;
+                let fits = self.line_len(start) + reserve < max && check_value(summed.sum).is_ok();
+                if fits {
+                    summary = summed;
+                } else {
+                    self.counts.truncate(counts_mark);
+                }
+                fits
+            } else {
+                self.line_len(start) + 1 < max
+            };
+            if !fits {
                 self.values.truncate(mark);
                 full = true;
                 break;
@@ -312,7 +349,11 @@ impl<'b> Session<'_, 'b, '_> {
             }
             return Outcome::Full;
         }
-        if written == 1 {
+        if weighted {
+            self.values.extend_from_slice(br#"],"Counts":["#);
+            self.values.extend_from_slice(&self.counts);
+            summary.write(&mut self.values);
+        } else if written == 1 {
             // A single value is a plain number, not a one-element array.
             self.values.remove(bracket);
         } else {
@@ -329,6 +370,43 @@ impl<'b> Session<'_, 'b, '_> {
         } else {
             Outcome::Done
         }
+    }
+}
+
+/// The statistics of the values written for one weighted series in one document.
+#[derive(Debug, Clone, Copy, Default)]
+struct Summary {
+    min: f64,
+    max: f64,
+    count: u64,
+    sum: f64,
+}
+
+impl Summary {
+    fn with(self, value: f64, count: u32) -> Self {
+        let first = self.count == 0;
+        Summary {
+            min: if first { value } else { self.min.min(value) },
+            max: if first { value } else { self.max.max(value) },
+            count: self.count + u64::from(count),
+            sum: self.sum + value * f64::from(count),
+        }
+    }
+
+    /// Closes the values' array, then writes the statistics and closes the object. Each
+    /// number was checked on the way in (a valid value, a sum within range).
+    fn write(&self, out: &mut Vec<u8>) {
+        for (key, value) in [
+            (&br#"],"Max":"#[..], self.max),
+            (br#","Min":"#, self.min),
+            (br#","Sum":"#, self.sum),
+        ] {
+            out.extend_from_slice(key);
+            let _ = push_f64(out, value);
+        }
+        out.extend_from_slice(br#","Count":"#);
+        push_u64(out, self.count);
+        out.push(b'}');
     }
 }
 

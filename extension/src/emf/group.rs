@@ -126,6 +126,7 @@ mod tests {
                 .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
                 .collect(),
             values: vec![1.0; values],
+            counts: Vec::new(),
         }
     }
 

@@ -65,6 +65,7 @@ impl RateLimitBatch {
                         ("Rule".to_owned(), rule.to_owned()),
                     ],
                     values: vec![value as f64],
+                    counts: Vec::new(),
                 });
             }
         }

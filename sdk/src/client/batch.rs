@@ -209,6 +209,11 @@ impl<'c> Batch<'c> {
         self.events == 0
     }
 
+    /// Appends one line written by `write` (validated by the caller), like any event.
+    pub(super) fn push_line(&mut self, write: impl FnOnce(&mut Vec<u8>)) -> Result<(), SendError> {
+        self.push(Ok(()), write)
+    }
+
     fn push_simple(
         &mut self,
         name: &str,
@@ -217,7 +222,7 @@ impl<'c> Batch<'c> {
         unit: Unit,
     ) -> Result<(), SendError> {
         self.push(protocol::check_simple(name, value), |buf| {
-            protocol::write_metric(buf, name, value, unit, kind, [], Resolution::Standard);
+            protocol::write_metric(buf, name, (value, 1), unit, kind, [], Resolution::Standard);
         })
     }
 

@@ -9,7 +9,7 @@
 //! The shape read (optional parts in brackets, in this order):
 //!
 //! ```text
-//! {"v":1,"type":"metric","name":S,"value":N[,"unit":S][,"kind":S][,"dimensions":{S:S(,S:S)*}][,"resolution":1|60]}
+//! {"v":1,"type":"metric","name":S,"value":N[,"count":D][,"unit":S][,"kind":S][,"dimensions":{S:S(,S:S)*}][,"resolution":1|60]}
 //! ```
 
 use super::{MetricEvent, MetricKind, Resolution};
@@ -26,9 +26,14 @@ pub(super) fn metric(line: &str) -> Option<MetricEvent> {
     let name = cursor.string()?;
     cursor.literal(r#","value":"#)?;
     let value = cursor.number()?;
+    let count = match cursor.literal(r#","count":"#) {
+        None => 1,
+        Some(()) => cursor.integer()?.parse().ok()?,
+    };
     let mut event = MetricEvent {
         name: name.to_owned(),
         value,
+        count,
         unit: Unit::None,
         kind: MetricKind::default(),
         dimensions: Vec::new(),
@@ -101,16 +106,19 @@ impl<'a> Cursor<'a> {
         Some(digits)
     }
 
+    /// A non-negative integer in JSON's grammar: no leading zero.
+    fn integer(&mut self) -> Option<&'a str> {
+        let digits = self.digits()?;
+        (digits.len() == 1 || !digits.starts_with('0')).then_some(digits)
+    }
+
     /// A number in JSON's grammar, `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`, read
     /// with the standard library's correctly rounded parser (serde_json's
     /// `float_roundtrip`, which the general decoder uses, rounds the same way).
     fn number(&mut self) -> Option<f64> {
         let start = self.rest;
         let _minus = self.literal("-");
-        let int = self.digits()?;
-        if int.len() > 1 && int.starts_with('0') {
-            return None;
-        }
+        self.integer()?;
         if self.literal(".").is_some() {
             self.digits()?;
         }

@@ -7,7 +7,7 @@ use super::names::{
 };
 use super::{
     MAX_DIMENSIONS, MAX_KEY_CLASS_CHARS, MAX_MAGNITUDE, MAX_WINDOW_SECONDS, MIN_MAGNITUDE,
-    ProtocolError, RESERVED_DIMENSION, invalid,
+    MetricKind, ProtocolError, RESERVED_DIMENSION, invalid,
 };
 
 /// Checks a metric or dimension name: 1–255 characters, not blank, not `_aws`, no control
@@ -213,6 +213,32 @@ pub(crate) fn check_simple(name: &str, value: f64) -> Result<(), ProtocolError> 
     check_value(value)
 }
 
+/// The largest `count` a metric event may carry.
+///
+/// ```
+/// assert_eq!(liftwatch::protocol::MAX_COUNT, u32::MAX);
+/// ```
+pub const MAX_COUNT: u32 = u32::MAX;
+
+/// Checks a metric event's `count`: at least 1, and above 1 only for a distribution (a
+/// count or a gauge already carries its aggregate in `value`).
+///
+/// ```
+/// use liftwatch::MetricKind;
+/// use liftwatch::protocol::check_count;
+/// assert!(check_count(1, MetricKind::Gauge).is_ok());
+/// assert!(check_count(40, MetricKind::Distribution).is_ok());
+/// assert!(check_count(0, MetricKind::Distribution).is_err());
+/// assert!(check_count(2, MetricKind::Count).is_err());
+/// ```
+pub fn check_count(count: u32, kind: MetricKind) -> Result<(), ProtocolError> {
+    match (count, kind) {
+        (0, _) => Err(invalid("count", "must be at least 1")),
+        (1, _) | (_, MetricKind::Distribution) => Ok(()),
+        _ => Err(invalid("count", "above 1 only for a distribution")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::panic)]
@@ -304,6 +330,7 @@ mod tests {
         let event = super::super::MetricEvent {
             name: "Tenant".into(),
             value: 1.0,
+            count: 1,
             unit: crate::Unit::Count,
             kind: super::super::MetricKind::Count,
             dimensions: dims(&[("Tenant", "acme")]),

@@ -37,6 +37,7 @@ struct WireEvent<'a> {
     #[serde(borrow)]
     name: Option<Cow<'a, str>>,
     value: Option<f64>,
+    count: Option<u64>,
     #[serde(borrow)]
     unit: Option<Cow<'a, str>>,
     #[serde(borrow)]
@@ -133,6 +134,10 @@ fn metric_from_wire(wire: WireEvent<'_>) -> Result<MetricEvent, ProtocolError> {
             MetricKind::parse(&k).ok_or_else(|| invalid("kind", "not count|gauge|distribution"))?
         }
     };
+    let count = match wire.count {
+        None => 1,
+        Some(n) => u32::try_from(n).map_err(|_| invalid("count", "at most 4294967295"))?,
+    };
     let resolution = match wire.resolution {
         None | Some(60) => Resolution::Standard,
         Some(1) => Resolution::High,
@@ -141,6 +146,7 @@ fn metric_from_wire(wire: WireEvent<'_>) -> Result<MetricEvent, ProtocolError> {
     MetricEvent {
         name: name.into_owned(),
         value,
+        count,
         unit,
         kind,
         dimensions: wire.dimensions.unwrap_or_default(),

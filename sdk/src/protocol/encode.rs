@@ -20,6 +20,7 @@ use crate::unit::Unit;
 /// let event = MetricEvent {
 ///     name: "QueryTime".into(),
 ///     value: 12.5,
+///     count: 1,
 ///     unit: Unit::Milliseconds,
 ///     kind: MetricKind::Distribution,
 ///     dimensions: vec![("Table".into(), "orders".into())],
@@ -73,7 +74,7 @@ fn encode_metric(m: &MetricEvent, buf: &mut Vec<u8>) {
     write_metric(
         buf,
         &m.name,
-        m.value,
+        (m.value, m.count),
         m.unit,
         m.kind,
         dimensions,
@@ -86,7 +87,7 @@ fn encode_metric(m: &MetricEvent, buf: &mut Vec<u8>) {
 pub(crate) fn write_metric<'a>(
     buf: &mut Vec<u8>,
     name: &str,
-    value: f64,
+    (value, count): (f64, u32),
     unit: Unit,
     kind: MetricKind,
     dimensions: impl IntoIterator<Item = (&'a str, &'a str)>,
@@ -97,6 +98,10 @@ pub(crate) fn write_metric<'a>(
     push_json_str(buf, name);
     buf.extend_from_slice(br#","value":"#);
     push_json_number(buf, value);
+    if count != 1 {
+        buf.extend_from_slice(br#","count":"#);
+        buf.extend_from_slice(count.to_string().as_bytes());
+    }
     buf.extend_from_slice(br#","unit":""#);
     buf.extend_from_slice(unit.as_str().as_bytes());
     buf.extend_from_slice(br#"","kind":""#);

@@ -33,11 +33,11 @@ use std::fmt;
 
 use crate::unit::Unit;
 
-pub(crate) use check::{check_dimension, check_dimension_count, check_simple, duplicate_dimension};
 pub use check::{
-    check_dimensions, check_key_class, check_metric_name, check_rule, check_value,
-    check_window_seconds,
+    MAX_COUNT, check_count, check_dimensions, check_key_class, check_metric_name, check_rule,
+    check_value, check_window_seconds,
 };
+pub(crate) use check::{check_dimension, check_dimension_count, check_simple, duplicate_dimension};
 pub use connection::ConnectionEvent;
 pub(crate) use connection::write_connection;
 pub use decode::{decode_datagram, decode_line, decode_line_general};
@@ -206,6 +206,7 @@ impl Resolution {
 /// let event = MetricEvent {
 ///     name: "Orders".into(),
 ///     value: 1.0,
+///     count: 1,
 ///     unit: Unit::Count,
 ///     kind: MetricKind::Count,
 ///     dimensions: vec![("Tenant".into(), "acme".into())],
@@ -219,6 +220,9 @@ pub struct MetricEvent {
     pub name: String,
     /// A finite value within CloudWatch's range.
     pub value: f64,
+    /// How many times `value` was observed: 1, or up to [`MAX_COUNT`] for a distribution
+    /// aggregated by its sender (the SDK's [`Aggregate`](crate::Aggregate)).
+    pub count: u32,
     /// CloudWatch unit.
     pub unit: Unit,
     /// How values are aggregated per flush.
@@ -239,6 +243,7 @@ impl MetricEvent {
     /// let event = MetricEvent {
     ///     name: "Orders".into(),
     ///     value: f64::NAN,
+    ///     count: 1,
     ///     unit: Unit::Count,
     ///     kind: MetricKind::Count,
     ///     dimensions: Vec::new(),
@@ -249,6 +254,7 @@ impl MetricEvent {
     pub fn validate(mut self) -> Result<Self, ProtocolError> {
         check_metric_name(&self.name)?;
         check_value(self.value)?;
+        check_count(self.count, self.kind)?;
         self.dimensions = check_dimensions(self.dimensions)?;
         // In EMF a metric and its dimensions are members of one JSON object.
         if self.dimensions.iter().any(|(name, _)| *name == self.name) {

@@ -36,6 +36,7 @@ fn series(
             .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
             .collect(),
         values: values.to_vec(),
+        counts: Vec::new(),
     }
 }
 
@@ -64,6 +65,8 @@ struct Read {
     unit: Unit,
     resolution: Resolution,
     values: Vec<f64>,
+    /// Empty for a plain number or array; one per value for the statistic object.
+    counts: Vec<u32>,
 }
 
 /// One document as read back, after every structural check passed.
@@ -131,8 +134,14 @@ fn check_document(line: &str, namespace: &str, timestamp_ms: u64) -> Doc {
             definition.len(),
             2 + usize::from(resolution == Resolution::High)
         );
+        let mut counts = Vec::new();
         let values = match &root[name] {
             Value::Number(n) => vec![n.as_f64().unwrap()],
+            Value::Object(stats) => {
+                let (values, read) = check_statistic_object(name, stats);
+                counts = read;
+                values
+            }
             Value::Array(a) => {
                 assert!(
                     (2..=MAX_VALUES_PER_METRIC).contains(&a.len()),
@@ -148,6 +157,7 @@ fn check_document(line: &str, namespace: &str, timestamp_ms: u64) -> Doc {
             unit,
             resolution,
             values,
+            counts,
         });
     }
     let unique: HashSet<&str> = metrics.iter().map(|m| m.name.as_str()).collect();
@@ -160,6 +170,49 @@ fn check_document(line: &str, namespace: &str, timestamp_ms: u64) -> Doc {
         metrics,
         line_len: line.len() + 1,
     }
+}
+
+/// Checks a weighted series' member: `Values` and `Counts` of one length (1-100), and
+/// `Max`, `Min`, `Count` and `Sum` that summarise them, nothing else.
+fn check_statistic_object(
+    name: &str,
+    stats: &serde_json::Map<String, Value>,
+) -> (Vec<f64>, Vec<u32>) {
+    let keys: Vec<&str> = stats.keys().map(String::as_str).collect();
+    assert_eq!(keys.len(), 6, "{name}: {keys:?}");
+    let numbers = |key: &str| -> Vec<f64> {
+        stats[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect()
+    };
+    let values = numbers("Values");
+    let counts: Vec<u32> = numbers("Counts").iter().map(|&c| c as u32).collect();
+    assert_eq!(values.len(), counts.len(), "{name}");
+    assert!(
+        (1..=MAX_VALUES_PER_METRIC).contains(&values.len()),
+        "{name}"
+    );
+    assert!(counts.iter().all(|&c| c >= 1), "{name}");
+    let max = values.iter().copied().fold(f64::MIN, f64::max);
+    let min = values.iter().copied().fold(f64::MAX, f64::min);
+    let total: u64 = counts.iter().map(|&c| u64::from(c)).sum();
+    let sum: f64 = values
+        .iter()
+        .zip(&counts)
+        .map(|(v, &c)| v * f64::from(c))
+        .sum();
+    assert_eq!(stats["Max"].as_f64(), Some(max), "{name}");
+    assert_eq!(stats["Min"].as_f64(), Some(min), "{name}");
+    assert_eq!(stats["Count"].as_u64(), Some(total), "{name}");
+    assert!(
+        close(stats["Sum"].as_f64().unwrap(), sum),
+        "{name}: {} vs {sum}",
+        stats["Sum"]
+    );
+    (values, counts)
 }
 
 /// Encodes and checks every line against the encoder's limit.

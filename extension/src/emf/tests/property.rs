@@ -96,6 +96,7 @@ fn random_batch(rng: &mut Rng) -> (MetricBatch, BTreeMap<Key, Vec<f64>>, usize, 
             }]
             .clone(),
             values: Vec::new(),
+            counts: Vec::new(),
         };
         let n = if rng.chance(15) {
             rng.below(260)

@@ -55,6 +55,84 @@ fn splits_250_values_into_100_100_50() {
 }
 
 #[test]
+fn counted_values_are_written_as_statistic_objects_of_at_most_100_values() {
+    let values: Vec<f64> = (0..150).map(f64::from).collect();
+    let counts: Vec<u32> = (0..150).map(|i| 1 + i % 7).collect();
+    let mut weighted = count("Latency", &values);
+    weighted.counts.clone_from(&counts);
+    let single = Series {
+        values: vec![4.5],
+        counts: vec![1_000_000],
+        ..count("One", &[])
+    };
+    let (docs, stats) = run(&encoder(), &batch(vec![weighted, single]));
+    assert_eq!((stats.documents, stats.values_written), (2, 151));
+    let read: Vec<(&str, usize, u32)> = docs
+        .iter()
+        .flat_map(|d| &d.metrics)
+        .map(|m| (m.name.as_str(), m.values.len(), m.counts.iter().sum()))
+        .collect();
+    let first: u32 = counts[..100].iter().sum();
+    let rest: u32 = counts[100..].iter().sum();
+    assert_eq!(
+        read,
+        [
+            ("Latency", 100, first),
+            ("One", 1, 1_000_000),
+            ("Latency", 50, rest)
+        ]
+    );
+    let text = {
+        let mut out = Vec::new();
+        encoder().encode(
+            &batch(vec![Series {
+                values: vec![4.5],
+                counts: vec![3],
+                ..count("One", &[])
+            }]),
+            &mut out,
+        );
+        String::from_utf8(out).unwrap()
+    };
+    assert!(
+        text.contains(
+            r#""One":{"Values":[4.5],"Counts":[3],"Max":4.5,"Min":4.5,"Sum":13.5,"Count":3}"#
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_sum_outside_cloudwatch_s_range_moves_to_the_next_document_or_is_rejected() {
+    let big = 1e108;
+    let pair = Series {
+        values: vec![big, big],
+        counts: vec![1, 1],
+        ..count("Big", &[])
+    };
+    let (docs, stats) = run(&encoder(), &batch(vec![pair]));
+    assert_eq!(
+        (stats.documents, stats.values_written, stats.values_rejected),
+        (2, 2, 0)
+    );
+    assert!(docs.iter().all(|d| d.metrics[0].counts == [1]));
+    let doubled = Series {
+        values: vec![big, 2.0],
+        counts: vec![2, 5],
+        ..count("Big", &[])
+    };
+    let (docs, stats) = run(&encoder(), &batch(vec![doubled]));
+    assert_eq!((stats.values_written, stats.values_rejected), (1, 1));
+    assert_eq!(
+        (
+            docs[0].metrics[0].values.as_slice(),
+            docs[0].metrics[0].counts.as_slice()
+        ),
+        (&[2.0][..], &[5][..])
+    );
+}
+
+#[test]
 fn one_leftover_value_is_a_plain_number() {
     let values: Vec<f64> = (0..101).map(f64::from).collect();
     let mut out = Vec::new();
@@ -160,7 +238,8 @@ fn a_name_twice_in_one_set_goes_to_separate_documents() {
             name: "Payload".into(),
             unit: Unit::Bytes,
             resolution: Resolution::Standard,
-            values: vec![512.0]
+            values: vec![512.0],
+            counts: Vec::new(),
         }]
     );
 }

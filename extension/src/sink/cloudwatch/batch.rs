@@ -107,7 +107,7 @@ fn series_datums(series: &Series, timestamp_ms: u64, out: &mut Vec<Datum>) -> u6
     if series.dimensions.len() > MAX_DIMENSIONS {
         return series.values.len() as u64;
     }
-    let (distinct, rejected) = dedupe(&series.values);
+    let (distinct, rejected) = dedupe(&series.values, &series.counts);
     for chunk in distinct.chunks(MAX_VALUES_PER_DATUM) {
         out.push(Datum {
             name: series.name.clone(),
@@ -121,13 +121,15 @@ fn series_datums(series: &Series, timestamp_ms: u64, out: &mut Vec<Datum>) -> u6
     rejected
 }
 
-/// Groups identical values, in first-arrival order; drops and counts invalid ones.
-fn dedupe(values: &[f64]) -> (Vec<(f64, u32)>, u64) {
+/// Groups identical values, in first-arrival order, adding up their counts (`counts`
+/// empty: each value once); drops and counts invalid ones.
+fn dedupe(values: &[f64], counts: &[u32]) -> (Vec<(f64, u32)>, u64) {
     let mut distinct: Vec<(f64, u32)> = Vec::new();
     let mut index: HashMap<u64, usize> = HashMap::new();
     let mut rejected = 0;
-    for &value in values {
-        if check_value(value).is_err() {
+    for (i, &value) in values.iter().enumerate() {
+        let count = counts.get(i).copied().unwrap_or(1);
+        if check_value(value).is_err() || count == 0 {
             rejected += 1;
             continue;
         }
@@ -136,12 +138,12 @@ fn dedupe(values: &[f64]) -> (Vec<(f64, u32)>, u64) {
         match index.entry(value.to_bits()) {
             Entry::Occupied(slot) => {
                 if let Some(entry) = distinct.get_mut(*slot.get()) {
-                    entry.1 = entry.1.saturating_add(1);
+                    entry.1 = entry.1.saturating_add(count);
                 }
             }
             Entry::Vacant(slot) => {
                 slot.insert(distinct.len());
-                distinct.push((value, 1));
+                distinct.push((value, count));
             }
         }
     }
@@ -186,6 +188,7 @@ mod tests {
             resolution: Resolution::Standard,
             dimensions: vec![("FunctionName".to_owned(), "f".to_owned())],
             values,
+            counts: Vec::new(),
         }
     }
 
@@ -218,6 +221,16 @@ mod tests {
             vec![("FunctionName".to_owned(), "f".to_owned())]
         );
         assert!(!out[0].counts_are_ones());
+    }
+
+    #[test]
+    fn counted_values_add_their_counts() {
+        let mut weighted = series("Duration", vec![10.0, 20.0, 10.0, f64::NAN]);
+        weighted.counts = vec![40, 1, 2, 9];
+        let (out, rejected) = encode(&batch(vec![weighted]));
+        assert_eq!(rejected, 1);
+        assert_eq!(out[0].values, vec![(10.0, 42), (20.0, 1)]);
+        assert_eq!(out[0].value_count(), 43);
     }
 
     #[test]
