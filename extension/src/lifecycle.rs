@@ -197,7 +197,9 @@ async fn start(
             credentials: None,
         };
         let writer = RateLimitWriter::new(table.clone(), config.ratelimit_retention, options);
-        pipeline = pipeline.with_ratelimit_table(TableSchedule::new(writer));
+        let interval = config.ratelimit_table_interval;
+        let schedule = TableSchedule::with_phase(writer, interval, liftwatch::random::fraction());
+        pipeline = pipeline.with_ratelimit_table(schedule);
     }
     if let Some(table) = &config.connections_table {
         let options = ClientOptions {

@@ -156,3 +156,82 @@ async fn many_sandboxes_writing_one_rule_keep_exact_totals_and_items_of_one_size
         );
     }
 }
+
+/// A statistics table that accepts connections and never answers, written at every flush
+/// (`LIFTWATCH_RATELIMIT_TABLE_INTERVAL=0`) in `end` mode: the first write waits out the
+/// flush's budget, the breaker opens, and later invocations reach `/next` without waiting
+/// for the table while retries run off the response path. The metrics are all published;
+/// what never reached the table is counted at SHUTDOWN.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_that_never_answers_holds_only_the_first_end_mode_invocation() {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", silent.local_addr().unwrap());
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((stream, _)) = silent.accept().await {
+            open.push(stream);
+        }
+    });
+    let config = SandboxConfig::new(built_binary("liftwatch"), built_binary("hello-function"))
+        .function_name("stalled")
+        .env("LIFTWATCH_FLUSH", "end")
+        .env("LIFTWATCH_RESOURCES", "off")
+        .env("LIFTWATCH_RATELIMIT_TABLE", "limits")
+        .env("LIFTWATCH_RATELIMIT_TABLE_INTERVAL", "0")
+        .env("AWS_REGION", moto::REGION)
+        .env("AWS_ENDPOINT_URL", &url)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing");
+    let mut sandbox = Sandbox::start(config).await.unwrap();
+    let mut after_response = Vec::new();
+    for i in 0..8 {
+        // 1-s windows, one invocation a window: each flush has a complete window to write.
+        tokio::time::sleep(std::time::Duration::from_millis(1_050)).await;
+        let payload =
+            json!({ "rule": "login", "user": format!("u{i}"), "blocked": false, "window": 1 });
+        let outcome = sandbox.invoke(payload).await.unwrap();
+        assert_eq!(outcome.status, InvokeStatus::Success);
+        after_response.push(outcome.wall_time.saturating_sub(outcome.response_time));
+    }
+    let shutdown = sandbox.shutdown().await.unwrap();
+    assert_eq!(shutdown.extension.exit_code(), Some(0), "{shutdown}");
+    held.abort();
+
+    // Not an absolute time (this machine is shared): the first write is by far the slowest.
+    let (first_failure, slowest) = after_response
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, d)| **d)
+        .map(|(i, d)| (i, *d))
+        .unwrap();
+    assert!(
+        first_failure <= 1,
+        "the first write waits out the budget: {after_response:?}"
+    );
+    let slowest_later = after_response[first_failure + 1..]
+        .iter()
+        .max()
+        .copied()
+        .unwrap();
+    assert!(
+        slowest_later < slowest / 4,
+        "later invocations do not wait for the table: {after_response:?}"
+    );
+    let metrics = sandbox.emf().metrics;
+    let dims = [("FunctionName", "stalled")];
+    assert_eq!(
+        liftwatch_sandbox::emf::total(&metrics, "Invocations", &dims),
+        8.0
+    );
+    let requests = liftwatch_sandbox::emf::total(
+        &metrics,
+        "RateLimitRequests",
+        &[("FunctionName", "stalled"), ("Rule", "login")],
+    );
+    assert_eq!(requests, 8.0, "every decision in the metrics");
+    assert!(liftwatch_sandbox::emf::total(&metrics, "SinkErrors", &dims) >= 1.0);
+    assert!(
+        liftwatch_sandbox::emf::total(&metrics, "EventsDropped", &dims) >= 1.0,
+        "the table's updates that never landed are counted"
+    );
+}

@@ -5,7 +5,8 @@
 //! `ItemsProcessed` counts, one `ItemSize` distribution sample per item, a
 //! `HandlerLatency` timing, and fails the invocation when `fail` is true. With
 //! `"rule": "login", "user": "alice", "blocked": bool` it also reports a rate-limit decision
-//! for that rule (60 s windows), the user hashed into one of 16 key classes. With
+//! for that rule (60 s windows, or `"window": N` seconds), the user hashed into one of 16
+//! key classes. With
 //! `"span": "name"` it times its work in a span of that name (the whole handler) with a
 //! child `work` span, both sent to the extension as span events in the invocation's trace.
 
@@ -55,10 +56,15 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
             .and_then(Value::as_str)
             .unwrap_or("anonymous");
         let blocked = payload.get("blocked").and_then(Value::as_bool) == Some(true);
+        let window = payload
+            .get("window")
+            .and_then(Value::as_u64)
+            .and_then(|w| u32::try_from(w).ok())
+            .unwrap_or(60);
         let decision = if blocked {
-            RateLimitDecision::blocked(rule, 60)
+            RateLimitDecision::blocked(rule, window)
         } else {
-            RateLimitDecision::allowed(rule, 60)
+            RateLimitDecision::allowed(rule, window)
         };
         client.rate_limit(decision.key_class(KeyClass::hashed(user, 16)));
     }

@@ -34,6 +34,7 @@ pub mod vars {
     pub const RESOURCES: &str = "LIFTWATCH_RESOURCES";
     pub const RATELIMIT_TABLE: &str = "LIFTWATCH_RATELIMIT_TABLE";
     pub const RATELIMIT_RETENTION_DAYS: &str = "LIFTWATCH_RATELIMIT_RETENTION_DAYS";
+    pub const RATELIMIT_TABLE_INTERVAL: &str = "LIFTWATCH_RATELIMIT_TABLE_INTERVAL";
     pub const CONNECTIONS_TABLE: &str = "LIFTWATCH_CONNECTIONS_TABLE";
     pub const CONNECTIONS_INTERVAL: &str = "LIFTWATCH_CONNECTIONS_INTERVAL";
     pub const CLOUDWATCH_INTERVAL: &str = "LIFTWATCH_CLOUDWATCH_INTERVAL";
@@ -126,6 +127,8 @@ pub struct Config {
     pub ratelimit_retention: Duration,
     /// The WebSocket connection table (`liftwatch::connections`); `None`: no periodic count.
     pub connections_table: Option<String>,
+    /// The least time between two writes to the statistics table (0: every flush).
+    pub ratelimit_table_interval: Duration,
     /// How often the fleet publishes `ActiveConnections`.
     pub connections_interval: Duration,
     /// The least time between two `PutMetricData` sends of the `cloudwatch` sink (0: every
@@ -217,6 +220,11 @@ impl Config {
                     }),
             ),
             connections_table: env.get(vars::CONNECTIONS_TABLE),
+            ratelimit_table_interval: Duration::from_secs(env.parse_or(
+                vars::RATELIMIT_TABLE_INTERVAL,
+                60,
+                |s| s.parse().ok().filter(|d| (0..=900).contains(d)),
+            )),
             connections_interval: Duration::from_secs(env.parse_or(
                 vars::CONNECTIONS_INTERVAL,
                 60,
@@ -384,6 +392,7 @@ mod tests {
             (vars::CONNECTIONS_TABLE, "connections"),
             (vars::CONNECTIONS_INTERVAL, "30"),
             (vars::CLOUDWATCH_INTERVAL, "0"),
+            (vars::RATELIMIT_TABLE_INTERVAL, "0"),
         ]);
         assert!(warnings.is_empty(), "{warnings:?}");
         assert_eq!(c.function_name, "orders");
@@ -408,6 +417,7 @@ mod tests {
         assert_eq!(c.connections_table.as_deref(), Some("connections"));
         assert_eq!(c.connections_interval, Duration::from_secs(30));
         assert_eq!(c.cloudwatch_interval, Duration::ZERO, "every flush");
+        assert_eq!(c.ratelimit_table_interval, Duration::ZERO, "every flush");
     }
 
     #[test]
@@ -443,6 +453,7 @@ mod tests {
             (vars::CONNECTIONS_INTERVAL, "5"),
             (vars::CLOUDWATCH_INTERVAL, "901"),
             (vars::CLOUDWATCH_INTERVAL, "-1"),
+            (vars::RATELIMIT_TABLE_INTERVAL, "901"),
         ];
         let (default, _) = config(&[(vars::RUNTIME_API, "x")]);
         for (key, value) in cases {

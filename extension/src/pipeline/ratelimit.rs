@@ -35,7 +35,7 @@ impl RateLimits {
     /// After a restore: the table writer takes a new id and a new connection; its ids
     /// before and after, when there is a table.
     pub(super) fn restored(&mut self) -> Option<(String, String)> {
-        self.table.as_mut().map(TableSchedule::restored)
+        self.table.as_mut().and_then(TableSchedule::restored)
     }
 
     /// Counts a decision; false when an aggregator had to drop it.
@@ -69,7 +69,9 @@ impl RateLimits {
         let Some(report) = table.write_due(force, now_unix, deadline).await else {
             return;
         };
-        health.dropped(report.dropped as u64);
+        // At SHUTDOWN what the writer still keeps has no later write.
+        let lost = report.dropped + if force { report.kept } else { 0 };
+        health.dropped(lost as u64);
         if report.kept > 0 || report.dropped > 0 {
             health.sink_error(1);
             log_table_failure(&report);

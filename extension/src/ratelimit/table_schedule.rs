@@ -9,11 +9,23 @@
 //! the first interval. A fleet scaled out at once (or restored from one SnapStart
 //! snapshot) would otherwise write every closed window in the same second, and the table's
 //! partitions would take the whole fleet's minute of writes at once (`docs/SCALING.md`).
+//!
+//! A circuit breaker keeps a table that does not answer off the response path: after a
+//! write that delivered nothing, the next due writes run in a task of their own (one at a
+//! time, [`RETRY_BUDGET`] each) while decisions keep aggregating here; the first retry
+//! that delivers closes the breaker. At SHUTDOWN the retry in flight is awaited within the
+//! deadline and everything left is written once more; what a retry cut off at the deadline
+//! carried is counted as dropped.
 
 use std::time::{Duration, Instant};
 
+use tokio::task::JoinHandle;
+
 use super::aggregate::{Decision, RateLimitAggregator};
 use super::store::{RateLimitWriter, WriteReport};
+
+/// How long one write off the response path may take.
+pub const RETRY_BUDGET: Duration = Duration::from_secs(2);
 
 /// The least time between two writes to the statistics table.
 pub const TABLE_INTERVAL: Duration = Duration::from_secs(60);
@@ -24,10 +36,18 @@ pub const MAX_OPEN_SECONDS: u32 = 300;
 #[derive(Debug)]
 pub struct TableSchedule {
     aggregator: RateLimitAggregator,
-    writer: RateLimitWriter,
+    /// `None` while a retry has it.
+    writer: Option<RateLimitWriter>,
     interval: Duration,
     next_write: Instant,
+    /// The last write delivered nothing: due writes run off the response path.
+    open: bool,
+    retry: Option<Retry>,
+    /// The updates the retry in flight carries.
+    retrying: usize,
 }
+
+type Retry = JoinHandle<(RateLimitWriter, WriteReport)>;
 
 impl TableSchedule {
     /// Writes through `writer` every [`TABLE_INTERVAL`], the first time at a random point
@@ -40,9 +60,12 @@ impl TableSchedule {
     pub fn with_phase(writer: RateLimitWriter, interval: Duration, phase: f64) -> Self {
         TableSchedule {
             aggregator: RateLimitAggregator::new(),
-            writer,
+            writer: Some(writer),
             interval,
             next_write: Instant::now() + interval.mul_f64(phase.clamp(0.0, 1.0)),
+            open: false,
+            retry: None,
+            retrying: 0,
         }
     }
 
@@ -52,12 +75,19 @@ impl TableSchedule {
     }
 
     /// After a SnapStart restore (see [`RateLimitWriter::restored`]): the writer's ids
-    /// before and after.
-    pub fn restored(&mut self) -> (String, String) {
-        let before = self.writer.sandbox_id().to_owned();
-        self.writer.restored();
+    /// before and after (none while a retry has the writer, which a restore, right after
+    /// the snapshot's first flushes, does not meet).
+    pub fn restored(&mut self) -> Option<(String, String)> {
         self.new_phase();
-        (before, self.writer.sandbox_id().to_owned())
+        let writer = self.writer.as_mut()?;
+        let before = writer.sandbox_id().to_owned();
+        writer.restored();
+        Some((before, writer.sandbox_id().to_owned()))
+    }
+
+    /// Whether due writes run off the response path.
+    pub fn is_open(&self) -> bool {
+        self.open
     }
 
     /// Counts a decision for the table; false when the table's aggregator dropped it.
@@ -66,8 +96,33 @@ impl TableSchedule {
     }
 
     /// Writes what is due: everything when `force` (SHUTDOWN), else, once the next write
-    /// is due, the windows complete at `now_unix`. `None` when nothing was written.
+    /// is due, the windows complete at `now_unix`. `None` when nothing was written. With
+    /// the breaker open (and no `force`) the write starts off the response path, and its
+    /// report comes from a later call; a finished retry's report is returned first.
     pub async fn write_due(
+        &mut self,
+        force: bool,
+        now_unix: u64,
+        deadline: Instant,
+    ) -> Option<WriteReport> {
+        if let Some(report) = self.collect_retry(force, deadline).await {
+            if !force {
+                return Some(report);
+            }
+            let mut last = self
+                .write_now(true, now_unix, deadline)
+                .await
+                .unwrap_or_default();
+            last.applied += report.applied;
+            last.already_applied += report.already_applied;
+            last.dropped += report.dropped;
+            last.error = last.error.or(report.error);
+            return Some(last);
+        }
+        self.write_now(force, now_unix, deadline).await
+    }
+
+    async fn write_now(
         &mut self,
         force: bool,
         now_unix: u64,
@@ -77,15 +132,59 @@ impl TableSchedule {
         if !force && now < self.next_write {
             return None;
         }
+        let mut writer = self.writer.take()?;
         self.next_write = now + self.interval;
         let batch = if force {
             self.aggregator.flush()
         } else {
             self.aggregator.flush_completed(now_unix, MAX_OPEN_SECONDS)
         };
-        if batch.is_empty() && self.writer.kept() == 0 {
+        if batch.is_empty() && writer.kept() == 0 {
+            self.writer = Some(writer);
             return None;
         }
-        Some(self.writer.write(batch, deadline).await)
+        if self.open && !force {
+            self.retrying = writer.kept() + batch.windows.len();
+            self.retry = Some(tokio::spawn(async move {
+                let report = writer.write(batch, Instant::now() + RETRY_BUDGET).await;
+                (writer, report)
+            }));
+            return None;
+        }
+        let report = writer.write(batch, deadline).await;
+        self.writer = Some(writer);
+        self.open = delivered_nothing(&report);
+        Some(report)
     }
+
+    /// The retry's writer back and its report: when it has finished, or (with `force`)
+    /// once it finishes by `deadline`; a retry cut off there drops what it carried.
+    async fn collect_retry(&mut self, force: bool, deadline: Instant) -> Option<WriteReport> {
+        let mut retry = self.retry.take()?;
+        if !force && !retry.is_finished() {
+            self.retry = Some(retry);
+            return None;
+        }
+        let outcome = tokio::time::timeout_at(deadline.into(), &mut retry).await;
+        match outcome {
+            Ok(Ok((writer, report))) => {
+                self.writer = Some(writer);
+                self.open = delivered_nothing(&report);
+                Some(report)
+            }
+            // Timed out (aborted here) or panicked: the writer and its updates are gone.
+            Ok(Err(_)) | Err(_) => {
+                retry.abort();
+                Some(WriteReport {
+                    dropped: std::mem::take(&mut self.retrying),
+                    ..WriteReport::default()
+                })
+            }
+        }
+    }
+}
+
+/// A write that applied nothing, and had something to apply.
+fn delivered_nothing(report: &WriteReport) -> bool {
+    report.applied + report.already_applied == 0 && report.kept + report.dropped > 0
 }
