@@ -99,7 +99,8 @@ impl TraceCollector {
     /// the platform's tree.
     ///
     /// Placing waits for the next flush: a handler's span often arrives before the
-    /// telemetry that opens its invocation.
+    /// telemetry that opens its invocation. A span of an invocation's trace takes that
+    /// trace's sampling decision (its X-Ray header), whatever flag its sender wrote.
     pub fn record_handler_span(&mut self, span: Span) {
         self.handler_received += 1;
         if self.handler.len() < MAX_BUFFERED_SPANS {
@@ -112,11 +113,13 @@ impl TraceCollector {
     /// Places the handler spans recorded since the last flush.
     fn settle(&mut self) {
         for mut span in std::mem::take(&mut self.handler) {
-            if let Some(invocation) = self.platform.invocation_of(span.trace_id)
-                && (span.parent_span_id.is_none()
-                    || span.parent_span_id == invocation.header_parent)
-            {
-                span.parent_span_id = Some(invocation.runtime_span);
+            if let Some(invocation) = self.platform.invocation_of(span.trace_id) {
+                // The trace's decision, not the sender's flag.
+                span.sampled = invocation.sampled;
+                if span.parent_span_id.is_none() || span.parent_span_id == invocation.header_parent
+                {
+                    span.parent_span_id = Some(invocation.runtime_span);
+                }
             }
             if span.parent_span_id.is_none() {
                 self.count_trace(&span);

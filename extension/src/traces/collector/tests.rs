@@ -103,6 +103,33 @@ fn handler_spans_nest_under_the_invocation_and_everything_counts_once() {
 }
 
 #[test]
+fn handler_spans_take_their_invocation_s_sampling_decision_not_their_flag() {
+    let mut collector = TraceCollector::new("f", true);
+    let sampled = TraceId::from_xray("1-5759e988-bd862e3fe1be46a994272793").unwrap();
+    let declined = TraceId::from_xray("1-5759e988-bd862e3fe1be46a994272794").unwrap();
+    collector.record_telemetry(&start("r1", HEADER), 0);
+    collector.record_telemetry(
+        &start(
+            "r2",
+            &HEADER
+                .replace("Sampled=1", "Sampled=0")
+                .replace("a994272793", "a994272794"),
+        ),
+        0,
+    );
+    // Flagged unsampled by its sender, in a sampled trace; and the other way round.
+    collector.record_handler_span(handler_span(sampled, None, false));
+    collector.record_handler_span(handler_span(declined, None, true));
+    let spans = collector.take_spans();
+    let handler: Vec<TraceId> = spans
+        .iter()
+        .filter(|s| s.name == "db.query")
+        .map(|s| s.trace_id)
+        .collect();
+    assert_eq!(handler, [sampled]);
+}
+
+#[test]
 fn stats_count_handler_spans_as_they_arrive() {
     let mut collector = TraceCollector::new("f", true);
     for _ in 0..3 {

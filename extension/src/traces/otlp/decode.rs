@@ -7,8 +7,11 @@
 //! - A span whose trace id is not 16 bytes or span id not 8 bytes (or all zero), or whose
 //!   parent id is neither empty nor 8 bytes, is rejected (reported back as a partial
 //!   success). An all-zero parent id means a root span.
-//! - `sampled` is the W3C sampled bit of `flags`; a sender that leaves `flags` at 0 did not
-//!   say, and its spans count as sampled.
+//! - `sampled` is the W3C sampled bit of `flags` when the sender wrote any W3C trace flag
+//!   (the low byte); with none written it did not say, and the span counts as sampled
+//!   (exporters send sampled spans). The OpenTelemetry Python SDK writes `0x100` (only
+//!   "is-remote known") on the spans it samples: a missing bit decides nothing. The
+//!   collector then applies the trace's decision (the invocation's X-Ray header).
 //! - Attribute values: string, int, double and bool as they are; arrays and key-value
 //!   lists as compact JSON strings; bytes as lowercase hex. Events and links are dropped.
 //! - The span's resource attributes are kept on the span (its own attributes win on a key
@@ -30,6 +33,10 @@ use prost::Message;
 
 use super::encode::FLAG_SAMPLED;
 use crate::traces::span::{AttributeValue, Span, SpanId, SpanKind, SpanStatus, TraceId};
+
+/// The W3C trace flags: the low byte of OTLP's `Span.flags` (bits 8-9 say whether the
+/// parent is remote).
+const TRACE_FLAGS: u32 = 0xff;
 
 /// How many bytes of resource and scope attributes may be copied onto spans per request.
 pub const MAX_MERGED_BYTES: usize = 1024 * 1024;
@@ -185,7 +192,7 @@ fn span(proto: ProtoSpan) -> Option<Span> {
         end_unix_nanos: proto.end_time_unix_nano.max(proto.start_time_unix_nano),
         status,
         attributes: attributes(proto.attributes),
-        sampled: proto.flags == 0 || proto.flags & FLAG_SAMPLED != 0,
+        sampled: proto.flags & TRACE_FLAGS == 0 || proto.flags & FLAG_SAMPLED != 0,
     })
 }
 

@@ -215,8 +215,12 @@ fn flags_kinds_statuses_and_times_follow_the_rules() {
         (0, true),
         (0x01, true),
         (0x101, true),
-        (0x100, false),
-        (0x300, false),
+        // The Python SDK's sampled spans: "is-remote known", no W3C flag written.
+        (0x100, true),
+        (0x300, true),
+        // W3C flags written, the sampled bit clear.
+        (0x02, false),
+        (0x102, false),
     ];
     for (flags, sampled) in table {
         let mut span = proto(vec![1; 16], vec![2; 8], vec![]);
