@@ -45,7 +45,7 @@ impl TraceSettings {
             match OtlpConfig::from_lookup(|key| (env.lookup)(key)) {
                 Ok(Some(config)) => otlp = Some(config),
                 Ok(None) if explicit => env.warnings.push(
-                    "the otlp trace exporter needs OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT".to_owned(),
+                    "the otlp trace exporter needs LIFTWATCH_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_ENDPOINT, which the function's own SDK reads too)".to_owned(),
                 ),
                 Ok(None) => {}
                 Err(error) => env.warnings.push(format!("the otlp trace exporter is off: {error}")),

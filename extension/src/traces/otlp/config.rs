@@ -12,12 +12,21 @@
 //! One deviation: with neither endpoint variable set, export is off (`None`) instead of
 //! going to the spec's default `http://localhost:4318`, which inside the sandbox is this
 //! extension's own OTLP intake.
+//!
+//! Lambda gives the function and its extensions one environment, so an
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` meant for the extension also sends the function's own
+//! OpenTelemetry SDK straight to the collector, around liftwatch. `LIFTWATCH_OTLP_ENDPOINT`
+//! (with `/v1/traces` appended) and `LIFTWATCH_OTLP_HEADERS` are the extension's own: when
+//! the endpoint is set, it wins and only `LIFTWATCH_OTLP_HEADERS` supplies headers (the
+//! `OTEL_*` ones then belong to the function's exporter).
 
 use std::time::Duration;
 
 use hyper::Uri;
 use hyper::header::{HeaderName, HeaderValue};
 
+pub const LIFTWATCH_ENDPOINT: &str = "LIFTWATCH_OTLP_ENDPOINT";
+pub const LIFTWATCH_HEADERS: &str = "LIFTWATCH_OTLP_HEADERS";
 pub const TRACES_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
 pub const ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
 pub const TRACES_HEADERS: &str = "OTEL_EXPORTER_OTLP_TRACES_HEADERS";
@@ -95,7 +104,11 @@ impl OtlpConfig {
         {
             return Err(OtlpConfigError::UnsupportedProtocol { variable, value });
         }
-        let endpoint = if let Some(value) = get(TRACES_ENDPOINT) {
+        let own = get(LIFTWATCH_ENDPOINT);
+        let endpoint = if let Some(value) = &own {
+            let full = format!("{}{TRACES_PATH}", value.trim_end_matches('/'));
+            parse_endpoint(LIFTWATCH_ENDPOINT, &full)?
+        } else if let Some(value) = get(TRACES_ENDPOINT) {
             parse_endpoint(TRACES_ENDPOINT, &value)?
         } else if let Some(value) = get(ENDPOINT) {
             let full = format!("{}{TRACES_PATH}", value.trim_end_matches('/'));
@@ -103,7 +116,12 @@ impl OtlpConfig {
         } else {
             return Ok(None);
         };
-        let (headers, skipped_headers) = match first(&get, TRACES_HEADERS, HEADERS) {
+        let header_source = if own.is_some() {
+            get(LIFTWATCH_HEADERS).map(|value| (LIFTWATCH_HEADERS, value))
+        } else {
+            first(&get, TRACES_HEADERS, HEADERS)
+        };
+        let (headers, skipped_headers) = match header_source {
             Some((variable, value)) => {
                 let (headers, skipped) = parse_headers(&value);
                 if skipped > 0 {

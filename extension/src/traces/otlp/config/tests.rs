@@ -129,6 +129,50 @@ fn headers_are_parsed_decoded_and_bad_pairs_counted() {
 }
 
 #[test]
+fn liftwatch_s_own_endpoint_and_headers_win_over_the_shared_otel_variables() {
+    let shared = [
+        (ENDPOINT, "http://function-collector:4318"),
+        (TRACES_ENDPOINT, "http://function-collector:4318/v1/traces"),
+        (HEADERS, "function=1"),
+        (TRACES_HEADERS, "function-traces=1"),
+    ];
+    let mut vars = shared.to_vec();
+    vars.extend([
+        (LIFTWATCH_ENDPOINT, "https://collector.example.com/otlp/"),
+        (LIFTWATCH_HEADERS, "x-api-key=abc"),
+    ]);
+    let own = config(&vars).unwrap().unwrap();
+    assert_eq!(
+        own.endpoint.to_string(),
+        "https://collector.example.com/otlp/v1/traces"
+    );
+    let headers: Vec<(&str, &str)> = own
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.to_str().unwrap()))
+        .collect();
+    assert_eq!(headers, [("x-api-key", "abc")]);
+    // Its endpoint without its headers: the function's headers are not the extension's.
+    let bare = config(&[
+        (ENDPOINT, "http://c:4318"),
+        (HEADERS, "function=1"),
+        (LIFTWATCH_ENDPOINT, "http://mine:4318"),
+    ])
+    .unwrap()
+    .unwrap();
+    assert!(bare.headers.is_empty());
+    // Its headers alone change nothing: the endpoint decides whose configuration it is.
+    let shared_only = config(&[
+        (ENDPOINT, "http://c:4318"),
+        (HEADERS, "function=1"),
+        (LIFTWATCH_HEADERS, "x=1"),
+    ])
+    .unwrap()
+    .unwrap();
+    assert_eq!(shared_only.headers[0].0.as_str(), "function");
+}
+
+#[test]
 fn signal_specific_headers_and_timeouts_win_and_bad_timeouts_keep_the_default() {
     let both = config(&[
         (ENDPOINT, "http://c:4318"),
