@@ -25,6 +25,7 @@ pub mod faults;
 mod forward;
 mod observations;
 mod readiness;
+pub mod silent;
 
 use std::convert::Infallible;
 use std::net::{Ipv4Addr, SocketAddr};
