@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 command -v cargo >/dev/null || { echo "cargo is required (https://rustup.rs)" >&2; exit 1; }
 command -v curl >/dev/null || { echo "curl is required by the sandbox self-tests (apt-get install curl)" >&2; exit 1; }
 command -v python3 >/dev/null || { echo "python3 is required (moto, the AWS emulator, is a Python package)" >&2; exit 1; }
+command -v node >/dev/null || { echo "node is required by the Node client's tests (apt-get install nodejs)" >&2; exit 1; }
 
 echo "==> starting moto (AWS emulator) on 127.0.0.1"
 LIFTWATCH_TEST_MOTO_URL=$(bash scripts/moto.sh start)
@@ -23,3 +24,6 @@ cargo test --workspace --exclude liftwatch --locked -- --test-threads "${LIFTWAT
 # The SDK on its own with every feature, so its feature-gated tests (limiter, connection
 # store, JWT) run whatever the rest of the workspace enables; excluded above so they run once.
 cargo test -p liftwatch --all-features --locked -- --test-threads "${LIFTWATCH_TEST_THREADS:-2}"
+echo "==> the Python and Node clients' unit tests (standard libraries only)"
+python3 -m unittest discover -s clients/python/tests
+node --test clients/node/test/

@@ -442,8 +442,16 @@ mod tests {
     use super::*;
     use crate::protocol::{Event, decode_datagram};
 
+    /// A receiving socket with an 8 MiB buffer, so that a test thread that falls behind
+    /// (a debug build beside other tests) loses nothing the client sent.
     fn intake() -> (UdpSocket, Client) {
-        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let socket =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None).unwrap();
+        socket.set_recv_buffer_size(8 * 1024 * 1024).unwrap();
+        socket
+            .bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
+            .unwrap();
+        let socket = UdpSocket::from(socket);
         socket
             .set_read_timeout(Some(Duration::from_millis(200)))
             .unwrap();
@@ -597,8 +605,7 @@ mod tests {
     fn many_distinct_values_go_out_in_datagrams_of_at_most_8_kib() {
         let (socket, client) = intake();
         let mut metrics = client.aggregate();
-        // Few enough for the test socket's default receive buffer, which is not read
-        // while they are sent.
+        // Read only after they are all sent: they fit the test socket's buffer.
         for i in 0..800 {
             metrics.timing("Latency", f64::from(i) / 8.0);
             metrics.timing("Latency", f64::from(i) / 8.0);
