@@ -132,7 +132,19 @@ impl TableSchedule {
         if !force && now < self.next_write {
             return None;
         }
-        let mut writer = self.writer.take()?;
+        let Some(mut writer) = self.writer.take() else {
+            // A retry has the writer: later. At SHUTDOWN it is gone (cut off at the
+            // deadline), and what is left here has no way to the table: counted.
+            let left = if force {
+                self.aggregator.flush().windows.len()
+            } else {
+                0
+            };
+            return (left > 0).then(|| WriteReport {
+                dropped: left,
+                ..WriteReport::default()
+            });
+        };
         self.next_write = now + self.interval;
         let batch = if force {
             self.aggregator.flush()
@@ -187,4 +199,60 @@ impl TableSchedule {
 /// A write that applied nothing, and had something to apply.
 fn delivered_nothing(report: &WriteReport) -> bool {
     report.applied + report.already_applied == 0 && report.kept + report.dropped > 0
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use liftwatch::Outcome;
+    use liftwatch_sandbox::proxy::silent::silent_server;
+
+    use super::*;
+    use crate::aws::ClientOptions;
+
+    fn decision(window_start: u64) -> Decision {
+        Decision {
+            rule: "login".into(),
+            key_class: None,
+            outcome: Outcome::Allowed,
+            window_seconds: 1,
+            window_start,
+        }
+    }
+
+    /// A table that never answers: the first write fails on the path and opens the
+    /// breaker, the next goes off the path, and at SHUTDOWN both the retry cut off at the
+    /// deadline and the window still waiting here are counted as dropped.
+    #[tokio::test]
+    async fn a_retry_cut_off_at_shutdown_and_what_it_left_behind_are_both_counted() {
+        let (url, held) = silent_server().await.unwrap();
+        let options = ClientOptions {
+            region: "us-east-1".into(),
+            endpoint: Some(url),
+            credentials: Some(aws_sdk_cloudwatch::config::Credentials::new(
+                "testing", "testing", None, None, "test",
+            )),
+        };
+        let writer = RateLimitWriter::new("limits".into(), Duration::from_secs(3_600), options);
+        let mut schedule = TableSchedule::with_phase(writer, Duration::ZERO, 0.0);
+        let budget = || Instant::now() + Duration::from_millis(200);
+
+        schedule.record(decision(100));
+        let first = schedule.write_due(false, 1_000, budget()).await.unwrap();
+        assert_eq!((first.applied, first.kept), (0, 1));
+        assert!(schedule.is_open());
+
+        schedule.record(decision(200));
+        assert!(
+            schedule.write_due(false, 1_000, budget()).await.is_none(),
+            "the retry runs off the path"
+        );
+        schedule.record(decision(300));
+        let last = schedule.write_due(true, 1_000, budget()).await.unwrap();
+        assert_eq!(
+            last.dropped, 3,
+            "two the retry carried, one left here: {last:?}"
+        );
+        held.abort();
+    }
 }
