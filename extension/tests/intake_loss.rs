@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use liftwatch::Client;
-use liftwatch_sandbox::emf::{summarize, total};
+use liftwatch_sandbox::emf::{EmfMetric, summarize, total};
 use liftwatch_sandbox::{InvokeStatus, Sandbox, SandboxConfig, built_binary};
 use serde_json::json;
 
@@ -21,6 +21,13 @@ fn config() -> SandboxConfig {
         .function_name(FUNCTION)
         .env("LIFTWATCH_FLUSH", "end")
         .env("LIFTWATCH_RESOURCES", "off")
+}
+
+/// Shuts the sandbox down (the extension exits cleanly) and reads what it published.
+async fn published(sandbox: &mut Sandbox) -> Vec<EmfMetric> {
+    let shutdown = sandbox.shutdown().await.unwrap();
+    assert_eq!(shutdown.extension.exit_code(), Some(0), "{shutdown}");
+    sandbox.emf().metrics
 }
 
 /// Sends `events` counts of `name` in batches as fast as one thread can, then one more
@@ -49,10 +56,7 @@ async fn a_burst_beyond_the_receive_buffer_is_counted_exactly_from_the_sequence_
     .unwrap();
     let outcome = sandbox.invoke(json!({ "items": 1 })).await.unwrap();
     assert_eq!(outcome.status, InvokeStatus::Success);
-    let shutdown = sandbox.shutdown().await.unwrap();
-    assert_eq!(shutdown.extension.exit_code(), Some(0), "{shutdown}");
-
-    let metrics = sandbox.emf().metrics;
+    let metrics = published(&mut sandbox).await;
     let dims = [("FunctionName", FUNCTION)];
     let received = total(&metrics, "Burst", &dims);
     let dropped = total(&metrics, "EventsDropped", &dims);
@@ -85,10 +89,7 @@ async fn unnumbered_datagrams_lost_are_an_estimate_named_as_such() {
         tokio::time::sleep(Duration::from_millis(1_100)).await;
         sandbox.invoke(json!({ "items": 1 })).await.unwrap();
     }
-    let shutdown = sandbox.shutdown().await.unwrap();
-    assert_eq!(shutdown.extension.exit_code(), Some(0), "{shutdown}");
-
-    let metrics = sandbox.emf().metrics;
+    let metrics = published(&mut sandbox).await;
     let dims = [("FunctionName", FUNCTION)];
     let received = total(&metrics, "Single", &dims);
     let dropped = total(&metrics, "EventsDropped", &dims);
@@ -125,10 +126,7 @@ async fn a_million_aggregated_sdk_calls_in_one_burst_lose_nothing() {
     assert_eq!(sent, (502, 0));
     let outcome = sandbox.invoke(json!({ "items": 1 })).await.unwrap();
     assert_eq!(outcome.status, InvokeStatus::Success);
-    let shutdown = sandbox.shutdown().await.unwrap();
-    assert_eq!(shutdown.extension.exit_code(), Some(0), "{shutdown}");
-
-    let metrics = sandbox.emf().metrics;
+    let metrics = published(&mut sandbox).await;
     let dims = [("FunctionName", FUNCTION)];
     assert_eq!(total(&metrics, "EventsDropped", &dims), 0.0);
     assert_eq!(total(&metrics, "Burst", &dims), f64::from(CALLS));
