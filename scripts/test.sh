@@ -18,12 +18,13 @@ trap 'bash scripts/moto.sh stop >/dev/null 2>&1 || true' EXIT
 echo "    moto at $LIFTWATCH_TEST_MOTO_URL"
 
 echo "==> building the extension, the example function and the sandbox"
-cargo build --workspace --bins --locked
+# --all-features on both: the SDK's feature-gated tests (limiter, connection store, JWT) run
+# whatever the members enable, and the build and the tests resolve the same features, so no
+# dependency is compiled twice (a separate `-p liftwatch --all-features` run resolved tokio and
+# the AWS SDK differently and built them all again: twice the disk, which a CI runner ran out of).
+cargo build --workspace --all-features --bins --locked
 echo "==> running the tests"
-cargo test --workspace --exclude liftwatch --locked -- --test-threads "${LIFTWATCH_TEST_THREADS:-2}"
-# The SDK on its own with every feature, so its feature-gated tests (limiter, connection
-# store, JWT) run whatever the rest of the workspace enables; excluded above so they run once.
-cargo test -p liftwatch --all-features --locked -- --test-threads "${LIFTWATCH_TEST_THREADS:-2}"
+cargo test --workspace --all-features --locked -- --test-threads "${LIFTWATCH_TEST_THREADS:-2}"
 echo "==> the Python and Node clients' unit tests (standard libraries only)"
 python3 -m unittest discover -s clients/python/tests
 node --test clients/node/test/
