@@ -23,6 +23,7 @@ pub mod http_server;
 pub mod intake;
 pub mod lifecycle;
 pub mod metrics;
+pub mod otlp_metrics;
 pub mod pipeline;
 pub mod ratelimit;
 pub mod resources;

@@ -91,6 +91,8 @@ pub async fn run(
     name: &str,
     sinks: Vec<Box<dyn Sink>>,
 ) -> Result<(), LifecycleError> {
+    // Before registering: the function's runtime starts after its extensions register.
+    let started_unix_nanos = liftwatch::clock::now_nanos();
     let api = ExtensionsApi::new(&config.runtime_api);
     let registration = tokio::time::timeout(INIT_CALL_TIMEOUT, api.register(name))
         .await
@@ -100,7 +102,7 @@ pub async fn run(
     let function = registration
         .function_name
         .unwrap_or_else(|| config.function_name.clone());
-    let mut running = start(&config, &api, &id, function, sinks).await;
+    let mut running = start(&config, &api, &id, function, sinks, started_unix_nanos).await;
     running.init_done_at = Some(SystemTime::now());
     let mut failures = 0;
     loop {
@@ -145,6 +147,7 @@ async fn start(
     id: &str,
     function: String,
     sinks: Vec<Box<dyn Sink>>,
+    started_unix_nanos: u64,
 ) -> Running {
     let health = Arc::new(Health::default());
     let intake = UdpIntake::bind(config.port)
@@ -155,7 +158,8 @@ async fn start(
     let (batches, telemetry_rx) = mpsc::channel(TELEMETRY_CAPACITY);
     let telemetry = start_telemetry(config, api, id, batches, Arc::clone(&health)).await;
     let resource = Resource::function(&function, &config.function_version, &config.region, None);
-    let (span_output, otlp) = crate::traces::setup::start(&config.traces, resource).await;
+    let (span_output, otlp) =
+        crate::traces::setup::start(&config.traces, resource, started_unix_nanos).await;
     let mut pipeline = Pipeline::new(
         function,
         intake,

@@ -1,8 +1,10 @@
-//! The tracing part of the configuration: the OTLP receiver's port, and which span
+//! The tracing part of the configuration: the OTLP receiver's port, whether it takes
+//! metrics and which of their attributes become dimensions, and which span
 //! exporters run (`LIFTWATCH_TRACE_EXPORTERS`), with their destinations from the standard
 //! variables (`OTEL_EXPORTER_OTLP_*`, `AWS_XRAY_DAEMON_ADDRESS`).
 
 use super::Reader;
+use crate::otlp_metrics::decode::DimensionRule;
 use crate::traces::otlp::OtlpConfig;
 use crate::traces::otlp::intake::DEFAULT_PORT as DEFAULT_OTLP_PORT;
 pub use crate::traces::setup::TraceSettings;
@@ -13,6 +15,8 @@ pub mod vars {
     pub const OTLP_PORT: &str = "LIFTWATCH_OTLP_PORT";
     pub const TRACE_EXPORTERS: &str = "LIFTWATCH_TRACE_EXPORTERS";
     pub const XRAY_DAEMON_ADDRESS: &str = "AWS_XRAY_DAEMON_ADDRESS";
+    pub const OTLP_METRICS: &str = "LIFTWATCH_OTLP_METRICS";
+    pub const OTLP_METRIC_DIMENSIONS: &str = "LIFTWATCH_OTLP_METRIC_DIMENSIONS";
 }
 
 impl TraceSettings {
@@ -67,10 +71,36 @@ impl TraceSettings {
                 None => {}
             }
         }
+        let metrics_on = env.parse_or(vars::OTLP_METRICS, true, |s| match s {
+            "on" => Some(true),
+            "off" => Some(false),
+            _ => None,
+        });
+        let rule = env.parse_or(
+            vars::OTLP_METRIC_DIMENSIONS,
+            DimensionRule::Attributes,
+            parse_dimension_rule,
+        );
         TraceSettings {
             otlp_intake_port,
             otlp,
             xray_daemon: xray,
+            otlp_metrics: (metrics_on && otlp_intake_port.is_some()).then_some(rule),
+        }
+    }
+}
+
+/// `all`, `none`, or a comma-separated list of attribute names.
+fn parse_dimension_rule(raw: &str) -> Option<DimensionRule> {
+    match raw.trim() {
+        "all" => Some(DimensionRule::Attributes),
+        "none" | "" => Some(DimensionRule::Only(Vec::new())),
+        list => {
+            let names: Vec<String> = list.split(',').map(|n| n.trim().to_owned()).collect();
+            let valid = names
+                .iter()
+                .all(|n| !n.is_empty() && n.is_ascii() && n.len() <= 250);
+            valid.then_some(DimensionRule::Only(names))
         }
     }
 }
@@ -128,7 +158,8 @@ mod tests {
             TraceSettings {
                 otlp_intake_port: Some(4318),
                 otlp: None,
-                xray_daemon: None
+                xray_daemon: None,
+                otlp_metrics: Some(DimensionRule::Attributes),
             }
         );
         assert!(warnings.is_empty());
@@ -159,6 +190,35 @@ mod tests {
             ("AWS_XRAY_DAEMON_ADDRESS", "169.254.79.129:2000"),
         ]);
         assert_eq!(off, TraceSettings::default());
+    }
+
+    #[test]
+    fn otlp_metrics_are_on_with_the_receiver_and_their_dimensions_follow_the_rule() {
+        let rule = |value: &str| {
+            settings(&[(vars::OTLP_METRIC_DIMENSIONS, value)])
+                .0
+                .otlp_metrics
+        };
+        assert_eq!(rule("all"), Some(DimensionRule::Attributes));
+        assert_eq!(rule("none"), Some(DimensionRule::Only(Vec::new())));
+        assert_eq!(
+            rule(" http.route , shop"),
+            Some(DimensionRule::Only(vec![
+                "http.route".into(),
+                "shop".into()
+            ]))
+        );
+        let (bad, warnings) = settings(&[(vars::OTLP_METRIC_DIMENSIONS, "a,,b")]);
+        assert_eq!(bad.otlp_metrics, Some(DimensionRule::Attributes));
+        assert!(
+            warnings[0].contains(vars::OTLP_METRIC_DIMENSIONS),
+            "{warnings:?}"
+        );
+        assert_eq!(
+            settings(&[(vars::OTLP_METRICS, "off")]).0.otlp_metrics,
+            None
+        );
+        assert_eq!(settings(&[(vars::OTLP_PORT, "off")]).0.otlp_metrics, None);
     }
 
     #[test]

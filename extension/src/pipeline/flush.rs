@@ -31,6 +31,8 @@ impl Pipeline {
             self.health.dropped_in_transit(lost.exact, lost.estimated);
         }
         self.drain_telemetry();
+        self.traces.drain_otlp();
+        self.otlp_metrics.drain(&mut self.custom, &self.health);
         if self.final_flush {
             self.gate.give_up();
         } else {

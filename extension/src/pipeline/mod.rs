@@ -6,6 +6,7 @@ mod connection_counts;
 mod events;
 mod flush;
 mod handle;
+mod otlp_metrics;
 mod ratelimit;
 mod request_gate;
 mod sampling;
@@ -21,6 +22,7 @@ use handle::{Await, Command};
 pub use handle::{FlushSummary, PipelineGone, PipelineHandle};
 
 use connection_counts::ConnectionCounts;
+use otlp_metrics::OtlpMetrics;
 use ratelimit::RateLimits;
 use sampling::Sampling;
 use spans::Traces;
@@ -61,6 +63,7 @@ pub struct Pipeline {
     ratelimits: RateLimits,
     connections: ConnectionCounts,
     traces: Traces,
+    otlp_metrics: OtlpMetrics,
     /// Where a SnapStart restore stands.
     restore: Restore,
     /// Durations (ms) of earlier flushes that published something, for `FlushDuration`.
@@ -96,6 +99,7 @@ impl Pipeline {
             sampling: Sampling::default(),
             ratelimits: RateLimits::default(),
             connections: ConnectionCounts::default(),
+            otlp_metrics: OtlpMetrics::default(),
             restore: Restore::NotExpected,
             flush_durations: Vec::new(),
             final_flush: false,
@@ -128,8 +132,11 @@ impl Pipeline {
         self
     }
 
-    /// Also takes spans from the OTLP receiver.
-    pub fn with_otlp(mut self, feed: OtlpFeed) -> Self {
+    /// Also takes spans, and metrics if it takes them, from the OTLP receiver.
+    pub fn with_otlp(mut self, mut feed: OtlpFeed) -> Self {
+        if let Some(metrics) = feed.metrics.take() {
+            self.otlp_metrics.set_feed(metrics, feed.started_unix_nanos);
+        }
         self.traces.set_otlp(feed);
         self
     }
@@ -177,6 +184,9 @@ impl Pipeline {
                     self.connections.record_attempt(attempt);
                 }
                 Some(spans) = self.traces.next_otlp() => self.traces.record_otlp(spans),
+                Some(points) = self.otlp_metrics.next() => {
+                    self.otlp_metrics.record(points, &mut self.custom, &self.health);
+                }
                 () = tokio::time::sleep_until(next_timer.into()) => {
                     self.flush(Instant::now() + self.interval / 2).await;
                 }

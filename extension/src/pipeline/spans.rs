@@ -79,6 +79,17 @@ impl Traces {
         }
     }
 
+    /// Records every span batch the OTLP receiver has queued (before a flush).
+    pub(super) fn drain_otlp(&mut self) {
+        while let Some(spans) = self
+            .otlp
+            .as_mut()
+            .and_then(|feed| feed.spans.try_recv().ok())
+        {
+            self.record_otlp(spans);
+        }
+    }
+
     /// Records spans the OTLP receiver decoded.
     pub(super) fn record_otlp(&mut self, spans: Vec<Span>) {
         for span in spans {
@@ -87,7 +98,8 @@ impl Traces {
         self.publish_stats();
     }
 
-    /// Turns the OTLP receiver's counters since the last call into health counts.
+    /// Turns the OTLP receiver's counters since the last call into health counts (its
+    /// metric data points too: they are handlers' events like any other).
     pub(super) fn account_otlp(&mut self, health: &Health) {
         let Some(feed) = self.otlp.as_mut() else {
             return;
@@ -100,6 +112,9 @@ impl Traces {
                 .saturating_sub(seen.malformed_requests),
         );
         health.malformed(now.spans_rejected.saturating_sub(seen.spans_rejected));
+        health.received(now.points_received.saturating_sub(seen.points_received));
+        health.malformed(now.points_rejected.saturating_sub(seen.points_rejected));
+        health.dropped(now.points_dropped.saturating_sub(seen.points_dropped));
         health.dropped(
             now.connections_refused
                 .saturating_sub(seen.connections_refused),

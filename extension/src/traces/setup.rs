@@ -1,7 +1,7 @@
 //! Starting tracing during init: the span exporters the configuration asks for, the
-//! `/v1/stats` snapshot, and the OTLP/HTTP receiver on 127.0.0.1. A receiver port that
-//! cannot bind (another layer's collector holds 4318, say) is logged once and leaves the
-//! rest running.
+//! `/v1/stats` snapshot, and the OTLP/HTTP receiver on 127.0.0.1 (traces, and metrics
+//! unless turned off). A receiver port that cannot bind (another layer's collector holds
+//! 4318, say) is logged once and leaves the rest running.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,8 +14,11 @@ use super::otlp::IntakeSnapshot;
 use super::otlp::{IntakeCounters, OtlpConfig, OtlpExporter, OtlpIntake, OtlpListener};
 use super::span::{Resource, Span};
 use super::xray::XrayExporter;
+use crate::otlp_metrics::Point;
+use crate::otlp_metrics::decode::DimensionRule;
 
-/// Span batches queued between the OTLP receiver and the pipeline.
+/// Span batches (and, apart, metric batches) queued between the OTLP receiver and the
+/// pipeline.
 const OTLP_CAPACITY: usize = 64;
 
 /// Where spans come from and go (read from the environment by `config`).
@@ -27,6 +30,8 @@ pub struct TraceSettings {
     pub otlp: Option<OtlpConfig>,
     /// The X-Ray daemon, when the X-Ray exporter runs.
     pub xray_daemon: Option<SocketAddr>,
+    /// The receiver also takes OTLP metrics (`/v1/metrics`), with dimensions by this rule.
+    pub otlp_metrics: Option<DimensionRule>,
 }
 
 /// The OTLP receiver's side, handed to the pipeline.
@@ -34,10 +39,15 @@ pub struct TraceSettings {
 pub struct OtlpFeed {
     /// Spans decoded by the receiver.
     pub spans: mpsc::Receiver<Vec<Span>>,
+    /// Metric data points decoded by the receiver, when it takes metrics.
+    pub metrics: Option<mpsc::Receiver<Vec<Point>>>,
     /// The receiver's running totals.
     pub counters: Arc<IntakeCounters>,
     /// Totals already accounted for.
     pub seen: IntakeSnapshot,
+    /// When the extension started (Unix ns): cumulative metric streams that started later
+    /// are counted from zero.
+    pub started_unix_nanos: u64,
 }
 
 /// Where spans go and what describes them, handed to the pipeline.
@@ -52,7 +62,12 @@ pub struct SpanOutput {
 }
 
 /// The exporters and the receiver `settings` ask for; spans are described by `resource`.
-pub async fn start(settings: &TraceSettings, resource: Resource) -> (SpanOutput, Option<OtlpFeed>) {
+/// `started_unix_nanos`: when the extension started.
+pub async fn start(
+    settings: &TraceSettings,
+    resource: Resource,
+    started_unix_nanos: u64,
+) -> (SpanOutput, Option<OtlpFeed>) {
     let mut exporters: Vec<Box<dyn SpanExporter>> = Vec::new();
     if let Some(otlp) = &settings.otlp {
         match OtlpExporter::new(otlp.clone()) {
@@ -83,12 +98,20 @@ pub async fn start(settings: &TraceSettings, resource: Resource) -> (SpanOutput,
     let (spans_tx, spans) = mpsc::channel(OTLP_CAPACITY);
     let counters = Arc::new(IntakeCounters::default());
     let source = Arc::new(move || stats_rx.borrow().clone());
-    let intake = OtlpIntake::new(spans_tx, Arc::clone(&counters), source);
+    let mut intake = OtlpIntake::new(spans_tx, Arc::clone(&counters), source);
+    let mut metrics = None;
+    if let Some(rule) = &settings.otlp_metrics {
+        let (points_tx, points) = mpsc::channel(OTLP_CAPACITY);
+        intake = intake.with_metrics(points_tx, rule.clone());
+        metrics = Some(points);
+    }
     tokio::spawn(listener.serve(intake));
     let feed = OtlpFeed {
         spans,
+        metrics,
         counters,
         seen: Default::default(),
+        started_unix_nanos,
     };
     (output, Some(feed))
 }

@@ -107,8 +107,16 @@ pub(crate) fn check_dimension_count(count: usize) -> Result<(), ProtocolError> {
     Ok(())
 }
 
-/// The checks of one dimension, run in the order the dimensions were given.
-pub(crate) fn check_dimension(name: &str, value: &str) -> Result<(), ProtocolError> {
+/// Checks one dimension as [`check_dimensions`] checks each of its pairs (the count and
+/// uniqueness apart): for callers that keep the dimensions that pass and drop the rest.
+///
+/// ```
+/// use liftwatch::protocol::check_dimension;
+/// assert!(check_dimension("http.route", "/orders").is_ok());
+/// assert!(check_dimension("FunctionName", "f").is_err());
+/// assert!(check_dimension("Shop", " ").is_err());
+/// ```
+pub fn check_dimension(name: &str, value: &str) -> Result<(), ProtocolError> {
     check_name("dimensions", name)?;
     if longer_than(name, MAX_DIMENSION_NAME_CHARS) {
         return Err(invalid(

@@ -34,10 +34,10 @@ use std::fmt;
 use crate::unit::Unit;
 
 pub use check::{
-    MAX_COUNT, check_count, check_dimensions, check_key_class, check_metric_name, check_rule,
-    check_value, check_window_seconds,
+    MAX_COUNT, check_count, check_dimension, check_dimensions, check_key_class, check_metric_name,
+    check_rule, check_value, check_window_seconds,
 };
-pub(crate) use check::{check_dimension, check_dimension_count, check_simple, duplicate_dimension};
+pub(crate) use check::{check_dimension_count, check_simple, duplicate_dimension};
 pub use connection::ConnectionEvent;
 pub(crate) use connection::write_connection;
 pub use decode::{decode_datagram, decode_line, decode_line_general};

@@ -12,6 +12,9 @@ pub struct IntakeCounters {
     spans_dropped: AtomicU64,
     malformed_requests: AtomicU64,
     connections_refused: AtomicU64,
+    points_received: AtomicU64,
+    points_rejected: AtomicU64,
+    points_dropped: AtomicU64,
 }
 
 /// The counters' values at one moment.
@@ -29,6 +32,12 @@ pub struct IntakeSnapshot {
     pub malformed_requests: u64,
     /// Connections closed at once because the receiver held as many as it may.
     pub connections_refused: u64,
+    /// Metric data points handed to the pipeline.
+    pub points_received: u64,
+    /// Data points refused inside an accepted request, reported back as a partial success.
+    pub points_rejected: u64,
+    /// Data points refused with 503 because the pipeline's queue was full.
+    pub points_dropped: u64,
 }
 
 impl IntakeCounters {
@@ -48,6 +57,18 @@ impl IntakeCounters {
         self.connections_refused.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub(super) fn points_received(&self, n: u64) {
+        self.points_received.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(super) fn points_rejected(&self, n: u64) {
+        self.points_rejected.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(super) fn points_dropped(&self, n: u64) {
+        self.points_dropped.fetch_add(n, Ordering::Relaxed);
+    }
+
     pub(super) fn malformed(&self) {
         self.malformed_requests.fetch_add(1, Ordering::Relaxed);
     }
@@ -60,6 +81,9 @@ impl IntakeCounters {
             spans_dropped: self.spans_dropped.load(Ordering::Relaxed),
             malformed_requests: self.malformed_requests.load(Ordering::Relaxed),
             connections_refused: self.connections_refused.load(Ordering::Relaxed),
+            points_received: self.points_received.load(Ordering::Relaxed),
+            points_rejected: self.points_rejected.load(Ordering::Relaxed),
+            points_dropped: self.points_dropped.load(Ordering::Relaxed),
         }
     }
 }
@@ -77,6 +101,9 @@ mod tests {
         counters.dropped(4);
         counters.malformed();
         counters.connection_refused();
+        counters.points_received(7);
+        counters.points_rejected(2);
+        counters.points_dropped(3);
         assert_eq!(
             counters.snapshot(),
             IntakeSnapshot {
@@ -85,6 +112,9 @@ mod tests {
                 spans_dropped: 4,
                 malformed_requests: 1,
                 connections_refused: 1,
+                points_received: 7,
+                points_rejected: 2,
+                points_dropped: 3,
             }
         );
     }

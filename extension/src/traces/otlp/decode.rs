@@ -72,12 +72,12 @@ impl Encoding {
     }
 }
 
-/// A body that is not an OTLP traces request.
+/// A body that is not the OTLP request its path expects.
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
-    #[error("the body is not a protobuf ExportTraceServiceRequest")]
+    #[error("the body is not a protobuf OTLP export request")]
     Protobuf(#[source] prost::DecodeError),
-    #[error("the body is not an OTLP/JSON ExportTraceServiceRequest")]
+    #[error("the body is not an OTLP/JSON export request")]
     Json(#[source] serde_json::Error),
     #[error("the gzip body is corrupt")]
     Gzip(#[source] std::io::Error),
@@ -99,15 +99,21 @@ pub fn gunzip(body: &[u8], limit: usize) -> Result<Vec<u8>, DecodeError> {
     Ok(out)
 }
 
-/// Parses an (uncompressed) request body.
+/// Parses an (uncompressed) traces request body.
 pub fn decode_request(
     body: &[u8],
     encoding: Encoding,
 ) -> Result<ExportTraceServiceRequest, DecodeError> {
+    decode_body(body, encoding)
+}
+
+/// Parses an (uncompressed) OTLP request body of any signal.
+pub fn decode_body<M>(body: &[u8], encoding: Encoding) -> Result<M, DecodeError>
+where
+    M: Message + Default + serde::de::DeserializeOwned,
+{
     match encoding {
-        Encoding::Protobuf => {
-            ExportTraceServiceRequest::decode(body).map_err(DecodeError::Protobuf)
-        }
+        Encoding::Protobuf => M::decode(body).map_err(DecodeError::Protobuf),
         Encoding::Json => {
             // serde would also read a struct from a JSON array (`[]` as an empty request).
             if body.trim_ascii_start().first() != Some(&b'{') {

@@ -1,7 +1,7 @@
-//! The OTLP/HTTP receiver handlers' OpenTelemetry SDKs export to: `POST /v1/traces` on
-//! 127.0.0.1 (port 4318 unless the caller picks another), protobuf or JSON, optionally
-//! gzip. Decoded spans go to the pipeline over a bounded channel with `try_send`; a full
-//! queue is answered 503 and counted. `GET /v1/stats` serves a JSON snapshot the caller
+//! The OTLP/HTTP receiver handlers' OpenTelemetry SDKs export to: `POST /v1/traces` and
+//! `POST /v1/metrics` (when metrics are on) on 127.0.0.1 (port 4318 unless the caller picks
+//! another), protobuf or JSON, optionally gzip. Decoded spans and data points go to the
+//! pipeline over bounded channels with `try_send`; a full queue is answered 503 and counted. `GET /v1/stats` serves a JSON snapshot the caller
 //! provides.
 //!
 //! Answers follow the OTLP/HTTP spec: 200 with an `ExportTraceServiceResponse` in the
@@ -14,6 +14,7 @@
 //! watch channel: it is called per request, so it can read live atomics and nobody has to
 //! keep a snapshot up to date.
 
+use std::hash::RandomState;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -22,6 +23,9 @@ use hyper::header::{
     ALLOW, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, RETRY_AFTER,
 };
 use hyper::{Method, Request, Response, StatusCode};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsPartialSuccess, ExportMetricsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceResponse,
 };
@@ -31,6 +35,7 @@ use tokio::sync::mpsc;
 use super::counters::IntakeCounters;
 use super::decode::{self, DecodeError, Encoding};
 use super::rpc_status::{self, RpcStatus};
+use crate::otlp_metrics::{self, Point, decode::DimensionRule};
 use crate::traces::span::Span;
 
 /// The OTLP/HTTP port.
@@ -39,6 +44,8 @@ pub const DEFAULT_PORT: u16 = 4318;
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 /// The traces path.
 pub const TRACES_PATH: &str = "/v1/traces";
+/// The metrics path.
+pub const METRICS_PATH: &str = "/v1/metrics";
 /// The stats path.
 pub const STATS_PATH: &str = "/v1/stats";
 
@@ -51,7 +58,17 @@ pub struct OtlpIntake {
     spans: mpsc::Sender<Vec<Span>>,
     counters: Arc<IntakeCounters>,
     stats: StatsSource,
+    metrics: Option<Arc<MetricsRoute>>,
     max_body: usize,
+}
+
+/// Where `/v1/metrics` sends the points it decodes, and how it decodes them.
+#[derive(Debug)]
+struct MetricsRoute {
+    points: mpsc::Sender<Vec<Point>>,
+    rule: DimensionRule,
+    /// Seeds the stream hash, once per process.
+    keys: RandomState,
 }
 
 impl std::fmt::Debug for OtlpIntake {
@@ -74,8 +91,20 @@ impl OtlpIntake {
             spans,
             counters,
             stats,
+            metrics: None,
             max_body: MAX_BODY_BYTES,
         }
+    }
+
+    /// Also takes OTLP metrics on `/v1/metrics`, handing their points to `points`, with
+    /// dimensions chosen by `rule`.
+    pub fn with_metrics(mut self, points: mpsc::Sender<Vec<Point>>, rule: DimensionRule) -> Self {
+        self.metrics = Some(Arc::new(MetricsRoute {
+            points,
+            rule,
+            keys: RandomState::new(),
+        }));
+        self
     }
 
     /// Changes the body limit (default [`MAX_BODY_BYTES`]).
@@ -98,14 +127,19 @@ impl OtlpIntake {
         let method = request.method();
         match request.uri().path() {
             TRACES_PATH if method == Method::POST => self.traces(request).await,
+            METRICS_PATH if method == Method::POST => match &self.metrics {
+                Some(route) => self.metrics(route, request).await,
+                None => text(StatusCode::NOT_FOUND, "otlp metrics are off"),
+            },
             STATS_PATH if method == Method::GET => self.stats(),
-            TRACES_PATH => not_allowed("POST"),
+            TRACES_PATH | METRICS_PATH => not_allowed("POST"),
             STATS_PATH => not_allowed("GET"),
             _ => text(StatusCode::NOT_FOUND, "not found"),
         }
     }
 
-    async fn traces<B>(&self, request: Request<B>) -> Response<Full<Bytes>>
+    /// The body of a POST, checked and decompressed, or the error answer to send.
+    async fn body<B>(&self, request: Request<B>) -> Result<(Encoding, Bytes), Response<Full<Bytes>>>
     where
         B: hyper::body::Body,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -118,10 +152,10 @@ impl OtlpIntake {
         };
         let Some(encoding) = header(CONTENT_TYPE).and_then(Encoding::from_content_type) else {
             self.counters.malformed();
-            return text(
+            return Err(text(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "content-type must be application/x-protobuf or application/json",
-            );
+            ));
         };
         let gzip = match header(CONTENT_ENCODING).map(str::trim) {
             None | Some("") => false,
@@ -129,15 +163,15 @@ impl OtlpIntake {
             Some(value) if value.eq_ignore_ascii_case("gzip") => true,
             Some(_) => {
                 self.counters.malformed();
-                return text(
+                return Err(text(
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
                     "content-encoding must be gzip or identity",
-                );
+                ));
             }
         };
         let declared = header(CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|len| len > self.max_body as u64) {
-            return self.too_large(encoding);
+            return Err(self.too_large(encoding));
         }
         let body = match Limited::new(request.into_body(), self.max_body)
             .collect()
@@ -145,18 +179,31 @@ impl OtlpIntake {
         {
             Ok(collected) => collected.to_bytes(),
             Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
-                return self.too_large(encoding);
+                return Err(self.too_large(encoding));
             }
-            Err(error) => return self.bad_request(encoding, &format!("unreadable body: {error}")),
+            Err(error) => {
+                let message = format!("unreadable body: {error}");
+                return Err(self.bad_request(encoding, &message));
+            }
         };
-        let body = if gzip {
-            match decode::gunzip(&body, self.max_body) {
-                Ok(plain) => Bytes::from(plain),
-                Err(DecodeError::TooLarge { .. }) => return self.too_large(encoding),
-                Err(error) => return self.bad_request(encoding, &error.to_string()),
-            }
-        } else {
-            body
+        if !gzip {
+            return Ok((encoding, body));
+        }
+        match decode::gunzip(&body, self.max_body) {
+            Ok(plain) => Ok((encoding, Bytes::from(plain))),
+            Err(DecodeError::TooLarge { .. }) => Err(self.too_large(encoding)),
+            Err(error) => Err(self.bad_request(encoding, &error.to_string())),
+        }
+    }
+
+    async fn traces<B>(&self, request: Request<B>) -> Response<Full<Bytes>>
+    where
+        B: hyper::body::Body,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let (encoding, body) = match self.body(request).await {
+            Ok(body) => body,
+            Err(answer) => return answer,
         };
         let request = match decode::decode_request(&body, encoding) {
             Ok(request) => request,
@@ -169,20 +216,38 @@ impl OtlpIntake {
             if let Err(error) = self.spans.try_send(decoded.spans) {
                 self.counters.dropped(count);
                 tracing::debug!(count, %error, "otlp intake: pipeline busy, spans dropped");
-                let mut response = status(
-                    encoding,
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    rpc_status::UNAVAILABLE,
-                    "the pipeline is busy: retry later",
-                );
-                response
-                    .headers_mut()
-                    .insert(RETRY_AFTER, HeaderValue::from_static("1"));
-                return response;
+                return busy(encoding);
             }
             self.counters.received(count);
         }
         success(encoding, decoded.rejected)
+    }
+
+    async fn metrics<B>(&self, route: &MetricsRoute, request: Request<B>) -> Response<Full<Bytes>>
+    where
+        B: hyper::body::Body,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let (encoding, body) = match self.body(request).await {
+            Ok(body) => body,
+            Err(answer) => return answer,
+        };
+        let request = match otlp_metrics::decode_request(&body, encoding) {
+            Ok(request) => request,
+            Err(error) => return self.bad_request(encoding, &error.to_string()),
+        };
+        let decoded = otlp_metrics::points_from_request(request, &route.rule, &route.keys);
+        self.counters.points_rejected(decoded.rejected);
+        let count = decoded.points.len() as u64;
+        if count > 0 {
+            if let Err(error) = route.points.try_send(decoded.points) {
+                self.counters.points_dropped(count);
+                tracing::debug!(count, %error, "otlp intake: pipeline busy, data points dropped");
+                return busy(encoding);
+            }
+            self.counters.points_received(count);
+        }
+        metrics_success(encoding, decoded.rejected, decoded.first_error)
     }
 
     fn stats(&self) -> Response<Full<Bytes>> {
@@ -222,6 +287,39 @@ fn success(encoding: Encoding, rejected: u64) -> Response<Full<Bytes>> {
         (Encoding::Protobuf, partial_success) => {
             ExportTraceServiceResponse { partial_success }.encode_to_vec()
         }
+    };
+    with_type(StatusCode::OK, encoding.content_type(), body)
+}
+
+/// 503: the pipeline's queue is full.
+fn busy(encoding: Encoding) -> Response<Full<Bytes>> {
+    let mut response = status(
+        encoding,
+        StatusCode::SERVICE_UNAVAILABLE,
+        rpc_status::UNAVAILABLE,
+        "the pipeline is busy: retry later",
+    );
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+    response
+}
+
+/// 200 with an `ExportMetricsServiceResponse`, naming rejected data points if any.
+fn metrics_success(
+    encoding: Encoding,
+    rejected: u64,
+    why: Option<&'static str>,
+) -> Response<Full<Bytes>> {
+    let partial_success = (rejected > 0).then(|| ExportMetricsPartialSuccess {
+        rejected_data_points: i64::try_from(rejected).unwrap_or(i64::MAX),
+        error_message: why.unwrap_or("invalid data points").to_owned(),
+    });
+    let response = ExportMetricsServiceResponse { partial_success };
+    let body = match encoding {
+        Encoding::Json if response.partial_success.is_none() => b"{}".to_vec(),
+        Encoding::Json => serde_json::to_vec(&response).unwrap_or_else(|_| b"{}".to_vec()),
+        Encoding::Protobuf => response.encode_to_vec(),
     };
     with_type(StatusCode::OK, encoding.content_type(), body)
 }

@@ -191,6 +191,7 @@ async fn invalid_spans_are_reported_as_a_partial_success() {
             spans_dropped: 0,
             malformed_requests: 0,
             connections_refused: 0,
+            ..Default::default()
         }
     );
 }
@@ -401,5 +402,88 @@ async fn arbitrary_bytes_never_panic() {
                 "{status} for {body:?}"
             );
         }
+    }
+}
+
+mod metrics {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+
+    const METRICS_JSON: &str = r#"{"resourceMetrics":[{"scopeMetrics":[{"metrics":[
+      {"name":"orders","unit":"{order}","sum":{"aggregationTemporality":1,"isMonotonic":true,
+        "dataPoints":[{"asInt":"3","attributes":[{"key":"shop","value":{"stringValue":"x"}}]}]}},
+      {"name":"Invocations","gauge":{"dataPoints":[{"asDouble":1}]}},
+      {"name":"q","summary":{"dataPoints":[{"count":"1","sum":2}]}}
+    ]}]}]}"#;
+
+    fn harness(capacity: usize) -> (OtlpIntake, mpsc::Receiver<Vec<Point>>) {
+        let (spans, _) = mpsc::channel(1);
+        let (points, rx) = mpsc::channel(capacity);
+        let stats: StatsSource = Arc::new(|| serde_json::json!({}));
+        let intake = OtlpIntake::new(spans, Arc::default(), stats)
+            .with_metrics(points, DimensionRule::Attributes);
+        (intake, rx)
+    }
+
+    fn post(content_type: &str, body: impl Into<Bytes>) -> Request<Full<Bytes>> {
+        request(
+            Method::POST,
+            METRICS_PATH,
+            &[(CONTENT_TYPE, content_type)],
+            body,
+        )
+    }
+
+    #[tokio::test]
+    async fn points_reach_the_channel_and_refused_ones_are_a_partial_success() {
+        let (intake, mut rx) = harness(4);
+        let (status, content_type, reply) =
+            answer(intake.route(post("application/json", METRICS_JSON)).await).await;
+        assert_eq!(
+            (status, content_type.as_str()),
+            (StatusCode::OK, "application/json")
+        );
+        let reply: serde_json::Value = serde_json::from_slice(&reply).unwrap();
+        assert_eq!(
+            reply["partialSuccess"]["rejectedDataPoints"].as_i64(),
+            Some(2),
+            "{reply}"
+        );
+        let points = rx.try_recv().unwrap();
+        assert_eq!(points.len(), 1);
+        assert_eq!(points[0].name, "orders");
+        assert_eq!(points[0].dimensions, [("shop".to_owned(), "x".to_owned())]);
+        let counts = intake.counters().snapshot();
+        assert_eq!((counts.points_received, counts.points_rejected), (1, 2));
+
+        // The same request in protobuf, gzip-compressed.
+        let request: ExportMetricsServiceRequest = serde_json::from_str(METRICS_JSON).unwrap();
+        let body = gzip(&request.encode_to_vec());
+        let mut req = post("application/x-protobuf", body);
+        req.headers_mut()
+            .insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        let (status, _, reply) = answer(intake.route(req).await).await;
+        assert_eq!(status, StatusCode::OK);
+        let reply = ExportMetricsServiceResponse::decode(reply).unwrap();
+        assert_eq!(reply.partial_success.unwrap().rejected_data_points, 2);
+        assert_eq!(rx.try_recv().unwrap()[0].name, "orders");
+    }
+
+    #[tokio::test]
+    async fn a_full_pipeline_answers_503_and_counts_the_points() {
+        let (intake, _rx) = harness(1);
+        let first = intake.route(post("application/json", METRICS_JSON)).await;
+        assert_eq!(first.status(), StatusCode::OK);
+        let second = intake.route(post("application/json", METRICS_JSON)).await;
+        assert_eq!(second.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(intake.counters().snapshot().points_dropped, 1);
+        let bad = intake.route(post("application/json", "[]")).await;
+        assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+        let get = request(Method::GET, METRICS_PATH, &[], "");
+        assert_eq!(
+            intake.route(get).await.status(),
+            StatusCode::METHOD_NOT_ALLOWED
+        );
     }
 }
