@@ -195,7 +195,7 @@ async fn main() {
             drained.fetch_add(batch.len() as u64, Ordering::Relaxed);
             record(batch, &mut streams, &mut custom);
             batches += 1;
-            if batches % 100 == 0 {
+            if batches.is_multiple_of(100) {
                 custom.flush_into("bench", &mut series);
                 series.clear();
             }
