@@ -29,7 +29,7 @@ const RESERVED_METRIC_NAMES = new Set(
   RestoreDuration BilledRestoreDuration MemoryUtilization MaxMemoryUsed MemorySize
   CpuUserTime CpuSystemTime CpuTotalTime RxBytes TxBytes TotalNetwork TmpUsed TmpMax FdUse
   FdMax ThreadsUse ThreadsMax TracesGenerated TracesSampled TraceErrors SpansExported
-  SpansDropped ActiveConnections ConnectionsOpened ConnectionsClosed ConnectionCountErrors
+  SpansDropped SpansTruncated ActiveConnections ConnectionsOpened ConnectionsClosed ConnectionCountErrors
   Messages MessageBytes RateLimitRequests RateLimitAllowed RateLimitBlocked RateLimitErrors
   EventsReceived EventsDropped EventsDroppedEstimated EventsMalformed SinkErrors
   FlushDuration`.split(/\s+/),

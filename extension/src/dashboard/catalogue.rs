@@ -164,6 +164,7 @@ pub const METRICS: &[Metric] = &[
     metric("TraceErrors", Count, SUM, Tracing, "Traces"),
     metric("SpansExported", Count, SUM, Tracing, "Spans"),
     metric("SpansDropped", Count, SUM, Tracing, "Spans"),
+    metric("SpansTruncated", Count, SUM, Tracing, "Spans"),
     // A fleet gauge (one sandbox publishes the fleet-wide count): Maximum, never Sum.
     metric("ActiveConnections", Count, MAX, Area::Connections, "Active connections (fleet)"),
     metric("ConnectionsOpened", Count, SUM, Area::Connections, "Connections opened and closed"),

@@ -266,6 +266,7 @@ mod tests {
                     SpanReport {
                         exported: n,
                         dropped: 0,
+                        truncated: 0,
                     }
                 }
             })
@@ -327,7 +328,8 @@ mod tests {
             report,
             SpanReport {
                 exported: 5 + 1,
-                dropped: 0
+                dropped: 0,
+                truncated: 0,
             },
             "closed again: sent at once"
         );
@@ -350,7 +352,8 @@ mod tests {
             report,
             SpanReport {
                 exported: 0,
-                dropped: 10
+                dropped: 10,
+                truncated: 0,
             }
         );
         // SHUTDOWN: the retry in flight delivers what it carried.
@@ -359,7 +362,8 @@ mod tests {
             settled,
             SpanReport {
                 exported: PENDING_SPANS as u64,
-                dropped: 0
+                dropped: 0,
+                truncated: 0,
             }
         );
         assert_eq!(breaker.pending(), 0);
@@ -376,7 +380,8 @@ mod tests {
             settled,
             SpanReport {
                 exported: 0,
-                dropped: 4
+                dropped: 4,
+                truncated: 0,
             }
         );
     }

@@ -7,7 +7,8 @@
 //! since start at `GET /v1/stats`): `TracesGenerated` (every invocation, and every root
 //! span a handler sends), `TracesSampled` (those whose trace is sampled), `TraceErrors`
 //! (those that failed), `SpansExported`, `SpansDropped` (buffer full, refused by an
-//! exporter, forgotten invocations), and the time of the last trace.
+//! exporter, forgotten invocations), `SpansTruncated` (delivered with content cut to fit),
+//! and the time of the last trace.
 
 use super::export::SpanReport;
 use super::platform::PlatformTracer;
@@ -27,6 +28,7 @@ pub struct TraceCounts {
     pub trace_errors: u64,
     pub spans_exported: u64,
     pub spans_dropped: u64,
+    pub spans_truncated: u64,
 }
 
 impl TraceCounts {
@@ -36,6 +38,7 @@ impl TraceCounts {
         self.trace_errors += other.trace_errors;
         self.spans_exported += other.spans_exported;
         self.spans_dropped += other.spans_dropped;
+        self.spans_truncated += other.spans_truncated;
     }
 }
 
@@ -148,6 +151,7 @@ impl TraceCollector {
     pub fn exported(&mut self, report: SpanReport) {
         self.pending.spans_exported += report.exported;
         self.pending.spans_dropped += report.dropped;
+        self.pending.spans_truncated += report.truncated;
     }
 
     /// Moves the counts since the last flush into `out` as series.
@@ -161,6 +165,7 @@ impl TraceCollector {
             ("TraceErrors", counts.trace_errors),
             ("SpansExported", counts.spans_exported),
             ("SpansDropped", counts.spans_dropped),
+            ("SpansTruncated", counts.spans_truncated),
         ];
         push_counts(function, all, out);
     }
@@ -176,6 +181,7 @@ impl TraceCollector {
             "trace_errors": totals.trace_errors,
             "spans_exported": totals.spans_exported,
             "spans_dropped": totals.spans_dropped,
+            "spans_truncated": totals.spans_truncated,
             // Live: handler spans count from the moment they arrive, before the flush
             // that places them in their invocation's tree.
             "handler_spans_received": self.handler_received,

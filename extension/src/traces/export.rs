@@ -14,14 +14,16 @@ pub struct SpanReport {
     pub exported: u64,
     /// Spans given up on (refused, too large, out of time).
     pub dropped: u64,
+    /// Spans delivered with part of their content cut to fit the destination's limits.
+    pub truncated: u64,
 }
 
 impl SpanReport {
     /// `count` spans, none of them delivered.
     pub fn dropped(count: u64) -> Self {
         SpanReport {
-            exported: 0,
             dropped: count,
+            ..Default::default()
         }
     }
 }

@@ -76,6 +76,7 @@ pub const RESERVED_METRIC_NAMES: &[&str] = &[
     "TraceErrors",
     "SpansExported",
     "SpansDropped",
+    "SpansTruncated",
     "ActiveConnections",
     "ConnectionsOpened",
     "ConnectionsClosed",
@@ -134,6 +135,7 @@ pub fn is_reserved_metric_name(name: &str) -> bool {
             | "TraceErrors"
             | "SpansExported"
             | "SpansDropped"
+            | "SpansTruncated"
             | "ActiveConnections"
             | "ConnectionsOpened"
             | "ConnectionsClosed"

@@ -45,7 +45,7 @@ RESERVED_METRIC_NAMES = frozenset(
     RestoreDuration BilledRestoreDuration MemoryUtilization MaxMemoryUsed MemorySize
     CpuUserTime CpuSystemTime CpuTotalTime RxBytes TxBytes TotalNetwork TmpUsed TmpMax FdUse
     FdMax ThreadsUse ThreadsMax TracesGenerated TracesSampled TraceErrors SpansExported
-    SpansDropped ActiveConnections ConnectionsOpened ConnectionsClosed ConnectionCountErrors
+    SpansDropped SpansTruncated ActiveConnections ConnectionsOpened ConnectionsClosed ConnectionCountErrors
     Messages MessageBytes RateLimitRequests RateLimitAllowed RateLimitBlocked RateLimitErrors
     EventsReceived EventsDropped EventsDroppedEstimated EventsMalformed SinkErrors
     FlushDuration""".split()

@@ -93,6 +93,7 @@ fn handler_spans_nest_under_the_invocation_and_everything_counts_once() {
     collector.exported(SpanReport {
         exported: 2,
         dropped: 0,
+        truncated: 0,
     });
     let snapshot = collector.snapshot();
     assert_eq!(snapshot["traces_generated"], 2);

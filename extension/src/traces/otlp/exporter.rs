@@ -84,6 +84,7 @@ impl OtlpExporter {
                 return SpanReport {
                     exported: count - rejected,
                     dropped: rejected,
+                    truncated: 0,
                 };
             }
             Err(Failed::Rejected(error)) => {

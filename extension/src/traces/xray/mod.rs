@@ -21,14 +21,16 @@
 //!   (or `exception.*`) goes into `cause.exceptions`.
 //! - Attributes (`attributes`). HTTP and AWS-call semantic attributes fill `http` and
 //!   `aws`; other string, number and boolean values become annotations (indexed, keys
-//!   sanitized to `[A-Za-z0-9_]`, at most 50 per span); the rest (long strings, NaN,
-//!   clashing keys) goes into `metadata.default` under the original key. The resource goes
+//!   sanitized to `[A-Za-z0-9_]`, at most 50 per trace, across batches); the rest (long
+//!   strings, NaN, clashing keys, annotations past the trace's 50) goes into
+//!   `metadata.default`. The resource goes
 //!   into the top document's `metadata.default` as `otel.resource.*` (a segment also takes
 //!   `aws.account_id` and `service.version` from it).
 //! - Size (`pack`). A datagram is at most 64,000 bytes. When a tree does not fit, its
 //!   largest subtrees are sent as independent subsegments; when one span does not fit,
-//!   its exception message, metadata, annotations, `http` and `aws` are cut in that order.
-//!   What still cannot be sent is counted dropped; nothing panics.
+//!   its exception message, metadata, annotations, `http` and `aws` are cut in that order
+//!   (counted in `SpansTruncated`). What still cannot be sent is counted dropped; nothing
+//!   panics.
 //! - Writing (`json`). Entities borrow from the spans and are written as JSON directly,
 //!   keys in the sorted order of a JSON map, with no intermediate `serde_json::Value`:
 //!   each entity's size is counted once and each document written once.
@@ -53,7 +55,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 pub use address::{DAEMON_ADDRESS_ENV, DEFAULT_DAEMON_ADDRESS, parse_daemon_address};
-pub use pack::{Document, Encoded, encode};
+pub use pack::{Document, Encoded, TraceAnnotations, encode, encode_with};
 pub use udp::{HEADER, MAX_DATAGRAM_BYTES, UdpError, UdpSender, frame};
 
 use super::export::{SpanExporter, SpanReport};
@@ -64,6 +66,8 @@ use crate::sink::SinkFuture;
 #[derive(Debug)]
 pub struct XrayExporter {
     sender: UdpSender,
+    /// Annotations already given to recent traces (50 per trace are indexed).
+    annotations: TraceAnnotations,
 }
 
 impl XrayExporter {
@@ -71,6 +75,7 @@ impl XrayExporter {
     pub fn new(daemon: SocketAddr) -> Self {
         XrayExporter {
             sender: UdpSender::new(daemon),
+            annotations: TraceAnnotations::default(),
         }
     }
 
@@ -80,8 +85,10 @@ impl XrayExporter {
     }
 
     async fn send(&mut self, spans: &[Span], resource: &Resource, deadline: Instant) -> SpanReport {
-        let encoded = encode(spans, resource, MAX_DATAGRAM_BYTES - HEADER.len());
+        let max = MAX_DATAGRAM_BYTES - HEADER.len();
+        let encoded = encode_with(spans, resource, max, &mut self.annotations);
         let mut report = SpanReport::dropped(encoded.dropped);
+        report.truncated = encoded.truncated;
         let mut failure = None;
         for document in &encoded.documents {
             let sent = if Instant::now() >= deadline {

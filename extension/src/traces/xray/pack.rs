@@ -3,12 +3,15 @@
 //! as few documents as fit. When a parent with its children would be too large, its
 //! largest children are sent as independent subsegment documents (`type`, `parent_id`,
 //! `trace_id`) instead; when a single span is too large, its exception message, then
-//! metadata, then annotations, then `http`/`aws` are cut; what still does not fit is dropped
-//! and counted. Each entity's size is counted once (again only while trimming) and each
+//! metadata, then annotations, then `http`/`aws` are cut (the span counts as truncated);
+//! what still does not fit is dropped and counted. X-Ray indexes at most 50 annotations per
+//! trace: past that, across the batches of one exporter, a span's annotations go into its
+//! metadata instead ([`TraceAnnotations`]). Each entity's size is counted once (again only while trimming) and each
 //! document written once, by `json`. Pure and panic-free: no I/O, no clock.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
+use super::attributes::MAX_ANNOTATIONS;
 use super::json::{EntityJson, json_len};
 use super::segment::{Entity, Entries, Placement, ResourceFields, Role};
 use crate::traces::span::{Resource, Span, SpanId, TraceId};
@@ -40,11 +43,58 @@ pub struct Encoded {
     pub documents: Vec<Document>,
     /// Sampled spans that fit in no document.
     pub dropped: u64,
+    /// Spans in `documents` with part of their content cut to fit.
+    pub truncated: u64,
+}
+
+/// Traces remembered by [`TraceAnnotations`]: spans of one invocation arrive within a few
+/// flushes, so older traces are forgotten first.
+pub const REMEMBERED_TRACES: usize = 1_024;
+
+/// How many annotations each recent trace was given, across an exporter's batches: X-Ray
+/// indexes 50 per trace.
+#[derive(Debug, Default)]
+pub struct TraceAnnotations {
+    used: HashMap<TraceId, usize>,
+    order: VecDeque<TraceId>,
+}
+
+impl TraceAnnotations {
+    /// How many of `wanted` annotations `trace` may still take; they are counted as given.
+    fn allow(&mut self, trace: TraceId, wanted: usize) -> usize {
+        if !self.used.contains_key(&trace) {
+            if self.order.len() >= REMEMBERED_TRACES
+                && let Some(oldest) = self.order.pop_front()
+            {
+                self.used.remove(&oldest);
+            }
+            self.order.push_back(trace);
+        }
+        let used = self.used.entry(trace).or_insert(0);
+        let allowed = wanted.min(MAX_ANNOTATIONS.saturating_sub(*used));
+        *used += allowed;
+        allowed
+    }
 }
 
 /// The documents for the sampled spans of `spans` (unsampled ones are skipped, counted
-/// nowhere), each at most `max_document_bytes` of JSON.
+/// nowhere), each at most `max_document_bytes` of JSON, as the first batch of its traces.
 pub fn encode(spans: &[Span], resource: &Resource, max_document_bytes: usize) -> Encoded {
+    encode_with(
+        spans,
+        resource,
+        max_document_bytes,
+        &mut TraceAnnotations::default(),
+    )
+}
+
+/// [`encode`], with the annotations earlier batches gave each trace in `annotations`.
+pub fn encode_with(
+    spans: &[Span],
+    resource: &Resource,
+    max_document_bytes: usize,
+    annotations: &mut TraceAnnotations,
+) -> Encoded {
     let spans: Vec<&Span> = spans.iter().filter(|s| s.sampled).collect();
     if spans.is_empty() {
         return Encoded::default();
@@ -75,6 +125,7 @@ pub fn encode(spans: &[Span], resource: &Resource, max_document_bytes: usize) ->
         max: max_document_bytes,
         out: Encoded::default(),
         deep: Vec::new(),
+        annotations: std::mem::take(annotations),
     };
     // Roots first, then spans only reachable through a parent cycle (malformed input).
     let roots = (0..packer.spans.len()).filter(|&i| !has_parent[i]);
@@ -102,6 +153,7 @@ pub fn encode(spans: &[Span], resource: &Resource, max_document_bytes: usize) ->
             );
         }
     }
+    *annotations = packer.annotations;
     packer.out
 }
 
@@ -113,6 +165,7 @@ struct Packer<'a> {
     out: Encoded,
     /// Spans below `MAX_DEPTH`, to send as their own documents, with their parent's id.
     deep: Vec<(usize, SpanId)>,
+    annotations: TraceAnnotations,
 }
 
 /// A packed entity: what fit of its subtree nested in it, and its size as JSON.
@@ -122,6 +175,8 @@ pub(super) struct Packed<'a> {
     nested: Vec<Packed<'a>>,
     size: usize,
     spans: u64,
+    /// Spans of `spans` that were cut to fit.
+    truncated: u64,
 }
 
 impl<'a> Packed<'a> {
@@ -166,7 +221,13 @@ impl<'a> Packer<'a> {
             _ => self.max,
         };
         let mut entity = Entity::build(span, role);
-        let Some(base) = trim(&mut entity, budget) else {
+        let wanted = entity.annotations.items().len();
+        let allowed = self.annotations.allow(span.trace_id, wanted);
+        if allowed < wanted {
+            let demoted = entity.annotations.split_off(allowed);
+            entity.metadata.extend(demoted);
+        }
+        let Some((base, cut)) = trim(&mut entity, budget) else {
             self.out.dropped += 1;
             for kid in kids {
                 self.detach(kid, span.span_id);
@@ -187,10 +248,12 @@ impl<'a> Packer<'a> {
             }
         }
         let mut spans = 1;
+        let mut truncated = u64::from(cut);
         let mut nested = Vec::new();
         for (kid, nest) in kids.into_iter().zip(nest) {
             if nest {
                 spans += kid.spans;
+                truncated += kid.truncated;
                 nested.push(kid);
             } else {
                 self.detach(kid, span.span_id);
@@ -201,6 +264,7 @@ impl<'a> Packer<'a> {
             nested,
             size,
             spans,
+            truncated,
         })
     }
 
@@ -213,12 +277,15 @@ impl<'a> Packer<'a> {
     fn emit(&mut self, packed: Packed<'a>) {
         let mut json = Vec::with_capacity(packed.size.saturating_add(INDEPENDENT_RESERVE));
         match serde_json::to_writer(&mut json, &packed.json()) {
-            Ok(()) if json.len() <= self.max => self.out.documents.push(Document {
-                json,
-                spans: packed.spans,
-                trace_id: packed.entity.trace_id,
-                id: packed.entity.id,
-            }),
+            Ok(()) if json.len() <= self.max => {
+                self.out.truncated += packed.truncated;
+                self.out.documents.push(Document {
+                    json,
+                    spans: packed.spans,
+                    trace_id: packed.entity.trace_id,
+                    id: packed.entity.id,
+                });
+            }
             _ => self.out.dropped += packed.spans,
         }
     }
@@ -226,9 +293,9 @@ impl<'a> Packer<'a> {
 
 /// Cuts `entity` until its JSON is at most `budget` bytes: an exception message longer
 /// than 256 characters first, then the largest metadata entries, then the largest
-/// annotations, then `http` and `aws`. The final size, or `None` if even the bare span is
-/// too large.
-fn trim(entity: &mut Entity<'_>, budget: usize) -> Option<usize> {
+/// annotations, then `http` and `aws`. The final size and whether anything was cut, or
+/// `None` if even the bare span is too large.
+fn trim(entity: &mut Entity<'_>, budget: usize) -> Option<(usize, bool)> {
     let bare = |entity: &Entity<'_>| {
         json_len(&EntityJson {
             entity,
@@ -237,7 +304,7 @@ fn trim(entity: &mut Entity<'_>, budget: usize) -> Option<usize> {
     };
     let mut size = bare(entity);
     if size <= budget {
-        return Some(size);
+        return Some((size, false));
     }
     for phase in 0..4 {
         match phase {
@@ -252,7 +319,7 @@ fn trim(entity: &mut Entity<'_>, budget: usize) -> Option<usize> {
         }
         size = bare(entity);
         if size <= budget {
-            return Some(size);
+            return Some((size, true));
         }
     }
     None

@@ -240,6 +240,19 @@ impl<'a> Entries<'a> {
         self.sorted.iter().filter_map(entry)
     }
 
+    /// Removes and returns the entries from the `at`th on, in the order they were added.
+    pub fn split_off(&mut self, at: usize) -> Vec<(Cow<'a, str>, Val<'a>)> {
+        let tail = self.items.split_off(at.min(self.items.len()));
+        self.sort();
+        tail
+    }
+
+    /// Adds `more` after the present entries (a repeated key: the last wins).
+    pub fn extend(&mut self, more: Vec<(Cow<'a, str>, Val<'a>)>) {
+        self.items.extend(more);
+        self.sort();
+    }
+
     /// Keeps the entries whose index (in `items`) `keep` accepts.
     pub fn retain(&mut self, mut keep: impl FnMut(usize) -> bool) {
         let mut index = 0;

@@ -147,3 +147,58 @@ fn deep_chains_cycles_and_duplicates_neither_recurse_forever_nor_lose_spans() {
     let encoded = encode(&twice, &resource(), LIMIT);
     assert_eq!((encoded.documents.len(), encoded.dropped), (2, 0));
 }
+
+#[test]
+fn a_trace_gets_fifty_annotations_across_batches_and_the_rest_go_to_metadata() {
+    let spans_with = |first: u64| -> Vec<Span> {
+        (first..first + 20)
+            .map(|n| {
+                let mut s = span(1, n, Some(0xabc), "step");
+                s.attributes = (0..3)
+                    .map(|a| (format!("k{a}"), AttributeValue::Int(n as i64)))
+                    .collect();
+                s
+            })
+            .collect()
+    };
+    let count = |encoded: &Encoded, field: &str| -> usize {
+        valid_docs(encoded)
+            .iter()
+            .map(|doc| {
+                let entries = match field {
+                    "metadata" => &doc["metadata"]["default"],
+                    _ => &doc[field],
+                };
+                // The span's own attributes, not the resource's `otel.resource.*`.
+                let own = |o: &serde_json::Map<String, Value>| {
+                    o.keys().filter(|k| k.starts_with('k')).count()
+                };
+                entries.as_object().map_or(0, own)
+            })
+            .sum()
+    };
+    let mut given = TraceAnnotations::default();
+    let first = encode_with(&spans_with(2), &resource(), LIMIT, &mut given);
+    assert_eq!(count(&first, "annotations"), 50);
+    assert_eq!(
+        count(&first, "metadata"),
+        10,
+        "60 attributes: 50 indexed, 10 kept"
+    );
+    // A later batch of the same trace: its 50 are used up.
+    let second = encode_with(&spans_with(30), &resource(), LIMIT, &mut given);
+    assert_eq!(count(&second, "annotations"), 0);
+    assert_eq!(count(&second, "metadata"), 60);
+    assert_eq!((first.truncated, second.truncated), (0, 0));
+}
+
+#[test]
+fn a_span_cut_to_fit_counts_as_truncated() {
+    let mut big = span(1, 2, Some(0xabc), "upload");
+    big.attributes = (0..64)
+        .map(|a| (format!("part{a}"), AttributeValue::Str("x".repeat(4_000))))
+        .collect();
+    let encoded = encode(&[big, span(1, 3, Some(0xabc), "small")], &resource(), LIMIT);
+    assert_eq!((encoded.dropped, encoded.truncated), (0, 1));
+    assert_eq!(encoded.documents.iter().map(|d| d.spans).sum::<u64>(), 2);
+}

@@ -281,7 +281,8 @@ async fn the_exporter_sends_framed_documents_and_counts_failures() {
         report,
         SpanReport {
             exported: 3,
-            dropped: 0
+            dropped: 0,
+            truncated: 0,
         }
     );
     let mut seen = Vec::new();
@@ -300,7 +301,8 @@ async fn the_exporter_sends_framed_documents_and_counts_failures() {
         late,
         SpanReport {
             exported: 0,
-            dropped: 3
+            dropped: 3,
+            truncated: 0,
         }
     );
     let mut refused = XrayExporter::new("255.255.255.255:2000".parse().unwrap());
@@ -309,7 +311,8 @@ async fn the_exporter_sends_framed_documents_and_counts_failures() {
         report,
         SpanReport {
             exported: 0,
-            dropped: 3
+            dropped: 3,
+            truncated: 0,
         }
     );
 }
