@@ -101,7 +101,8 @@ async fn parent_and_child_arrive_with_ids_times_status_resource_and_headers() {
         report,
         SpanReport {
             exported: 2,
-            dropped: 0
+            dropped: 0,
+            truncated: 0,
         }
     );
 
@@ -189,7 +190,8 @@ async fn a_400_is_not_retried_and_its_spans_are_dropped() {
         report,
         SpanReport {
             exported: 0,
-            dropped: 2
+            dropped: 2,
+            truncated: 0,
         }
     );
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -204,7 +206,8 @@ async fn a_partial_success_counts_its_rejected_spans_as_dropped() {
         report,
         SpanReport {
             exported: 1,
-            dropped: 1
+            dropped: 1,
+            truncated: 0,
         }
     );
 }

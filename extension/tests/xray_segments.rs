@@ -216,7 +216,8 @@ async fn exported_segments_are_accepted_and_read_back() {
         report,
         SpanReport {
             exported: 5,
-            dropped: 0
+            dropped: 0,
+            truncated: 0,
         }
     );
     let documents = documents(&datagrams);
@@ -298,7 +299,8 @@ async fn a_tree_larger_than_a_datagram_arrives_split_and_whole() {
         report,
         SpanReport {
             exported: 1_501,
-            dropped: 0
+            dropped: 0,
+            truncated: 0,
         }
     );
     let documents = documents(&datagrams);
