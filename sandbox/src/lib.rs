@@ -64,9 +64,14 @@
 //!    `Root=…;Parent=…;Sampled=1|0` ([`SandboxConfig::active_tracing`]).
 //! 10. **Resources are the host's.** The children get a `TMPDIR` of the sandbox's own and
 //!     `LIFTWATCH_RESOURCES=local`.
-//! 11. **A readiness race** in the simulator stalled about 2 invocations in 1,000 for the
-//!     function timeout; the proxy holds an extension's `/next` until the runtime's
-//!     answer to its INVOKE was accepted (`proxy/readiness.rs`).
+//! 11. **Two readiness races** in the simulator stall an invocation for the function
+//!     timeout before `platform.report`. The proxy holds an extension's `/next` until the
+//!     runtime's answer to its INVOKE was accepted (`proxy/readiness.rs`: a poll counted
+//!     for no invocation, about 2 in 1,000). The report task's wake-up is lost when the
+//!     extension's `/next` is handled on another worker thread between its readiness check
+//!     and its wait (about 1 in 10,000 on a loaded machine); the simulator runs on a
+//!     single-threaded runtime of its own thread, where that cannot interleave
+//!     (`simulator_thread.rs`).
 //! 12. **No `function` log records.** Subscribers of them get the function's output lines
 //!     merged into the relayed batches ([`platform::PlatformEdit::with_function_logs`]).
 //!
@@ -99,6 +104,7 @@ pub mod table;
 mod child;
 mod layout;
 mod serve;
+mod simulator_thread;
 mod snapstart;
 mod timeout;
 

@@ -25,6 +25,7 @@ use crate::platform::{InitializationType, PlatformEdit, PlatformModel};
 use crate::ports::PortPicker;
 use crate::proxy::{InterceptingProxy, ProxyObservations, ProxyOptions};
 use crate::relay::{BatchTransform, TelemetryRelay};
+use crate::simulator_thread::SimulatorThread;
 
 /// The addresses and ports of one sandbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +45,8 @@ pub struct SandboxPorts {
 pub struct Sandbox {
     pub(crate) config: SandboxConfig,
     pub(crate) simulator: Option<Arc<Simulator>>,
+    /// The thread the simulator runs on; ended after its shutdown or when dropped.
+    pub(crate) simulator_thread: Option<SimulatorThread>,
     pub(crate) telemetry_snapshot: Vec<TelemetryEvent>,
     pub(crate) proxy: InterceptingProxy,
     pub(crate) relay: Arc<TelemetryRelay>,
@@ -130,7 +133,9 @@ impl Sandbox {
             config.memory_mb,
             &config.region,
         ));
-        let simulator = Simulator::builder()
+        // On a thread of its own: the simulator loses its readiness wake-up on a
+        // multi-threaded runtime (`simulator_thread.rs`).
+        let builder = Simulator::builder()
             .function_name(config.function_name.clone())
             .memory_size_mb(config.memory_mb)
             .region(config.region.clone())
@@ -142,14 +147,12 @@ impl Sandbox {
                 FreezeMode::Process
             } else {
                 FreezeMode::None
-            })
-            .build()
-            .await
-            .map_err(SandboxError::Simulator)?;
+            });
+        let (simulator, simulator_thread) = SimulatorThread::start(builder).await?;
         simulator.enable_telemetry_capture().await;
         // Declared before `sim` so that, on an early return, `sim` is dropped first and
-        // the guard can stop the simulator's server.
-        let simulator = SimulatorGuard(Some(Arc::new(simulator)));
+        // the guard can stop the simulator's server (and then its thread).
+        let simulator = SimulatorGuard(Some(Arc::new(simulator)), Some(simulator_thread));
         let sim = simulator.0.clone().ok_or(SandboxError::ShutDown)?;
 
         // The function's output, delivered as `function` records to subscribers of them.
@@ -250,12 +253,14 @@ impl Sandbox {
             platform.set_restore(timing);
         }
 
+        let (simulator, simulator_thread) = simulator.take();
         Ok(Sandbox {
             extension_output: extension.output().clone(),
             function_output: function.output().clone(),
             extension: Mutex::new(extension),
             function: Mutex::new(function),
-            simulator: simulator.take(),
+            simulator,
+            simulator_thread,
             telemetry_snapshot: Vec::new(),
             proxy,
             relay,
@@ -284,7 +289,10 @@ impl Drop for Sandbox {
     fn drop(&mut self) {
         lock(&self.extension).signal_group(nix::sys::signal::Signal::SIGKILL);
         lock(&self.function).signal_group(nix::sys::signal::Signal::SIGKILL);
-        drop(SimulatorGuard(self.simulator.take()));
+        drop(SimulatorGuard(
+            self.simulator.take(),
+            self.simulator_thread.take(),
+        ));
     }
 }
 
@@ -292,23 +300,29 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Stops the simulator's HTTP server when dropped (the simulator itself never does).
-struct SimulatorGuard(Option<Arc<Simulator>>);
+/// Stops the simulator's HTTP server when dropped (the simulator itself never does), then
+/// its thread.
+struct SimulatorGuard(Option<Arc<Simulator>>, Option<SimulatorThread>);
 
 impl SimulatorGuard {
-    fn take(mut self) -> Option<Arc<Simulator>> {
-        self.0.take()
+    fn take(mut self) -> (Option<Arc<Simulator>>, Option<SimulatorThread>) {
+        (self.0.take(), self.1.take())
     }
 }
 
 impl Drop for SimulatorGuard {
     fn drop(&mut self) {
+        let thread = self.1.take();
         if let Some(sim) = self.0.take()
             && let Ok(sim) = Arc::try_unwrap(sim)
             && let Ok(runtime) = tokio::runtime::Handle::try_current()
         {
-            runtime.spawn(sim.shutdown());
+            runtime.spawn(async move {
+                sim.shutdown().await;
+                drop(thread);
+            });
         }
+        // Otherwise `thread` is dropped here, which ends the simulator's runtime.
     }
 }
 

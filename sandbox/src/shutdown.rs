@@ -147,6 +147,10 @@ impl Sandbox {
         extension.drain_output(SETTLE).await;
         function.drain_output(SETTLE).await;
         self.proxy.stop();
+        // The simulator's shutdown is over (or was cut off): end its thread's runtime.
+        if let Some(thread) = self.simulator_thread.take() {
+            drop(thread.stop());
+        }
 
         let delivery = self
             .proxy
