@@ -35,6 +35,27 @@ export class Aggregate {
   flush(): Promise<void>;
 }
 
+export type SpanKind = "internal" | "server" | "client" | "producer" | "consumer";
+
+export interface SpanOptions {
+  kind?: SpanKind;
+  /** Attribute name to value (at most 64). */
+  attributes?: Record<string, string | number | boolean>;
+  /** The enclosing span; by default the invocation's trace header's `Parent=`. */
+  parent?: Span;
+}
+
+/** A span in the invocation's trace; sent by `end()`. */
+export class Span {
+  readonly traceId: string;
+  readonly spanId: string;
+  readonly parentSpanId: string | null;
+  readonly sampled: boolean;
+  setAttribute(key: string, value: string | number | boolean): this;
+  /** Ends and sends the span once; an error marks it failed. False if refused or not sent. */
+  end(error?: unknown): boolean;
+}
+
 /** Sends events to the extension on 127.0.0.1 (`LIFTWATCH_PORT`, else 9325). Never throws. */
 export class Client {
   constructor(options?: { port?: number });
@@ -51,6 +72,7 @@ export class Client {
   connectionOpened(): boolean;
   connectionClosed(): boolean;
   message(bytes?: number): boolean;
+  span(name: string, options?: SpanOptions): Span;
   aggregate(): Aggregate;
   wrap<E, C, R>(handler: (event: E, context: C, metrics: Aggregate) => R | Promise<R>): (event: E, context: C) => Promise<R>;
   close(): void;

@@ -78,6 +78,25 @@ class Client extends Shorthands {
     return this.#send(`{"v":1,"type":"connection","event":"message","bytes":${size}}`);
   }
 
+  /**
+   * A span timing part of the handler, in the invocation's trace (`_X_AMZN_TRACE_ID`),
+   * under `options.parent` if given; sent by `end()`.
+   */
+  span(name, options = {}) {
+    return new Span(this, name, options);
+  }
+
+  /** Sends a finished span's line; false if refused or not sent. */
+  sendSpan(span) {
+    let line;
+    try {
+      line = p.spanLine(span);
+    } catch {
+      return this.#tally(false, 1);
+    }
+    return this.#send(line);
+  }
+
   /** A new aggregate; call `flush()` (or use `wrap`) when the handler ends. */
   aggregate() {
     return new Aggregate(this);
@@ -221,4 +240,46 @@ class Aggregate extends Shorthands {
   }
 }
 
-module.exports = { AGGREGATE_FLUSH_BYTES, Aggregate, Client, ProtocolError: p.ProtocolError };
+// process.hrtime is monotonic from an arbitrary origin: anchored to the wall clock once.
+const HRTIME_AT_EPOCH_OFFSET = process.hrtime.bigint() - BigInt(Date.now()) * 1_000_000n;
+const nowNanos = () => process.hrtime.bigint() - HRTIME_AT_EPOCH_OFFSET;
+
+/** A span: set attributes, then `end()` (or `end(error)` when the work failed). */
+class Span {
+  constructor(client, name, { kind = "internal", attributes, parent } = {}) {
+    this.client = client;
+    this.name = name;
+    this.kind = kind;
+    this.attributes = { ...(attributes ?? {}) };
+    this.spanId = crypto.randomBytes(8).toString("hex");
+    if (parent instanceof Span) {
+      this.traceId = parent.traceId;
+      this.parentSpanId = parent.spanId;
+      this.sampled = parent.sampled;
+    } else {
+      const [root, headerParent, sampled] = p.traceContext(process.env._X_AMZN_TRACE_ID);
+      this.traceId = root ?? crypto.randomBytes(16).toString("hex");
+      this.parentSpanId = headerParent;
+      this.sampled = sampled;
+    }
+    this.startUnixNano = nowNanos();
+    this.error = null;
+    this.ended = false;
+  }
+
+  setAttribute(key, value) {
+    this.attributes[key] = value;
+    return this;
+  }
+
+  /** Ends and sends the span once; an `error` (Error or message) marks it failed. */
+  end(error) {
+    if (this.ended) return false;
+    this.ended = true;
+    if (error != null) this.error = error instanceof Error ? error.message || error.name : String(error);
+    this.endUnixNano = nowNanos();
+    return this.client.sendSpan(this);
+  }
+}
+
+module.exports = { AGGREGATE_FLUSH_BYTES, Aggregate, Client, ProtocolError: p.ProtocolError, Span };

@@ -185,6 +185,88 @@ function pack(lines, budget) {
   return groups;
 }
 
+const SPAN_KINDS = new Set(["internal", "server", "client", "producer", "consumer"]);
+const MAX_SPAN_ATTRIBUTES = 64;
+const MAX_SPAN_TEXT_CHARS = 4096;
+
+function hexId(field, value, digits) {
+  const id = typeof value === "string" ? value.toLowerCase() : "";
+  if (id.length !== digits || !/^[0-9a-f]+$/.test(id) || /^0+$/.test(id)) {
+    throw new ProtocolError(field, `must be ${digits} hex digits, not all zero`);
+  }
+  return id;
+}
+
+/** [traceId, parentSpanId, sampled] from an X-Ray trace header; nulls when absent. */
+function traceContext(header) {
+  let root = null;
+  let parent = null;
+  let sampled = true;
+  for (const part of (header ?? "").split(";")) {
+    const [key, value = ""] = part.trim().split("=", 2);
+    if (key === "Root" && /^1-[0-9a-fA-F]{8}-[0-9a-fA-F]{24}$/.test(value)) {
+      const id = value.slice(2).replace("-", "").toLowerCase();
+      if (!/^0+$/.test(id)) root = id;
+    } else if (key === "Parent" && /^[0-9a-fA-F]{16}$/.test(value)) {
+      parent = value.toLowerCase();
+    } else if (key === "Sampled") {
+      sampled = value !== "0";
+    }
+  }
+  return [root, parent, sampled];
+}
+
+/** A `span` event (docs/PROTOCOL.md, "Spans"), keys sorted as the Rust SDK writes them. */
+function spanLine(span) {
+  checkName("name", span.name);
+  const kind = span.kind ?? "internal";
+  if (!SPAN_KINDS.has(kind)) {
+    throw new ProtocolError("kind", "must be internal, server, client, producer or consumer");
+  }
+  const start = BigInt(span.startUnixNano);
+  const end = BigInt(span.endUnixNano) > start ? BigInt(span.endUnixNano) : start;
+  const fields = {
+    attributes: undefined,
+    end_unix_nano: end,
+    error: span.error == null ? undefined : [...String(span.error)].slice(0, MAX_SPAN_TEXT_CHARS).join(""),
+    kind,
+    name: span.name,
+    parent_span_id: span.parentSpanId == null ? undefined : hexId("parent_span_id", span.parentSpanId, 16),
+    sampled: span.sampled !== false,
+    span_id: hexId("span_id", span.spanId, 16),
+    start_unix_nano: start,
+    trace_id: hexId("trace_id", span.traceId, 32),
+    type: "span",
+    v: 1,
+  };
+  const entries = Object.entries(span.attributes ?? {});
+  if (entries.length > MAX_SPAN_ATTRIBUTES) throw new ProtocolError("attributes", "more than 64 attributes");
+  if (entries.length > 0) {
+    const attributes = {};
+    for (const [key, value] of entries.sort(([a], [b]) => compareUtf8(a, b))) {
+      checkName("attributes", key);
+      if (typeof value === "string") {
+        if (chars(value) > MAX_SPAN_TEXT_CHARS) {
+          throw new ProtocolError("attributes", "string values must be at most 4096 characters");
+        }
+      } else if (typeof value === "number") {
+        if (!Number.isFinite(value)) throw new ProtocolError("attributes", "numbers must be finite");
+      } else if (typeof value !== "boolean") {
+        throw new ProtocolError("attributes", "values must be strings, numbers or booleans");
+      }
+      attributes[key] = value;
+    }
+    fields.attributes = attributes;
+  }
+  const parts = [];
+  for (const [key, value] of Object.entries(fields)) {
+    if (value === undefined) continue;
+    const text = typeof value === "bigint" ? value.toString() : JSON.stringify(value);
+    parts.push(`${JSON.stringify(key)}:${text}`);
+  }
+  return `{${parts.join(",")}}`;
+}
+
 module.exports = {
   DEFAULT_PORT,
   PORT_VAR,
@@ -196,6 +278,8 @@ module.exports = {
   checkValue,
   metricEvent,
   metricLine,
+  spanLine,
+  traceContext,
   number,
   pack,
   rateLimitLine,

@@ -107,3 +107,31 @@ test("many distinct values go out in datagrams within 8 KiB", async () => {
   client.close();
   box.socket.close();
 });
+
+test("spans join the invocation's trace, nest under a parent and carry a failure", async () => {
+  const box = await intake();
+  const client = new Client({ port: box.port });
+  const saved = process.env._X_AMZN_TRACE_ID;
+  process.env._X_AMZN_TRACE_ID = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+  const outer = client.span("checkout", { kind: "server" });
+  const inner = client.span("db.query", { kind: "client", parent: outer, attributes: { rows: 3 } });
+  inner.setAttribute("db.system", "dynamodb");
+  assert.equal(inner.end(), true);
+  assert.equal(inner.end(), false, "sent once");
+  outer.end(new Error("card declined"));
+  assert.equal(client.span("", { attributes: { bad: {} } }).end(), false);
+  await box.settle();
+  const [i, o] = box.datagrams.map((d) => JSON.parse(d));
+  assert.equal(i.trace_id, "5759e988bd862e3fe1be46a994272793");
+  assert.equal(o.parent_span_id, "53995c3f42cd8ad8");
+  assert.equal(i.parent_span_id, outer.spanId);
+  assert.deepEqual(i.attributes, { "db.system": "dynamodb", rows: 3 });
+  assert.equal(o.error, "card declined");
+  assert.ok(BigInt(i.end_unix_nano) >= BigInt(i.start_unix_nano));
+  assert.match(box.datagrams[0], /^\{"attributes":\{"db.system":"dynamodb","rows":3\},"end_unix_nano":\d+,"kind":"client"/);
+  assert.deepEqual([client.sent, client.failed], [2, 1]);
+  if (saved === undefined) delete process.env._X_AMZN_TRACE_ID;
+  else process.env._X_AMZN_TRACE_ID = saved;
+  client.close();
+  box.socket.close();
+});

@@ -138,3 +138,48 @@ class ClientTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class SpanTest(unittest.TestCase):
+    def setUp(self):
+        self.intake = Intake()
+        self.client = Client(self.intake.port)
+        self.header = os.environ.get("_X_AMZN_TRACE_ID")
+        os.environ["_X_AMZN_TRACE_ID"] = (
+            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
+
+    def tearDown(self):
+        if self.header is None:
+            os.environ.pop("_X_AMZN_TRACE_ID", None)
+        else:
+            os.environ["_X_AMZN_TRACE_ID"] = self.header
+
+    def test_nested_spans_join_the_invocations_trace_and_a_failure_is_kept(self):
+        with self.assertRaises(KeyError):
+            with self.client.span("checkout", kind="server") as outer:
+                with self.client.span("db.query", kind="client", attributes={"rows": 3}) as inner:
+                    inner.set_attribute("db.system", "dynamodb")
+                raise KeyError("cart")
+        inner_event, outer_event = self.intake.events()
+        self.assertEqual(inner_event["trace_id"], "5759e988bd862e3fe1be46a994272793")
+        self.assertEqual(outer_event["parent_span_id"], "53995c3f42cd8ad8")
+        self.assertEqual(inner_event["parent_span_id"], outer.span_id)
+        self.assertEqual(inner_event["attributes"], {"db.system": "dynamodb", "rows": 3})
+        self.assertEqual((inner_event["kind"], outer_event["kind"]), ("client", "server"))
+        self.assertEqual(outer_event["error"], "'cart'")
+        self.assertNotIn("error", inner_event)
+        self.assertTrue(outer_event["end_unix_nano"] >= inner_event["end_unix_nano"]
+                        >= inner_event["start_unix_nano"] >= outer_event["start_unix_nano"])
+        self.assertEqual((self.client.sent, self.client.failed), (2, 0))
+
+    def test_a_bad_span_is_counted_not_raised_and_unsampled_traces_say_so(self):
+        os.environ["_X_AMZN_TRACE_ID"] = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0"
+        with self.client.span("", attributes={"x": object()}):
+            pass
+        span = self.client.span("manual")
+        self.assertTrue(span.end())
+        self.assertFalse(span.end(), "sent once")
+        (event,) = self.intake.events()
+        self.assertEqual((event["name"], event["sampled"]), ("manual", False))
+        self.assertNotIn("parent_span_id", event)
+        self.assertEqual((self.client.sent, self.client.failed), (1, 1))

@@ -4,11 +4,13 @@ into the handler: a refused or failed send is counted in `Client.failed`."""
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import os
 import secrets
 import socket
 import threading
+import time
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, TypeVar
 
 from . import _protocol as p
@@ -117,6 +119,16 @@ class Client(_Shorthands):
         """A WebSocket message of `size` bytes went through."""
         return self._send(p.connection_line("message", size))
 
+    # Spans ---------------------------------------------------------------------------
+
+    def span(self, name: str, *, kind: str = "internal",
+             attributes: Optional[Mapping[str, object]] = None) -> "Span":
+        """A span timing part of the handler, in the invocation's trace
+        (`_X_AMZN_TRACE_ID`), under the span open around it if any; sent when it ends:
+        `with client.span("db.query", kind="client") as span: span.set_attribute("rows", 3)`.
+        An exception leaving the block marks the span failed and goes on."""
+        return Span(self, name, kind, attributes)
+
     # Aggregation ---------------------------------------------------------------------
 
     def aggregate(self) -> "Aggregate":
@@ -174,6 +186,69 @@ class Client(_Shorthands):
             else:
                 self.failed += events
         return ok
+
+
+_current_span: "contextvars.ContextVar[Optional[Span]]" = contextvars.ContextVar(
+    "liftwatch_span", default=None)
+
+
+class Span:
+    """A span: a context manager (see `Client.span`), or `end()` called by hand."""
+
+    def __init__(self, client: Client, name: str, kind: str,
+                 attributes: Optional[Mapping[str, object]]) -> None:
+        self._client = client
+        self.name = name
+        self.kind = kind
+        self.attributes: Dict[str, object] = dict(attributes or {})
+        self.span_id = secrets.token_hex(8)
+        parent = _current_span.get()
+        if parent is not None:
+            self.trace_id, self.parent_span_id, self.sampled = (
+                parent.trace_id, parent.span_id, parent.sampled)
+        else:
+            root, header_parent, sampled = p.trace_context(os.environ.get("_X_AMZN_TRACE_ID"))
+            self.trace_id = root or secrets.token_hex(16)
+            self.parent_span_id, self.sampled = header_parent, sampled
+        self.start_unix_nano = time.time_ns()
+        self.error: Optional[str] = None
+        self._token: Optional[contextvars.Token] = None
+        self._ended = False
+
+    def set_attribute(self, key: str, value: object) -> "Span":
+        """Adds or replaces an attribute (string, number or boolean)."""
+        self.attributes[key] = value
+        return self
+
+    def fail(self, message: str) -> "Span":
+        """Marks the span failed with `message`."""
+        self.error = message
+        return self
+
+    def end(self) -> bool:
+        """Ends the span and sends it (once); False if it was refused or not sent."""
+        if self._ended:
+            return False
+        self._ended = True
+        try:
+            line = p.span_line(self.name, self.trace_id, self.span_id, self.parent_span_id,
+                               self.start_unix_nano, time.time_ns(), self.kind, self.error,
+                               self.sampled, self.attributes)
+        except p.ProtocolError:
+            return self._client._tally(False, 1)
+        return self._client._send(line)
+
+    def __enter__(self) -> "Span":
+        self._token = _current_span.set(self)
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if self._token is not None:
+            _current_span.reset(self._token)
+            self._token = None
+        if exc_type is not None and self.error is None:
+            self.error = str(exc) or exc_type.__name__
+        self.end()
 
 
 def _accepts_metrics(handler: Callable[..., Any]) -> bool:

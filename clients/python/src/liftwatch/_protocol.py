@@ -254,3 +254,82 @@ def pack(lines: Iterable[str], budget: int = RECOMMENDED_DATAGRAM_BYTES) -> Sequ
     if current:
         groups.append(current)
     return groups
+
+
+SPAN_KINDS = ("internal", "server", "client", "producer", "consumer")
+MAX_SPAN_ATTRIBUTES = 64
+MAX_SPAN_TEXT_CHARS = 4_096
+_HEX = re.compile(r"^[0-9a-f]+$")
+
+
+def _hex_id(field: str, value: str, digits: int) -> str:
+    value = value.lower()
+    if len(value) != digits or not _HEX.match(value) or set(value) == {"0"}:
+        raise ProtocolError(field, f"must be {digits} hex digits, not all zero")
+    return value
+
+
+def trace_context(header: Optional[str]) -> Tuple[Optional[str], Optional[str], bool]:
+    """(trace id, parent span id, sampled) from an X-Ray trace header
+    (`Root=1-5759e988-bd862e3f...;Parent=53995c3f42cd8ad8;Sampled=1`); Nones when absent."""
+    root = parent = None
+    sampled = True
+    for part in (header or "").split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == "Root" and value.startswith("1-") and value.count("-") == 2:
+            candidate = value[2:].replace("-", "").lower()
+            if len(candidate) == 32 and _HEX.match(candidate) and set(candidate) != {"0"}:
+                root = candidate
+        elif key == "Parent" and len(value) == 16 and _HEX.match(value.lower()):
+            parent = value.lower()
+        elif key == "Sampled":
+            sampled = value != "0"
+    return root, parent, sampled
+
+
+def span_line(name: str, trace_id: str, span_id: str, parent_span_id: Optional[str],
+              start_unix_nano: int, end_unix_nano: int, kind: str = "internal",
+              error: Optional[str] = None, sampled: bool = True,
+              attributes: Optional[Mapping[str, object]] = None) -> str:
+    """A `span` event (docs/PROTOCOL.md, "Spans"), keys in the Rust SDK's (sorted) order;
+    an error message is cut to 4,096 characters."""
+    check_name("name", name)
+    line: dict = {
+        "v": VERSION,
+        "type": "span",
+        "name": name,
+        "trace_id": _hex_id("trace_id", trace_id, 32),
+        "span_id": _hex_id("span_id", span_id, 16),
+        "start_unix_nano": int(start_unix_nano),
+        "end_unix_nano": max(int(end_unix_nano), int(start_unix_nano)),
+        "kind": kind if kind in SPAN_KINDS else "internal",
+        "sampled": bool(sampled),
+    }
+    if kind not in SPAN_KINDS:
+        raise ProtocolError("kind", "must be internal, server, client, producer or consumer")
+    if parent_span_id is not None:
+        line["parent_span_id"] = _hex_id("parent_span_id", parent_span_id, 16)
+    if error is not None:
+        line["error"] = error[:MAX_SPAN_TEXT_CHARS]
+    if attributes:
+        if len(attributes) > MAX_SPAN_ATTRIBUTES:
+            raise ProtocolError("attributes", "more than 64 attributes")
+        checked = {}
+        for key, value in attributes.items():
+            check_name("attributes", key)
+            if isinstance(value, str):
+                if len(value) > MAX_SPAN_TEXT_CHARS:
+                    raise ProtocolError("attributes", "string values must be at most 4096 characters")
+            elif isinstance(value, bool):
+                pass
+            elif isinstance(value, int):
+                if not -(2**63) <= value < 2**63:
+                    raise ProtocolError("attributes", "integers must fit in 64 bits")
+            elif isinstance(value, float):
+                if not math.isfinite(value):
+                    raise ProtocolError("attributes", "numbers must be finite")
+            else:
+                raise ProtocolError("attributes", "values must be strings, numbers or booleans")
+            checked[key] = value
+        line["attributes"] = checked
+    return json.dumps(line, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
