@@ -188,6 +188,19 @@ function pack(lines, budget) {
 const SPAN_KINDS = new Set(["internal", "server", "client", "producer", "consumer"]);
 const MAX_SPAN_ATTRIBUTES = 64;
 const MAX_SPAN_TEXT_CHARS = 4096;
+const MAX_SPAN_ARRAY_ITEMS = 128;
+
+function checkScalar(value) {
+  if (typeof value === "string") {
+    if (chars(value) > MAX_SPAN_TEXT_CHARS) {
+      throw new ProtocolError("attributes", "string values must be at most 4096 characters");
+    }
+  } else if (typeof value === "number") {
+    if (!Number.isFinite(value)) throw new ProtocolError("attributes", "numbers must be finite");
+  } else if (typeof value !== "boolean") {
+    throw new ProtocolError("attributes", "values must be strings, numbers, booleans or arrays of them");
+  }
+}
 
 function hexId(field, value, digits) {
   const id = typeof value === "string" ? value.toLowerCase() : "";
@@ -245,14 +258,11 @@ function spanLine(span) {
     const attributes = {};
     for (const [key, value] of entries.sort(([a], [b]) => compareUtf8(a, b))) {
       checkName("attributes", key);
-      if (typeof value === "string") {
-        if (chars(value) > MAX_SPAN_TEXT_CHARS) {
-          throw new ProtocolError("attributes", "string values must be at most 4096 characters");
-        }
-      } else if (typeof value === "number") {
-        if (!Number.isFinite(value)) throw new ProtocolError("attributes", "numbers must be finite");
-      } else if (typeof value !== "boolean") {
-        throw new ProtocolError("attributes", "values must be strings, numbers or booleans");
+      if (Array.isArray(value)) {
+        if (value.length > MAX_SPAN_ARRAY_ITEMS) throw new ProtocolError("attributes", "an array of more than 128 items");
+        value.forEach(checkScalar);
+      } else {
+        checkScalar(value);
       }
       attributes[key] = value;
     }

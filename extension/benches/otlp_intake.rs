@@ -49,6 +49,7 @@ fn spans(n: u64) -> Vec<Span> {
                 ("rows".into(), AttributeValue::Int(i as i64)),
             ],
             sampled: true,
+            detail: None,
         })
         .collect()
 }

@@ -39,6 +39,7 @@ fn parent_and_child() -> Vec<Span> {
         status: SpanStatus::Ok,
         attributes: vec![("faas.coldstart".into(), AttributeValue::Bool(true))],
         sampled: true,
+        detail: None,
     };
     let child = Span {
         span_id: SpanId::from_hex("b7ad6b7169203331").unwrap(),

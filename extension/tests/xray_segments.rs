@@ -63,6 +63,7 @@ fn span(trace_id: TraceId, parent: Option<SpanId>, name: &str, start: u64) -> Sp
         status: SpanStatus::Unset,
         attributes: Vec::new(),
         sampled: true,
+        detail: None,
     }
 }
 

@@ -110,7 +110,7 @@ fn the_three_packages_are_released_with_one_version() {
 
 /// The span every client writes below, as the Rust SDK writes it.
 fn rust_span_line() -> String {
-    let line = r#"{"v":1,"type":"span","name":"db.query","trace_id":"5759e988bd862e3fe1be46a994272793","span_id":"a1b2c3d4e5f60718","parent_span_id":"53995c3f42cd8ad8","start_unix_nano":1764300000000000000,"end_unix_nano":1764300000012000000,"kind":"client","error":"throttled","sampled":true,"attributes":{"rows":3,"db.system":"dynamodb","ok":true,"ratio":0.5}}"#;
+    let line = r#"{"v":1,"type":"span","name":"db.query","trace_id":"5759e988bd862e3fe1be46a994272793","span_id":"a1b2c3d4e5f60718","parent_span_id":"53995c3f42cd8ad8","start_unix_nano":1764300000000000000,"end_unix_nano":1764300000012000000,"kind":"client","error":"throttled","sampled":true,"attributes":{"rows":3,"db.system":"dynamodb","ok":true,"ratio":0.5,"tags":["a",2,false]}}"#;
     let event = protocol::decode_line(line).unwrap();
     assert!(matches!(event, Event::Span(_)));
     let mut buf = Vec::new();
@@ -136,16 +136,16 @@ import sys; sys.path.insert(0, "clients/python/src")
 from liftwatch import _protocol as p
 print(p.span_line("db.query", "5759e988bd862e3fe1be46a994272793", "a1b2c3d4e5f60718",
     "53995c3f42cd8ad8", 1764300000000000000, 1764300000012000000, "client", "throttled", True,
-    {"rows": 3, "db.system": "dynamodb", "ok": True, "ratio": 0.5}))"#;
+    {"rows": 3, "db.system": "dynamodb", "ok": True, "ratio": 0.5, "tags": ["a", 2, False]}))"#;
     let node = r#"
 const p = require("./clients/node/protocol.js");
 console.log(p.spanLine({ name: "db.query", traceId: "5759e988bd862e3fe1be46a994272793",
   spanId: "a1b2c3d4e5f60718", parentSpanId: "53995c3f42cd8ad8",
   startUnixNano: 1764300000000000000n, endUnixNano: 1764300000012000000n, kind: "client",
-  error: "throttled", sampled: true, attributes: { rows: 3, "db.system": "dynamodb", ok: true, ratio: 0.5 } }));"#;
+  error: "throttled", sampled: true, attributes: { rows: 3, "db.system": "dynamodb", ok: true, ratio: 0.5, tags: ["a", 2, false] } }));"#;
     let rust = rust_span_line();
     let python = client_line("python3", "-c", python);
     assert_eq!(python, rust, "python");
     assert_eq!(client_line("node", "-e", node), rust, "node");
-    assert!(matches!(protocol::decode_line(&python), Ok(Event::Span(s)) if s.attributes.len() == 4));
+    assert!(matches!(protocol::decode_line(&python), Ok(Event::Span(s)) if s.attributes.len() == 5));
 }

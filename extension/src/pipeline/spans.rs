@@ -188,5 +188,6 @@ fn span_from_event(event: SpanEvent) -> Span {
         status: event.error.map_or(SpanStatus::Unset, SpanStatus::Error),
         attributes: event.attributes,
         sampled: event.sampled,
+        detail: None,
     }
 }

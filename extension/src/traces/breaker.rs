@@ -286,6 +286,7 @@ mod tests {
                 status: SpanStatus::Unset,
                 attributes: Vec::new(),
                 sampled: true,
+                detail: None,
             })
             .collect()
     }

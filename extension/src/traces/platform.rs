@@ -292,6 +292,7 @@ impl PlatformTracer {
             status,
             attributes: Vec::new(),
             sampled: trace.sampled,
+            detail: None,
         };
         let mut invocation = span(
             &self.function,

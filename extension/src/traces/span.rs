@@ -102,6 +102,50 @@ pub struct Span {
     pub attributes: Vec<(String, AttributeValue)>,
     /// Whether the trace is sampled (exported); unsampled spans only count.
     pub sampled: bool,
+    /// What an OpenTelemetry SDK sent beyond that (events, links, its resource and scope);
+    /// `None` for the platform's and the protocol's spans.
+    pub detail: Option<Box<SpanDetail>>,
+}
+
+/// The parts of an OTLP span kept apart from the fields every span has.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SpanDetail {
+    /// Timed events, at most [`MAX_SPAN_EVENTS`] (an `exception` event is how the SDKs
+    /// record an error).
+    pub events: Vec<TimedEvent>,
+    /// Links to other spans, at most [`MAX_SPAN_LINKS`].
+    pub links: Vec<SpanLink>,
+    /// The sender's resource and instrumentation scope, shared by the spans of one request.
+    pub origin: Option<std::sync::Arc<Origin>>,
+}
+
+/// Events kept per span; more are dropped (OpenTelemetry SDKs keep 128 by default).
+pub const MAX_SPAN_EVENTS: usize = 128;
+/// Links kept per span.
+pub const MAX_SPAN_LINKS: usize = 128;
+
+/// A timed event within a span.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimedEvent {
+    pub name: String,
+    pub time_unix_nanos: u64,
+    pub attributes: Vec<(String, AttributeValue)>,
+}
+
+/// A link to another span.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpanLink {
+    pub trace_id: TraceId,
+    pub span_id: SpanId,
+    pub attributes: Vec<(String, AttributeValue)>,
+}
+
+/// Who sent a span: its SDK's resource and instrumentation scope.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Origin {
+    pub resource: Vec<(String, AttributeValue)>,
+    pub scope_name: String,
+    pub scope_version: String,
 }
 
 impl Span {

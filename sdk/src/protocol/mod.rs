@@ -49,7 +49,8 @@ pub(crate) use sequence::write_sequence;
 pub use sequence::{MAX_SENDER_CHARS, Sequence};
 pub(crate) use span::write_span;
 pub use span::{
-    AttributeValue, MAX_SPAN_ATTRIBUTES, MAX_SPAN_TEXT_CHARS, SpanEvent, SpanKind, hex, to_hex,
+    AttributeValue, MAX_SPAN_ARRAY_ITEMS, MAX_SPAN_ATTRIBUTES, MAX_SPAN_TEXT_CHARS, SpanEvent,
+    SpanKind, hex, to_hex,
 };
 
 /// The protocol version this crate speaks; carried in every event as `"v"`.

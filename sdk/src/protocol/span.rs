@@ -80,6 +80,58 @@ pub enum AttributeValue {
     Float(f64),
     /// A boolean.
     Bool(bool),
+    /// An array of strings, numbers or booleans (no nesting), at most
+    /// [`MAX_SPAN_ARRAY_ITEMS`] items: OpenTelemetry's array attributes.
+    Array(Vec<AttributeValue>),
+}
+
+impl<T: Into<AttributeValue>> From<Vec<T>> for AttributeValue {
+    fn from(items: Vec<T>) -> Self {
+        AttributeValue::Array(items.into_iter().map(Into::into).collect())
+    }
+}
+
+/// The most items an array attribute holds.
+pub const MAX_SPAN_ARRAY_ITEMS: usize = 128;
+
+impl AttributeValue {
+    /// The JSON form the protocol writes.
+    fn to_json(&self) -> Value {
+        match self {
+            AttributeValue::Str(s) => Value::String(s.clone()),
+            AttributeValue::Int(i) => Value::from(*i),
+            AttributeValue::Float(f) => Value::from(*f),
+            AttributeValue::Bool(b) => Value::Bool(*b),
+            AttributeValue::Array(items) => Value::Array(items.iter().map(Self::to_json).collect()),
+        }
+    }
+
+    /// A scalar from its JSON form; `None` for anything else.
+    fn scalar(value: Value) -> Option<AttributeValue> {
+        Some(match value {
+            Value::String(s) => AttributeValue::Str(s),
+            Value::Bool(b) => AttributeValue::Bool(b),
+            Value::Number(n) => match n.as_i64() {
+                Some(i) => AttributeValue::Int(i),
+                None => AttributeValue::Float(n.as_f64().unwrap_or(f64::NAN)),
+            },
+            _ => return None,
+        })
+    }
+
+    /// Why the value breaks the protocol's rules, if it does.
+    fn problem(&self, nested: bool) -> Option<&'static str> {
+        match self {
+            AttributeValue::Str(s) if too_long(s) => Some("a value longer than 4096 characters"),
+            AttributeValue::Float(f) if !f.is_finite() => Some("a value that is not finite"),
+            AttributeValue::Array(_) if nested => Some("arrays must not nest"),
+            AttributeValue::Array(items) if items.len() > MAX_SPAN_ARRAY_ITEMS => {
+                Some("an array of more than 128 items")
+            }
+            AttributeValue::Array(items) => items.iter().find_map(|item| item.problem(true)),
+            _ => None,
+        }
+    }
 }
 
 impl From<&str> for AttributeValue {
@@ -182,14 +234,8 @@ impl SpanEvent {
             if self.attributes[..i].iter().any(|(n, _)| n == name) {
                 return Err(invalid("attributes", "repeats a name"));
             }
-            match value {
-                AttributeValue::Str(s) if too_long(s) => {
-                    return Err(invalid("attributes", "a value longer than 4096 characters"));
-                }
-                AttributeValue::Float(f) if !f.is_finite() => {
-                    return Err(invalid("attributes", "a value that is not finite"));
-                }
-                _ => {}
+            if let Some(reason) = value.problem(false) {
+                return Err(invalid("attributes", reason));
             }
         }
         Ok(self)
@@ -253,19 +299,20 @@ pub(super) fn span_from_line(line: &str) -> Result<SpanEvent, ProtocolError> {
     };
     let mut attributes = Vec::new();
     for (key, value) in wire.attributes.unwrap_or_default() {
+        let refused = || {
+            invalid(
+                "attributes",
+                "values must be strings, numbers, booleans or arrays of them",
+            )
+        };
         let value = match value {
-            Value::String(s) => AttributeValue::Str(s),
-            Value::Bool(b) => AttributeValue::Bool(b),
-            Value::Number(n) => match n.as_i64() {
-                Some(i) => AttributeValue::Int(i),
-                None => AttributeValue::Float(n.as_f64().unwrap_or(f64::NAN)),
-            },
-            _ => {
-                return Err(invalid(
-                    "attributes",
-                    "values must be strings, numbers or booleans",
-                ));
-            }
+            Value::Array(items) => AttributeValue::Array(
+                items
+                    .into_iter()
+                    .map(|item| AttributeValue::scalar(item).ok_or_else(refused))
+                    .collect::<Result<_, _>>()?,
+            ),
+            scalar => AttributeValue::scalar(scalar).ok_or_else(refused)?,
         };
         attributes.push((key, value));
     }
@@ -288,13 +335,7 @@ pub(super) fn span_from_line(line: &str) -> Result<SpanEvent, ProtocolError> {
 pub(crate) fn write_span(buf: &mut Vec<u8>, span: &SpanEvent) {
     let mut attributes = serde_json::Map::new();
     for (key, value) in &span.attributes {
-        let value = match value {
-            AttributeValue::Str(s) => Value::String(s.clone()),
-            AttributeValue::Int(i) => Value::from(*i),
-            AttributeValue::Float(f) => Value::from(*f),
-            AttributeValue::Bool(b) => Value::Bool(*b),
-        };
-        attributes.insert(key.clone(), value);
+        attributes.insert(key.clone(), value.to_json());
     }
     let mut line = serde_json::json!({
         "v": 1,
@@ -406,7 +447,9 @@ mod tests {
             (r#""end_unix_nano":0"#, "end_unix_nano"),
             (r#""kind":"sideways""#, "kind"),
             (r#""name":"""#, "name"),
-            (r#""attributes":{"a":[1]}"#, "attributes"),
+            (r#""attributes":{"a":[[1]]}"#, "attributes"),
+            (r#""attributes":{"a":[{"b":1}]}"#, "attributes"),
+            (r#""attributes":{"a":{"b":1}}"#, "attributes"),
             (r#""attributes":{"":1}"#, "attributes"),
         ];
         for (field_json, field) in cases {

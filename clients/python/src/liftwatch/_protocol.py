@@ -259,6 +259,7 @@ def pack(lines: Iterable[str], budget: int = RECOMMENDED_DATAGRAM_BYTES) -> Sequ
 SPAN_KINDS = ("internal", "server", "client", "producer", "consumer")
 MAX_SPAN_ATTRIBUTES = 64
 MAX_SPAN_TEXT_CHARS = 4_096
+MAX_SPAN_ARRAY_ITEMS = 128
 _HEX = re.compile(r"^[0-9a-f]+$")
 
 
@@ -317,19 +318,31 @@ def span_line(name: str, trace_id: str, span_id: str, parent_span_id: Optional[s
         checked = {}
         for key, value in attributes.items():
             check_name("attributes", key)
-            if isinstance(value, str):
-                if len(value) > MAX_SPAN_TEXT_CHARS:
-                    raise ProtocolError("attributes", "string values must be at most 4096 characters")
-            elif isinstance(value, bool):
-                pass
-            elif isinstance(value, int):
-                if not -(2**63) <= value < 2**63:
-                    raise ProtocolError("attributes", "integers must fit in 64 bits")
-            elif isinstance(value, float):
-                if not math.isfinite(value):
-                    raise ProtocolError("attributes", "numbers must be finite")
-            else:
-                raise ProtocolError("attributes", "values must be strings, numbers or booleans")
+            if isinstance(value, (list, tuple)):
+                if len(value) > MAX_SPAN_ARRAY_ITEMS:
+                    raise ProtocolError("attributes", "an array of more than 128 items")
+                for item in value:
+                    _check_scalar(item)
+                checked[key] = list(value)
+                continue
+            _check_scalar(value)
             checked[key] = value
         line["attributes"] = checked
     return json.dumps(line, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _check_scalar(value: object) -> None:
+    if isinstance(value, str):
+        if len(value) > MAX_SPAN_TEXT_CHARS:
+            raise ProtocolError("attributes", "string values must be at most 4096 characters")
+    elif isinstance(value, bool):
+        pass
+    elif isinstance(value, int):
+        if not -(2**63) <= value < 2**63:
+            raise ProtocolError("attributes", "integers must fit in 64 bits")
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise ProtocolError("attributes", "numbers must be finite")
+    else:
+        raise ProtocolError(
+            "attributes", "values must be strings, numbers, booleans or arrays of them")

@@ -52,6 +52,7 @@ fn handler_span(trace: TraceId, parent: Option<SpanId>, sampled: bool) -> Span {
         status: SpanStatus::Unset,
         attributes: Vec::new(),
         sampled,
+        detail: None,
     }
 }
 

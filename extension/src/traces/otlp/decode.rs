@@ -12,34 +12,33 @@
 //!   (exporters send sampled spans). The OpenTelemetry Python SDK writes `0x100` (only
 //!   "is-remote known") on the spans it samples: a missing bit decides nothing. The
 //!   collector then applies the trace's decision (the invocation's X-Ray header).
-//! - Attribute values: string, int, double and bool as they are; arrays and key-value
-//!   lists as compact JSON strings; bytes as lowercase hex. Events and links are dropped.
-//! - The span's resource attributes are kept on the span (its own attributes win on a key
-//!   clash), as are `otel.scope.name` / `otel.scope.version`, the names the OpenTelemetry
-//!   spec gives a scope in formats without one. The exporter sends the extension's own
-//!   resource, so without this the handler's `service.name` and the like would be lost.
-//!   Copies are bounded per request ([`MAX_MERGED_BYTES`]): a small body with a huge
-//!   resource and many spans cannot multiply into gigabytes.
+//! - Attribute values: string, int, double and bool as they are, arrays of them as typed
+//!   arrays; other arrays and key-value lists as compact JSON strings; bytes as lowercase
+//!   hex.
+//! - Events (at most 128 per span) and links (at most 128) are kept, in the span's
+//!   `detail`, as are the sender's resource and scope: one `Origin` shared by every span of
+//!   a `ScopeSpans` (no copies), exported as the sender's own `ResourceSpans`.
 
 use std::io::Read;
+use std::sync::Arc;
 
 use flate2::read::GzDecoder;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value};
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::trace::v1::Span as ProtoSpan;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind as ProtoKind;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use prost::Message;
 
 use super::encode::FLAG_SAMPLED;
-use crate::traces::span::{AttributeValue, Span, SpanId, SpanKind, SpanStatus, TraceId};
+use crate::traces::span::{
+    AttributeValue, MAX_SPAN_EVENTS, MAX_SPAN_LINKS, Origin, Span, SpanDetail, TimedEvent, SpanId,
+    SpanKind, SpanLink, SpanStatus, TraceId,
+};
 
 /// The W3C trace flags: the low byte of OTLP's `Span.flags` (bits 8-9 say whether the
 /// parent is remote).
 const TRACE_FLAGS: u32 = 0xff;
-
-/// How many bytes of resource and scope attributes may be copied onto spans per request.
-pub const MAX_MERGED_BYTES: usize = 1024 * 1024;
 
 /// The two OTLP/HTTP body encodings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,31 +134,21 @@ pub struct Decoded {
 /// Converts every span of `request` (rules in the module doc).
 pub fn spans_from_request(request: ExportTraceServiceRequest) -> Decoded {
     let mut decoded = Decoded::default();
-    let mut budget = MAX_MERGED_BYTES;
     for resource_spans in request.resource_spans {
         let resource = resource_spans
             .resource
             .map(|r| attributes(r.attributes))
             .unwrap_or_default();
         for scope_spans in resource_spans.scope_spans {
-            let mut shared = Vec::new();
-            if let Some(scope) = scope_spans.scope.filter(|s| !s.name.is_empty()) {
-                shared.push((
-                    "otel.scope.name".to_owned(),
-                    AttributeValue::Str(scope.name),
-                ));
-                if !scope.version.is_empty() {
-                    let version = AttributeValue::Str(scope.version);
-                    shared.push(("otel.scope.version".to_owned(), version));
-                }
-            }
-            shared.extend(resource.iter().cloned());
+            let scope = scope_spans.scope.unwrap_or_default();
+            let origin = Arc::new(Origin {
+                resource: resource.clone(),
+                scope_name: scope.name,
+                scope_version: scope.version,
+            });
             for proto in scope_spans.spans {
-                match span(proto) {
-                    Some(mut span) => {
-                        merge(&mut span.attributes, &shared, &mut budget);
-                        decoded.spans.push(span);
-                    }
+                match span(proto, &origin) {
+                    Some(span) => decoded.spans.push(span),
                     None => decoded.rejected += 1,
                 }
             }
@@ -168,7 +157,7 @@ pub fn spans_from_request(request: ExportTraceServiceRequest) -> Decoded {
     decoded
 }
 
-fn span(proto: ProtoSpan) -> Option<Span> {
+fn span(proto: ProtoSpan, origin: &Arc<Origin>) -> Option<Span> {
     let trace_id = TraceId(proto.trace_id.as_slice().try_into().ok()?);
     let span_id = SpanId(proto.span_id.as_slice().try_into().ok()?);
     if trace_id.0 == [0; 16] || span_id.0 == [0; 8] {
@@ -188,6 +177,30 @@ fn span(proto: ProtoSpan) -> Option<Span> {
         }
         _ => SpanStatus::Unset,
     };
+    let events = proto
+        .events
+        .into_iter()
+        .take(MAX_SPAN_EVENTS)
+        .map(|event| TimedEvent {
+            name: event.name,
+            time_unix_nanos: event.time_unix_nano,
+            attributes: attributes(event.attributes),
+        })
+        .collect();
+    let links = proto
+        .links
+        .into_iter()
+        .filter_map(|link| {
+            let trace_id = TraceId(link.trace_id.as_slice().try_into().ok()?);
+            let span_id = SpanId(link.span_id.as_slice().try_into().ok()?);
+            Some(SpanLink {
+                trace_id,
+                span_id,
+                attributes: attributes(link.attributes),
+            })
+        })
+        .take(MAX_SPAN_LINKS)
+        .collect();
     Some(Span {
         trace_id,
         span_id,
@@ -199,6 +212,11 @@ fn span(proto: ProtoSpan) -> Option<Span> {
         status,
         attributes: attributes(proto.attributes),
         sampled: proto.flags & TRACE_FLAGS == 0 || proto.flags & FLAG_SAMPLED != 0,
+        detail: Some(Box::new(SpanDetail {
+            events,
+            links,
+            origin: Some(Arc::clone(origin)),
+        })),
     })
 }
 
@@ -210,32 +228,6 @@ fn kind(value: i32) -> SpanKind {
         Ok(ProtoKind::Consumer) => SpanKind::Consumer,
         _ => SpanKind::Internal,
     }
-}
-
-/// Adds the `shared` attributes the span does not set itself, while `budget` lasts.
-fn merge(
-    attributes: &mut Vec<(String, AttributeValue)>,
-    shared: &[(String, AttributeValue)],
-    budget: &mut usize,
-) {
-    for (key, value) in shared {
-        let cost = key.len() + attribute_size(value);
-        if cost > *budget {
-            return;
-        }
-        if attributes.iter().all(|(k, _)| k != key) {
-            *budget -= cost;
-            attributes.push((key.clone(), value.clone()));
-        }
-    }
-}
-
-fn attribute_size(value: &AttributeValue) -> usize {
-    std::mem::size_of::<(String, AttributeValue)>()
-        + match value {
-            AttributeValue::Str(s) => s.len(),
-            _ => 0,
-        }
 }
 
 fn attributes(key_values: Vec<KeyValue>) -> Vec<(String, AttributeValue)> {
@@ -256,8 +248,30 @@ fn attribute_value(value: any_value::Value) -> Option<AttributeValue> {
         any_value::Value::DoubleValue(d) => AttributeValue::Float(d),
         any_value::Value::BytesValue(b) => AttributeValue::Str(hex(&b)),
         any_value::Value::StringValueStrindex(_) => return None,
+        any_value::Value::ArrayValue(array) if array.values.iter().all(is_scalar) => {
+            AttributeValue::Array(
+                array
+                    .values
+                    .into_iter()
+                    .filter_map(|v| attribute_value(v.value?))
+                    .collect(),
+            )
+        }
         nested => AttributeValue::Str(json(Some(nested)).to_string()),
     })
+}
+
+/// A string, boolean, integer or double: what an array attribute may hold.
+fn is_scalar(value: &AnyValue) -> bool {
+    matches!(
+        value.value,
+        Some(
+            any_value::Value::StringValue(_)
+                | any_value::Value::BoolValue(_)
+                | any_value::Value::IntValue(_)
+                | any_value::Value::DoubleValue(_)
+        )
+    )
 }
 
 /// A nested value as JSON, for the arrays and key-value lists our model cannot hold.

@@ -1,17 +1,24 @@
 //! Our spans and `Resource` as an OTLP `ExportTraceServiceRequest` (the official messages
-//! from `opentelemetry-proto`, encoded with prost): one `ResourceSpans` for the extension's
-//! resource, one `ScopeSpans` for the `liftwatch` scope, the spans of each trace together.
-//! The exporter posts the bytes; tests decode them back.
+//! from `opentelemetry-proto`, encoded with prost): the extension's own spans in one
+//! `ResourceSpans` for its resource with the `liftwatch` scope; spans an OpenTelemetry SDK
+//! sent under that sender's resource (completed with the extension's attributes it lacks,
+//! such as `cloud.region`) and scope; the spans of each trace together; events and links
+//! as received. The exporter posts the bytes; tests decode them back.
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
+use opentelemetry_proto::tonic::common::v1::{
+    AnyValue, ArrayValue, InstrumentationScope, KeyValue, any_value,
+};
 use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
+use opentelemetry_proto::tonic::trace::v1::span as proto_span;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind as ProtoKind;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span as ProtoSpan, Status};
 use prost::Message;
 
-use crate::traces::span::{AttributeValue, Resource, Span, SpanKind, SpanStatus};
+use std::sync::Arc;
+
+use crate::traces::span::{AttributeValue, Origin, Resource, Span, SpanKind, SpanStatus};
 
 /// The instrumentation scope every exported span carries.
 pub const SCOPE_NAME: &str = "liftwatch";
@@ -25,24 +32,62 @@ pub const FLAG_SAMPLED: u32 = 0x01;
 pub fn export_request(spans: &[Span], resource: &Resource) -> ExportTraceServiceRequest {
     let mut ordered: Vec<&Span> = spans.iter().collect();
     ordered.sort_by_key(|span| span.trace_id);
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            resource: Some(ProtoResource {
-                attributes: key_values(&resource.attributes),
-                ..Default::default()
-            }),
-            scope_spans: vec![ScopeSpans {
-                scope: Some(InstrumentationScope {
-                    name: SCOPE_NAME.to_owned(),
-                    version: SCOPE_VERSION.to_owned(),
+    // Spans by sender: `None` is the extension itself. Few senders: a linear search.
+    let mut groups: Vec<(Option<&Arc<Origin>>, Vec<ProtoSpan>)> = Vec::new();
+    for span in ordered {
+        let origin = span.detail.as_ref().and_then(|d| d.origin.as_ref());
+        let same = |other: &Option<&Arc<Origin>>| match (other, origin) {
+            (None, None) => true,
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b) || **a == *b,
+            _ => false,
+        };
+        match groups.iter_mut().find(|(other, _)| same(other)) {
+            Some((_, spans)) => spans.push(proto_span(span)),
+            None => groups.push((origin, vec![proto_span(span)])),
+        }
+    }
+    let resource_spans = groups
+        .into_iter()
+        .map(|(origin, spans)| {
+            let (attributes, scope) = match origin {
+                None => (
+                    key_values(&resource.attributes),
+                    InstrumentationScope {
+                        name: SCOPE_NAME.to_owned(),
+                        version: SCOPE_VERSION.to_owned(),
+                        ..Default::default()
+                    },
+                ),
+                Some(origin) => {
+                    let mut attributes = origin.resource.clone();
+                    for (key, value) in &resource.attributes {
+                        if attributes.iter().all(|(k, _)| k != key) {
+                            attributes.push((key.clone(), value.clone()));
+                        }
+                    }
+                    let scope = InstrumentationScope {
+                        name: origin.scope_name.clone(),
+                        version: origin.scope_version.clone(),
+                        ..Default::default()
+                    };
+                    (key_values(&attributes), scope)
+                }
+            };
+            ResourceSpans {
+                resource: Some(ProtoResource {
+                    attributes,
                     ..Default::default()
                 }),
-                spans: ordered.into_iter().map(proto_span).collect(),
+                scope_spans: vec![ScopeSpans {
+                    scope: Some(scope),
+                    spans,
+                    schema_url: String::new(),
+                }],
                 schema_url: String::new(),
-            }],
-            schema_url: String::new(),
-        }],
-    }
+            }
+        })
+        .collect();
+    ExportTraceServiceRequest { resource_spans }
 }
 
 /// The protobuf bytes of [`export_request`].
@@ -76,6 +121,28 @@ fn proto_span(span: &Span) -> ProtoSpan {
         end_time_unix_nano: span.end_unix_nanos.max(span.start_unix_nanos),
         attributes: key_values(&span.attributes),
         status,
+        events: span.detail.as_ref().map_or_else(Vec::new, |d| {
+            d.events
+                .iter()
+                .map(|event| proto_span::Event {
+                    time_unix_nano: event.time_unix_nanos,
+                    name: event.name.clone(),
+                    attributes: key_values(&event.attributes),
+                    dropped_attributes_count: 0,
+                })
+                .collect()
+        }),
+        links: span.detail.as_ref().map_or_else(Vec::new, |d| {
+            d.links
+                .iter()
+                .map(|link| proto_span::Link {
+                    trace_id: link.trace_id.0.to_vec(),
+                    span_id: link.span_id.0.to_vec(),
+                    attributes: key_values(&link.attributes),
+                    ..Default::default()
+                })
+                .collect()
+        }),
         ..Default::default()
     }
 }
@@ -109,6 +176,14 @@ fn any_value(value: &AttributeValue) -> any_value::Value {
         AttributeValue::Int(i) => any_value::Value::IntValue(*i),
         AttributeValue::Float(f) => any_value::Value::DoubleValue(*f),
         AttributeValue::Bool(b) => any_value::Value::BoolValue(*b),
+        AttributeValue::Array(items) => any_value::Value::ArrayValue(ArrayValue {
+            values: items
+                .iter()
+                .map(|item| AnyValue {
+                    value: Some(any_value(item)),
+                })
+                .collect(),
+        }),
     }
 }
 
@@ -130,6 +205,7 @@ mod tests {
             status: SpanStatus::Unset,
             attributes: Vec::new(),
             sampled: true,
+            detail: None,
         }
     }
 
@@ -251,5 +327,49 @@ mod tests {
         let request = export_request(&[odd], &Resource::default());
         let span = &request.resource_spans[0].scope_spans[0].spans[0];
         assert_eq!(span.end_time_unix_nano, span.start_time_unix_nano);
+    }
+
+    #[test]
+    fn a_senders_spans_keep_their_resource_scope_events_and_links() {
+        use crate::traces::span::{Origin, SpanDetail, SpanLink, TimedEvent};
+        let origin = Arc::new(Origin {
+            resource: vec![("service.name".into(), AttributeValue::Str("shop".into()))],
+            scope_name: "shop.handler".into(),
+            scope_version: "2".into(),
+        });
+        let mut sent = span(1, 2, None, "handler");
+        sent.detail = Some(Box::new(SpanDetail {
+            events: vec![TimedEvent {
+                name: "retry".into(),
+                time_unix_nanos: 5,
+                attributes: vec![("n".into(), AttributeValue::Int(1))],
+            }],
+            links: vec![SpanLink {
+                trace_id: TraceId([3; 16]),
+                span_id: SpanId([4; 8]),
+                attributes: Vec::new(),
+            }],
+            origin: Some(origin),
+        }));
+        let resource = Resource::function("f", "1", "eu-west-1", None);
+        let request = export_request(&[span(1, 1, None, "platform"), sent], &resource);
+        assert_eq!(request.resource_spans.len(), 2, "the extension's and the sender's");
+        let theirs = &request.resource_spans[1];
+        let scope = theirs.scope_spans[0].scope.as_ref().unwrap();
+        assert_eq!((scope.name.as_str(), scope.version.as_str()), ("shop.handler", "2"));
+        let attributes = &theirs.resource.as_ref().unwrap().attributes;
+        assert_eq!(value(&attributes[0]), &any_value::Value::StringValue("shop".into()));
+        assert!(
+            attributes.iter().any(|kv| kv.key == "cloud.region"),
+            "completed with the extension's attributes"
+        );
+        assert_eq!(
+            attributes.iter().filter(|kv| kv.key == "service.name").count(),
+            1,
+            "the sender's service.name wins"
+        );
+        let proto = &theirs.scope_spans[0].spans[0];
+        assert_eq!((proto.events[0].name.as_str(), proto.events[0].time_unix_nano), ("retry", 5));
+        assert_eq!(proto.links[0].span_id, vec![4; 8]);
     }
 }

@@ -175,6 +175,8 @@ impl<'a> Mapped<'a> {
             AttributeValue::Str(s) => s.chars().count() <= MAX_ANNOTATION_VALUE_CHARS,
             AttributeValue::Float(f) => f.is_finite(),
             AttributeValue::Int(_) | AttributeValue::Bool(_) => true,
+            // X-Ray indexes scalars only; an array is kept, typed, in metadata.
+            AttributeValue::Array(_) => false,
         };
         if indexable
             && self.annotations.len() < MAX_ANNOTATIONS

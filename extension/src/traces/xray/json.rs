@@ -104,6 +104,9 @@ impl Serialize for Val<'_> {
             }
             // NaN and the infinities are no JSON numbers.
             Val::Attribute(AttributeValue::Float(f)) => serializer.collect_str(f),
+            Val::Attribute(AttributeValue::Array(items)) => {
+                serializer.collect_seq(items.iter().map(Val::Attribute))
+            }
         }
     }
 }

@@ -18,14 +18,18 @@
 //!   a failed step inside the function may have been handled, and X-Ray's fault rate
 //!   should count failed invocations, not every failed step. An HTTP status, when
 //!   present, decides as X-Ray reads it (429 throttle, 4xx error, 5xx fault). The message
-//!   (or `exception.*`) goes into `cause.exceptions`.
+//!   (or `exception.*`, from the span's attributes or the OpenTelemetry SDKs' `exception`
+//!   event) goes into `cause.exceptions`. Other events and links have no place in X-Ray:
+//!   the OTLP exporter carries them.
 //! - Attributes (`attributes`). HTTP and AWS-call semantic attributes fill `http` and
 //!   `aws`; other string, number and boolean values become annotations (indexed, keys
 //!   sanitized to `[A-Za-z0-9_]`, at most 50 per trace, across batches); the rest (long
 //!   strings, NaN, clashing keys, annotations past the trace's 50) goes into
 //!   `metadata.default`. The resource goes
 //!   into the top document's `metadata.default` as `otel.resource.*` (a segment also takes
-//!   `aws.account_id` and `service.version` from it).
+//!   `aws.account_id` and `service.version` from it); a span an OpenTelemetry SDK sent
+//!   carries its sender's resource the same way, and its scope as `otel.scope.*`. Array
+//!   attributes go into metadata, typed.
 //! - Size (`pack`). A datagram is at most 64,000 bytes. When a tree does not fit, its
 //!   largest subtrees are sent as independent subsegments; when one span does not fit,
 //!   its exception message, metadata, annotations, `http` and `aws` are cut in that order

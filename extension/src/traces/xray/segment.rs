@@ -151,6 +151,30 @@ impl<'a> Entity<'a> {
             Role::Nested => Placement::Nested,
         };
         metadata.extend(mapped.metadata);
+        let detail = span.detail.as_deref();
+        if let Some(origin) = detail.and_then(|d| d.origin.as_deref()) {
+            // The sender's resource and scope, where the extension's own go (metadata).
+            for (key, value) in &origin.resource {
+                let key = Cow::Owned(format!("{RESOURCE_PREFIX}{key}"));
+                metadata.push((key, Val::Attribute(value)));
+            }
+            if !origin.scope_name.is_empty() {
+                metadata.push((Cow::Borrowed("otel.scope.name"), Val::Text(&origin.scope_name)));
+            }
+            if !origin.scope_version.is_empty() {
+                let version = Val::Text(&origin.scope_version);
+                metadata.push((Cow::Borrowed("otel.scope.version"), version));
+            }
+        }
+        // The OpenTelemetry SDKs record an exception as an `exception` event: its type
+        // and message are the cause, as the X-Ray SDKs write one.
+        let exception = detail.and_then(|d| d.events.iter().find(|e| e.name == "exception"));
+        let exception_type = mapped
+            .exception_type
+            .or_else(|| exception.and_then(|e| text(&e.attributes, "exception.type")));
+        let exception_message = mapped
+            .exception_message
+            .or_else(|| exception.and_then(|e| text(&e.attributes, "exception.message")));
         let namespace = if subsegment && mapped.aws_api {
             Some("aws")
         } else if subsegment && span.kind == SpanKind::Client {
@@ -171,15 +195,15 @@ impl<'a> Entity<'a> {
             Some(500..=599) => fault = true,
             _ => {}
         }
-        let message = mapped.exception_message.or(match &span.status {
+        let message = exception_message.or(match &span.status {
             SpanStatus::Error(message) if !message.is_empty() => Some(message.as_str()),
             _ => None,
         });
-        let has_cause = mapped.exception_type.is_some() || (failed && message.is_some());
+        let has_cause = exception_type.is_some() || (failed && message.is_some());
         let cause = has_cause.then(|| Cause {
             id: exception_id(span.span_id),
             message,
-            kind: mapped.exception_type,
+            kind: exception_type,
         });
         Entity {
             placement,
@@ -202,6 +226,14 @@ impl<'a> Entity<'a> {
             metadata: Entries::new(metadata),
         }
     }
+}
+
+/// The string attribute `key` of `attributes`.
+fn text<'a>(attributes: &'a [(String, AttributeValue)], key: &str) -> Option<&'a str> {
+    attributes.iter().find_map(|(k, v)| match v {
+        AttributeValue::Str(s) if k == key => Some(s.as_str()),
+        _ => None,
+    })
 }
 
 /// `annotations` or `metadata.default`: entries in the order they were added (trimming

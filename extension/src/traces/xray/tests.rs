@@ -36,6 +36,7 @@ pub(super) fn span(trace_n: u8, n: u64, parent: Option<u64>, name: &str) -> Span
         status: SpanStatus::Unset,
         attributes: Vec::new(),
         sampled: true,
+        detail: None,
     }
 }
 
@@ -315,4 +316,40 @@ async fn the_exporter_sends_framed_documents_and_counts_failures() {
             truncated: 0,
         }
     );
+}
+
+#[test]
+fn an_otel_exception_event_is_the_cause_and_arrays_and_the_origin_are_metadata() {
+    use crate::traces::span::{Origin, SpanDetail, TimedEvent};
+    let mut failed = span(1, 2, Some(0xabc), "charge");
+    failed.status = SpanStatus::Error(String::new());
+    failed.attributes = vec![(
+        "tags".into(),
+        AttributeValue::Array(vec![AttributeValue::Str("a".into()), AttributeValue::Int(2)]),
+    )];
+    failed.detail = Some(Box::new(SpanDetail {
+        events: vec![TimedEvent {
+            name: "exception".into(),
+            time_unix_nanos: 1,
+            attributes: vec![
+                ("exception.type".into(), AttributeValue::Str("KeyError".into())),
+                ("exception.message".into(), AttributeValue::Str("'cart'".into())),
+            ],
+        }],
+        links: Vec::new(),
+        origin: Some(std::sync::Arc::new(Origin {
+            resource: vec![("service.name".into(), AttributeValue::Str("shop".into()))],
+            scope_name: "shop.handler".into(),
+            scope_version: String::new(),
+        })),
+    }));
+    let encoded = encode(&[failed], &resource(), LIMIT);
+    let doc = &valid_docs(&encoded)[0];
+    let exception = &doc["cause"]["exceptions"][0];
+    assert_eq!((&exception["type"], &exception["message"]), (&json!("KeyError"), &json!("'cart'")));
+    let metadata = &doc["metadata"]["default"];
+    assert_eq!(metadata["tags"], json!(["a", 2]));
+    assert_eq!(metadata["otel.resource.service.name"], "shop");
+    assert_eq!(metadata["otel.scope.name"], "shop.handler");
+    assert_eq!(doc.get("annotations"), None, "an array is not indexed");
 }

@@ -1,6 +1,6 @@
 //! Tests for `decode`: protobuf and OTLP/JSON bodies into spans, the id, flag and
 //! attribute rules, gzip limits.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::panic)]
 
 use std::io::Write;
 
@@ -121,29 +121,27 @@ fn the_spec_json_example_decodes_with_every_field() {
                 "service.name".into(),
                 AttributeValue::Str("span wins".into())
             ),
-            (
-                "otel.scope.name".into(),
-                AttributeValue::Str("my.library".into())
-            ),
-            (
-                "otel.scope.version".into(),
-                AttributeValue::Str("1.0.0".into())
-            ),
         ]
+    );
+    let origin = server.detail.as_ref().unwrap().origin.as_ref().unwrap();
+    assert_eq!(
+        (origin.scope_name.as_str(), origin.scope_version.as_str()),
+        ("my.library", "1.0.0")
     );
     let root = &spans[1];
     assert_eq!(root.trace_id, server.trace_id);
     assert_eq!(root.parent_span_id, None);
     assert_eq!(root.kind, SpanKind::Internal);
     assert_eq!(root.status, SpanStatus::Unset);
+    let origin = root.detail.as_ref().unwrap().origin.as_ref().unwrap();
     assert_eq!(
-        root.attribute("service.name"),
-        Some(&AttributeValue::Str("my.service".into()))
+        origin.resource[0],
+        ("service.name".into(), AttributeValue::Str("my.service".into()))
     );
 }
 
 #[test]
-fn our_own_encoding_decodes_back_to_the_same_spans_plus_resource_attributes() {
+fn our_own_encoding_decodes_back_to_the_same_spans_with_their_origin() {
     let span = Span {
         trace_id: TraceId([7; 16]),
         span_id: SpanId([8; 8]),
@@ -155,6 +153,7 @@ fn our_own_encoding_decodes_back_to_the_same_spans_plus_resource_attributes() {
         status: SpanStatus::Ok,
         attributes: vec![("n".into(), AttributeValue::Int(1))],
         sampled: false,
+        detail: None,
     };
     let resource = Resource {
         attributes: vec![("faas.name".into(), AttributeValue::Str("f".into()))],
@@ -165,18 +164,20 @@ fn our_own_encoding_decodes_back_to_the_same_spans_plus_resource_attributes() {
     // Unsampled spans are encoded with `flags` 0, which a reader takes as "not said", so
     // sampled; exporters only send sampled spans.
     expected.sampled = true;
-    expected.attributes.extend([
-        (
-            "otel.scope.name".into(),
-            AttributeValue::Str("liftwatch".into()),
-        ),
-        (
-            "otel.scope.version".into(),
-            AttributeValue::Str(encode::SCOPE_VERSION.into()),
-        ),
-        ("faas.name".into(), AttributeValue::Str("f".into())),
-    ]);
+    expected.detail = Some(Box::new(SpanDetail {
+        origin: Some(std::sync::Arc::new(Origin {
+            resource: resource.attributes.clone(),
+            scope_name: "liftwatch".into(),
+            scope_version: encode::SCOPE_VERSION.into(),
+        })),
+        ..Default::default()
+    }));
     assert_eq!(decoded.spans, vec![expected]);
+    // Decoded and exported again: the sender's resource and scope, not the extension's.
+    let again = encode::export_request(&decoded.spans, &Resource::default());
+    let scope = again.resource_spans[0].scope_spans[0].scope.as_ref().unwrap();
+    assert_eq!(scope.name, "liftwatch");
+    assert_eq!(again.resource_spans[0].resource.as_ref().unwrap().attributes[0].key, "faas.name");
 }
 
 #[test]
@@ -282,7 +283,10 @@ fn nested_and_bytes_values_become_strings_and_empty_values_are_skipped() {
     assert_eq!(
         decoded.spans[0].attributes,
         vec![
-            ("array".into(), AttributeValue::Str(r#"[1,"a"]"#.into())),
+            (
+                "array".into(),
+                AttributeValue::Array(vec![AttributeValue::Int(1), AttributeValue::Str("a".into())])
+            ),
             ("list".into(), AttributeValue::Str(r#"{"k":true}"#.into())),
             ("bytes".into(), AttributeValue::Str("dead".into())),
         ]
@@ -290,22 +294,49 @@ fn nested_and_bytes_values_become_strings_and_empty_values_are_skipped() {
 }
 
 #[test]
-fn resource_copies_stop_at_the_budget() {
-    let big = "x".repeat(MAX_MERGED_BYTES / 4);
-    let spans = (1..=8u8)
-        .map(|i| proto(vec![1; 16], vec![i; 8], vec![]))
+fn events_links_and_the_senders_resource_and_scope_are_kept_apart() {
+    use opentelemetry_proto::tonic::trace::v1::span::{Event, Link};
+    let mut first = proto(vec![1; 16], vec![1; 8], vec![]);
+    first.events = (0..200)
+        .map(|i| Event {
+            time_unix_nano: 1_000 + i,
+            name: if i == 0 { "exception".into() } else { format!("e{i}") },
+            attributes: vec![kv("exception.type", any_value::Value::StringValue("KeyError".into()))],
+            ..Default::default()
+        })
         .collect();
+    first.links = vec![
+        Link {
+            trace_id: vec![9; 16],
+            span_id: vec![8; 8],
+            attributes: vec![kv("link.kind", any_value::Value::StringValue("batch".into()))],
+            ..Default::default()
+        },
+        Link {
+            trace_id: vec![9; 3],
+            ..Default::default()
+        },
+    ];
+    let second = proto(vec![1; 16], vec![2; 8], vec![]);
     let decoded = spans_from_request(request(
-        spans,
-        vec![kv("big", any_value::Value::StringValue(big))],
+        vec![first, second],
+        vec![kv("service.name", any_value::Value::StringValue("checkout".into()))],
     ));
-    let with_big = decoded
-        .spans
-        .iter()
-        .filter(|s| s.attribute("big").is_some())
-        .count();
-    assert_eq!(decoded.spans.len(), 8);
-    assert_eq!(with_big, 3);
+    let [a, b] = &decoded.spans[..] else {
+        panic!("two spans: {decoded:?}");
+    };
+    assert!(a.attribute("service.name").is_none(), "the resource is not folded in");
+    let (da, db) = (a.detail.as_deref().unwrap(), b.detail.as_deref().unwrap());
+    assert_eq!(da.events.len(), MAX_SPAN_EVENTS);
+    assert_eq!((da.events[0].name.as_str(), da.events[0].time_unix_nanos), ("exception", 1_000));
+    assert_eq!(da.links.len(), 1, "the link with a bad id is skipped");
+    assert_eq!(da.links[0].trace_id, TraceId([9; 16]));
+    let (oa, ob) = (da.origin.as_ref().unwrap(), db.origin.as_ref().unwrap());
+    assert!(std::sync::Arc::ptr_eq(oa, ob), "one origin per scope, shared");
+    assert_eq!(
+        oa.resource,
+        [("service.name".to_owned(), AttributeValue::Str("checkout".into()))]
+    );
 }
 
 #[test]

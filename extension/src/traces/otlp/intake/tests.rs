@@ -36,6 +36,7 @@ fn span(id: u8, parent: Option<u8>) -> Span {
         status: SpanStatus::Ok,
         attributes: vec![("k".into(), AttributeValue::Str("v".into()))],
         sampled: true,
+        detail: None,
     }
 }
 
