@@ -336,14 +336,16 @@ async fn sdk_round_trip(protocol: Protocol) {
         ("payment.attempt", AttributeValue::Int(1)),
         ("payment.provider", AttributeValue::Str("stripe".into())),
         ("payment.approved", AttributeValue::Bool(true)),
-        ("service.name", AttributeValue::Str("checkout".into())),
-        ("deployment.environment", AttributeValue::Str("test".into())),
-        (
-            "otel.scope.name",
-            AttributeValue::Str("checkout-handler".into()),
-        ),
     ] {
         assert_eq!(child.attribute(key), Some(&value), "{key}");
+    }
+    // The SDK's resource and scope, kept apart from the span's attributes.
+    assert_eq!(child.attribute("service.name"), None);
+    let origin = child.detail.as_ref().unwrap().origin.as_ref().unwrap();
+    assert_eq!(origin.scope_name, "checkout-handler");
+    for (key, value) in [("service.name", "checkout"), ("deployment.environment", "test")] {
+        let found = origin.resource.iter().find(|(k, _)| k == key).map(|(_, v)| v);
+        assert_eq!(found, Some(&AttributeValue::Str(value.into())), "{key}");
     }
     assert_eq!(counters.snapshot().spans_received, 2);
     assert_eq!(counters.snapshot().malformed_requests, 0);
