@@ -2,7 +2,8 @@
 # The whole test suite, on a fresh machine: builds every binary the end-to-end tests run
 # (the extension and the example function), then runs unit, golden and end-to-end tests.
 # The AWS API tests run against moto's server (installed into .venv-moto/ on first use),
-# started here on a free loopback port and stopped at exit.
+# started here on a free loopback port and stopped at exit; the Python runtime test runs a
+# handler on awslambdaric from .venv-runtime/ (scripts/python-runtime.sh, installed here).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +17,10 @@ LIFTWATCH_TEST_MOTO_URL=$(bash scripts/moto.sh start)
 export LIFTWATCH_TEST_MOTO_URL
 trap 'bash scripts/moto.sh stop >/dev/null 2>&1 || true' EXIT
 echo "    moto at $LIFTWATCH_TEST_MOTO_URL"
+
+echo "==> a real Python runtime (awslambdaric, the OpenTelemetry SDK, the liftwatch client)"
+LIFTWATCH_TEST_PYTHON=$(bash scripts/python-runtime.sh)
+export LIFTWATCH_TEST_PYTHON
 
 echo "==> building the extension, the example function and the sandbox"
 # --all-features on both: the SDK's feature-gated tests (limiter, connection store, JWT) run
