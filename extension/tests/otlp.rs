@@ -343,8 +343,15 @@ async fn sdk_round_trip(protocol: Protocol) {
     assert_eq!(child.attribute("service.name"), None);
     let origin = child.detail.as_ref().unwrap().origin.as_ref().unwrap();
     assert_eq!(origin.scope_name, "checkout-handler");
-    for (key, value) in [("service.name", "checkout"), ("deployment.environment", "test")] {
-        let found = origin.resource.iter().find(|(k, _)| k == key).map(|(_, v)| v);
+    for (key, value) in [
+        ("service.name", "checkout"),
+        ("deployment.environment", "test"),
+    ] {
+        let found = origin
+            .resource
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v);
         assert_eq!(found, Some(&AttributeValue::Str(value.into())), "{key}");
     }
     assert_eq!(counters.snapshot().spans_received, 2);

@@ -104,7 +104,11 @@ fn the_three_packages_are_released_with_one_version() {
     let python = read("clients/python/pyproject.toml");
     let node = read("clients/node/package.json");
     let rust = env!("CARGO_PKG_VERSION");
-    assert_eq!(version_in(&python), Some(rust), "clients/python/pyproject.toml");
+    assert_eq!(
+        version_in(&python),
+        Some(rust),
+        "clients/python/pyproject.toml"
+    );
     assert_eq!(version_in(&node), Some(rust), "clients/node/package.json");
 }
 
@@ -125,8 +129,15 @@ fn client_line(interpreter: &str, flag: &str, code: &str) -> String {
         .args([flag, code])
         .output()
         .unwrap_or_else(|e| panic!("{interpreter}: {e}"));
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout).unwrap().trim_end().to_owned()
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .trim_end()
+        .to_owned()
 }
 
 #[test]
@@ -147,5 +158,7 @@ console.log(p.spanLine({ name: "db.query", traceId: "5759e988bd862e3fe1be46a9942
     let python = client_line("python3", "-c", python);
     assert_eq!(python, rust, "python");
     assert_eq!(client_line("node", "-e", node), rust, "node");
-    assert!(matches!(protocol::decode_line(&python), Ok(Event::Span(s)) if s.attributes.len() == 5));
+    assert!(
+        matches!(protocol::decode_line(&python), Ok(Event::Span(s)) if s.attributes.len() == 5)
+    );
 }

@@ -32,8 +32,8 @@ use prost::Message;
 
 use super::encode::FLAG_SAMPLED;
 use crate::traces::span::{
-    AttributeValue, MAX_SPAN_EVENTS, MAX_SPAN_LINKS, Origin, Span, SpanDetail, TimedEvent, SpanId,
-    SpanKind, SpanLink, SpanStatus, TraceId,
+    AttributeValue, MAX_SPAN_EVENTS, MAX_SPAN_LINKS, Origin, Span, SpanDetail, SpanId, SpanKind,
+    SpanLink, SpanStatus, TimedEvent, TraceId,
 };
 
 /// The W3C trace flags: the low byte of OTLP's `Span.flags` (bits 8-9 say whether the

@@ -353,23 +353,42 @@ mod tests {
         }));
         let resource = Resource::function("f", "1", "eu-west-1", None);
         let request = export_request(&[span(1, 1, None, "platform"), sent], &resource);
-        assert_eq!(request.resource_spans.len(), 2, "the extension's and the sender's");
+        assert_eq!(
+            request.resource_spans.len(),
+            2,
+            "the extension's and the sender's"
+        );
         let theirs = &request.resource_spans[1];
         let scope = theirs.scope_spans[0].scope.as_ref().unwrap();
-        assert_eq!((scope.name.as_str(), scope.version.as_str()), ("shop.handler", "2"));
+        assert_eq!(
+            (scope.name.as_str(), scope.version.as_str()),
+            ("shop.handler", "2")
+        );
         let attributes = &theirs.resource.as_ref().unwrap().attributes;
-        assert_eq!(value(&attributes[0]), &any_value::Value::StringValue("shop".into()));
+        assert_eq!(
+            value(&attributes[0]),
+            &any_value::Value::StringValue("shop".into())
+        );
         assert!(
             attributes.iter().any(|kv| kv.key == "cloud.region"),
             "completed with the extension's attributes"
         );
         assert_eq!(
-            attributes.iter().filter(|kv| kv.key == "service.name").count(),
+            attributes
+                .iter()
+                .filter(|kv| kv.key == "service.name")
+                .count(),
             1,
             "the sender's service.name wins"
         );
         let proto = &theirs.scope_spans[0].spans[0];
-        assert_eq!((proto.events[0].name.as_str(), proto.events[0].time_unix_nano), ("retry", 5));
+        assert_eq!(
+            (
+                proto.events[0].name.as_str(),
+                proto.events[0].time_unix_nano
+            ),
+            ("retry", 5)
+        );
         assert_eq!(proto.links[0].span_id, vec![4; 8]);
     }
 }

@@ -196,18 +196,31 @@ impl OtlpIntake {
         }
     }
 
+    /// The request's export message, decoded by `decode`, or the error answer to send.
+    async fn message<B, M>(
+        &self,
+        request: Request<B>,
+        decode: fn(&[u8], Encoding) -> Result<M, DecodeError>,
+    ) -> Result<(Encoding, M), Response<Full<Bytes>>>
+    where
+        B: hyper::body::Body,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let (encoding, body) = self.body(request).await?;
+        match decode(&body, encoding) {
+            Ok(message) => Ok((encoding, message)),
+            Err(error) => Err(self.bad_request(encoding, &error.to_string())),
+        }
+    }
+
     async fn traces<B>(&self, request: Request<B>) -> Response<Full<Bytes>>
     where
         B: hyper::body::Body,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        let (encoding, body) = match self.body(request).await {
-            Ok(body) => body,
+        let (encoding, request) = match self.message(request, decode::decode_request).await {
+            Ok(decoded) => decoded,
             Err(answer) => return answer,
-        };
-        let request = match decode::decode_request(&body, encoding) {
-            Ok(request) => request,
-            Err(error) => return self.bad_request(encoding, &error.to_string()),
         };
         let decoded = decode::spans_from_request(request);
         self.counters.rejected(decoded.rejected);
@@ -228,13 +241,9 @@ impl OtlpIntake {
         B: hyper::body::Body,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        let (encoding, body) = match self.body(request).await {
-            Ok(body) => body,
+        let (encoding, request) = match self.message(request, otlp_metrics::decode_request).await {
+            Ok(decoded) => decoded,
             Err(answer) => return answer,
-        };
-        let request = match otlp_metrics::decode_request(&body, encoding) {
-            Ok(request) => request,
-            Err(error) => return self.bad_request(encoding, &error.to_string()),
         };
         let decoded = otlp_metrics::points_from_request(request, &route.rule, &route.keys);
         self.counters.points_rejected(decoded.rejected);

@@ -159,7 +159,10 @@ impl<'a> Entity<'a> {
                 metadata.push((key, Val::Attribute(value)));
             }
             if !origin.scope_name.is_empty() {
-                metadata.push((Cow::Borrowed("otel.scope.name"), Val::Text(&origin.scope_name)));
+                metadata.push((
+                    Cow::Borrowed("otel.scope.name"),
+                    Val::Text(&origin.scope_name),
+                ));
             }
             if !origin.scope_version.is_empty() {
                 let version = Val::Text(&origin.scope_version);

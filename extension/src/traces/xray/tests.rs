@@ -325,15 +325,24 @@ fn an_otel_exception_event_is_the_cause_and_arrays_and_the_origin_are_metadata()
     failed.status = SpanStatus::Error(String::new());
     failed.attributes = vec![(
         "tags".into(),
-        AttributeValue::Array(vec![AttributeValue::Str("a".into()), AttributeValue::Int(2)]),
+        AttributeValue::Array(vec![
+            AttributeValue::Str("a".into()),
+            AttributeValue::Int(2),
+        ]),
     )];
     failed.detail = Some(Box::new(SpanDetail {
         events: vec![TimedEvent {
             name: "exception".into(),
             time_unix_nanos: 1,
             attributes: vec![
-                ("exception.type".into(), AttributeValue::Str("KeyError".into())),
-                ("exception.message".into(), AttributeValue::Str("'cart'".into())),
+                (
+                    "exception.type".into(),
+                    AttributeValue::Str("KeyError".into()),
+                ),
+                (
+                    "exception.message".into(),
+                    AttributeValue::Str("'cart'".into()),
+                ),
             ],
         }],
         links: Vec::new(),
@@ -346,7 +355,10 @@ fn an_otel_exception_event_is_the_cause_and_arrays_and_the_origin_are_metadata()
     let encoded = encode(&[failed], &resource(), LIMIT);
     let doc = &valid_docs(&encoded)[0];
     let exception = &doc["cause"]["exceptions"][0];
-    assert_eq!((&exception["type"], &exception["message"]), (&json!("KeyError"), &json!("'cart'")));
+    assert_eq!(
+        (&exception["type"], &exception["message"]),
+        (&json!("KeyError"), &json!("'cart'"))
+    );
     let metadata = &doc["metadata"]["default"];
     assert_eq!(metadata["tags"], json!(["a", 2]));
     assert_eq!(metadata["otel.resource.service.name"], "shop");

@@ -136,7 +136,10 @@ fn the_spec_json_example_decodes_with_every_field() {
     let origin = root.detail.as_ref().unwrap().origin.as_ref().unwrap();
     assert_eq!(
         origin.resource[0],
-        ("service.name".into(), AttributeValue::Str("my.service".into()))
+        (
+            "service.name".into(),
+            AttributeValue::Str("my.service".into())
+        )
     );
 }
 
@@ -175,9 +178,20 @@ fn our_own_encoding_decodes_back_to_the_same_spans_with_their_origin() {
     assert_eq!(decoded.spans, vec![expected]);
     // Decoded and exported again: the sender's resource and scope, not the extension's.
     let again = encode::export_request(&decoded.spans, &Resource::default());
-    let scope = again.resource_spans[0].scope_spans[0].scope.as_ref().unwrap();
+    let scope = again.resource_spans[0].scope_spans[0]
+        .scope
+        .as_ref()
+        .unwrap();
     assert_eq!(scope.name, "liftwatch");
-    assert_eq!(again.resource_spans[0].resource.as_ref().unwrap().attributes[0].key, "faas.name");
+    assert_eq!(
+        again.resource_spans[0]
+            .resource
+            .as_ref()
+            .unwrap()
+            .attributes[0]
+            .key,
+        "faas.name"
+    );
 }
 
 #[test]
@@ -285,7 +299,10 @@ fn nested_and_bytes_values_become_strings_and_empty_values_are_skipped() {
         vec![
             (
                 "array".into(),
-                AttributeValue::Array(vec![AttributeValue::Int(1), AttributeValue::Str("a".into())])
+                AttributeValue::Array(vec![
+                    AttributeValue::Int(1),
+                    AttributeValue::Str("a".into())
+                ])
             ),
             ("list".into(), AttributeValue::Str(r#"{"k":true}"#.into())),
             ("bytes".into(), AttributeValue::Str("dead".into())),
@@ -300,8 +317,15 @@ fn events_links_and_the_senders_resource_and_scope_are_kept_apart() {
     first.events = (0..200)
         .map(|i| Event {
             time_unix_nano: 1_000 + i,
-            name: if i == 0 { "exception".into() } else { format!("e{i}") },
-            attributes: vec![kv("exception.type", any_value::Value::StringValue("KeyError".into()))],
+            name: if i == 0 {
+                "exception".into()
+            } else {
+                format!("e{i}")
+            },
+            attributes: vec![kv(
+                "exception.type",
+                any_value::Value::StringValue("KeyError".into()),
+            )],
             ..Default::default()
         })
         .collect();
@@ -309,7 +333,10 @@ fn events_links_and_the_senders_resource_and_scope_are_kept_apart() {
         Link {
             trace_id: vec![9; 16],
             span_id: vec![8; 8],
-            attributes: vec![kv("link.kind", any_value::Value::StringValue("batch".into()))],
+            attributes: vec![kv(
+                "link.kind",
+                any_value::Value::StringValue("batch".into()),
+            )],
             ..Default::default()
         },
         Link {
@@ -320,22 +347,37 @@ fn events_links_and_the_senders_resource_and_scope_are_kept_apart() {
     let second = proto(vec![1; 16], vec![2; 8], vec![]);
     let decoded = spans_from_request(request(
         vec![first, second],
-        vec![kv("service.name", any_value::Value::StringValue("checkout".into()))],
+        vec![kv(
+            "service.name",
+            any_value::Value::StringValue("checkout".into()),
+        )],
     ));
     let [a, b] = &decoded.spans[..] else {
         panic!("two spans: {decoded:?}");
     };
-    assert!(a.attribute("service.name").is_none(), "the resource is not folded in");
+    assert!(
+        a.attribute("service.name").is_none(),
+        "the resource is not folded in"
+    );
     let (da, db) = (a.detail.as_deref().unwrap(), b.detail.as_deref().unwrap());
     assert_eq!(da.events.len(), MAX_SPAN_EVENTS);
-    assert_eq!((da.events[0].name.as_str(), da.events[0].time_unix_nanos), ("exception", 1_000));
+    assert_eq!(
+        (da.events[0].name.as_str(), da.events[0].time_unix_nanos),
+        ("exception", 1_000)
+    );
     assert_eq!(da.links.len(), 1, "the link with a bad id is skipped");
     assert_eq!(da.links[0].trace_id, TraceId([9; 16]));
     let (oa, ob) = (da.origin.as_ref().unwrap(), db.origin.as_ref().unwrap());
-    assert!(std::sync::Arc::ptr_eq(oa, ob), "one origin per scope, shared");
+    assert!(
+        std::sync::Arc::ptr_eq(oa, ob),
+        "one origin per scope, shared"
+    );
     assert_eq!(
         oa.resource,
-        [("service.name".to_owned(), AttributeValue::Str("checkout".into()))]
+        [(
+            "service.name".to_owned(),
+            AttributeValue::Str("checkout".into())
+        )]
     );
 }
 
