@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A real Node.js Lambda runtime for the end-to-end tests (extension/tests/node_runtime.rs):
+# A real Node.js Lambda runtime for the end-to-end tests (extension/tests/real_runtimes.rs):
 # AWS's runtime interface client `aws-lambda-ric` (native code: it needs cmake, autoconf,
 # automake, libtool, g++ and make, and builds for a few minutes on first install), the
 # OpenTelemetry JS SDK with its OTLP/HTTP protobuf exporters, and this repository's Node

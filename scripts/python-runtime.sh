@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A real Python Lambda runtime for the end-to-end tests (extension/tests/python_runtime.rs):
+# A real Python Lambda runtime for the end-to-end tests (extension/tests/real_runtimes.rs):
 # AWS's runtime interface client `awslambdaric`, the OpenTelemetry SDK with its OTLP/HTTP
 # exporter and X-Ray propagator, and this repository's Python client (`liftwatch`), in a
 # venv at .venv-runtime/. Installs only what is missing or changed (a stamp of the pins and

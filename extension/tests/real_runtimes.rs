@@ -1,19 +1,21 @@
-//! A real Node.js runtime in the local sandbox: examples/node-function on AWS's runtime
-//! interface client (`aws-lambda-ric`), beside the built extension. Its handler uses the
-//! OpenTelemetry JS SDK 2.x with default settings (BatchSpanProcessor, periodic metric
-//! reader, cumulative temporality, OTLP/HTTP protobuf) and the liftwatch Node client. The
-//! spans reach the collector under each invocation's trace, the counter is published in the
-//! EMF with the exact sum of its increases, and so are the client's counts.
+//! Real Lambda runtimes in the local sandbox, beside the built extension: a Python function
+//! (examples/python-function) on AWS's runtime interface client `awslambdaric` with the
+//! OpenTelemetry Python SDK, and a Node.js one (examples/node-function) on `aws-lambda-ric`
+//! with the OpenTelemetry JS SDK 2.x, each with the SDK at its defaults (batch span
+//! processor, periodic metric reader, cumulative temporality, OTLP/HTTP protobuf) and the
+//! language's liftwatch client. The spans reach the collector under each invocation's
+//! trace, the counter is published in the EMF with the exact sum of its increases, and so
+//! are the client's counts.
 //!
-//! The packages come from `LIFTWATCH_TEST_NODE_RUNTIME`, which scripts/test.sh sets from
-//! scripts/node-runtime.sh.
+//! The runtimes come from `LIFTWATCH_TEST_PYTHON` and `LIFTWATCH_TEST_NODE_RUNTIME`, which
+//! scripts/test.sh sets from scripts/python-runtime.sh and scripts/node-runtime.sh.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "otlp/collector.rs"]
 #[allow(dead_code)]
 mod collector;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use collector::Collector;
 use liftwatch_sandbox::emf::total;
@@ -23,28 +25,52 @@ use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use opentelemetry_proto::tonic::trace::v1::Span as ProtoSpan;
 use serde_json::json;
 
-const FUNCTION: &str = "node-shop";
-const RUNTIME_VAR: &str = "LIFTWATCH_TEST_NODE_RUNTIME";
-
-/// The directory holding aws-lambda-ric, the OpenTelemetry SDK and the liftwatch client.
-fn runtime() -> PathBuf {
-    let dir = std::env::var(RUNTIME_VAR).unwrap_or_else(|_| {
+/// `var`, which names an installed runtime, or a failure saying how to install it.
+fn installed(var: &str, script: &str) -> PathBuf {
+    let path = std::env::var(var).unwrap_or_else(|_| {
         panic!(
-            "{RUNTIME_VAR} is not set: run `export {RUNTIME_VAR}=$(bash scripts/node-runtime.sh)` \
-             (scripts/test.sh does) to install the Node runtime these tests run"
+            "{var} is not set: run `export {var}=$(bash scripts/{script})` (scripts/test.sh \
+             does) to install the runtime these tests run"
         )
     });
-    let dir = PathBuf::from(dir);
+    let path = PathBuf::from(path);
     assert!(
-        dir.join("node_modules/aws-lambda-ric").is_dir(),
-        "{RUNTIME_VAR}={} holds no aws-lambda-ric: run scripts/node-runtime.sh",
-        dir.display()
+        path.exists(),
+        "{var}={} does not exist: run scripts/{script}",
+        path.display()
     );
-    dir
+    path
 }
 
-fn function_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/node-function")
+fn example(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples")
+        .join(name)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_handler_spans_counter_and_client_counts_are_exact() {
+    let python = installed("LIFTWATCH_TEST_PYTHON", "python-runtime.sh");
+    let dir = example("python-function");
+    let env = [
+        ("LIFTWATCH_TEST_PYTHON", python.display().to_string()),
+        ("PYTHONPATH", dir.display().to_string()),
+    ];
+    shop_handler_is_observed_exactly("python-shop", &dir, &env).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_handler_spans_counter_and_client_counts_are_exact() {
+    let runtime = installed("LIFTWATCH_TEST_NODE_RUNTIME", "node-runtime.sh");
+    let dir = example("node-function");
+    let env = [
+        (
+            "NODE_PATH",
+            runtime.join("node_modules").display().to_string(),
+        ),
+        ("LIFTWATCH_TEST_NODE_FUNCTION", dir.display().to_string()),
+    ];
+    shop_handler_is_observed_exactly("node-shop", &dir, &env).await;
 }
 
 /// The 16 bytes of an X-Ray header's `Root=1-xxxxxxxx-yyyyyyyyyyyyyyyyyyyyyyyy`.
@@ -70,13 +96,13 @@ fn int_attribute(span: &ProtoSpan, key: &str) -> Option<i64> {
     })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn node_handler_spans_counter_and_client_counts_are_exact() {
-    let modules = runtime().join("node_modules");
+/// Runs the shop handler in `dir` (its `bootstrap`, with `env`) for four invocations and
+/// checks what the extension published and exported.
+async fn shop_handler_is_observed_exactly(function: &str, dir: &Path, env: &[(&str, String)]) {
     let collector = Collector::start(Vec::new()).await;
     let otlp_port = PortPicker::new().tcp().unwrap();
-    let config = SandboxConfig::new(built_binary("liftwatch"), function_dir().join("bootstrap"))
-        .function_name(FUNCTION)
+    let mut config = SandboxConfig::new(built_binary("liftwatch"), dir.join("bootstrap"))
+        .function_name(function)
         .env("LIFTWATCH_FLUSH", "end")
         .env("LIFTWATCH_OTLP_PORT", otlp_port.to_string())
         // The extension's own exports (this wins over every OTEL_* endpoint).
@@ -89,14 +115,12 @@ async fn node_handler_spans_counter_and_client_counts_are_exact() {
         .env(
             "OTEL_EXPORTER_OTLP_ENDPOINT",
             format!("http://localhost:{otlp_port}"),
-        )
-        .env("NODE_PATH", modules.display().to_string())
-        .env(
-            "LIFTWATCH_TEST_NODE_FUNCTION",
-            function_dir().display().to_string(),
         );
+    for (key, value) in env {
+        config = config.env(*key, value.as_str());
+    }
     let mut sandbox = Sandbox::start(config).await.unwrap_or_else(|e| {
-        panic!("the Node function did not start: {e}");
+        panic!("the {function} function did not start: {e}");
     });
 
     let events = [(3, 2), (5, 0), (11, 7), (1, 4)];
@@ -130,7 +154,7 @@ async fn node_handler_spans_counter_and_client_counts_are_exact() {
 
     // EMF: the OpenTelemetry counter's increases and the client's counts, exact.
     let metrics = sandbox.emf().metrics;
-    let function = ("FunctionName", FUNCTION);
+    let function = ("FunctionName", function);
     let orders: i64 = events.iter().map(|e| e.0).sum();
     let items: i64 = events.iter().map(|e| e.1).sum();
     assert_eq!(
