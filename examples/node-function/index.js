@@ -27,7 +27,6 @@ const propagator = new AWSXRayPropagator();
 const liftwatch = new Client(); // LIFTWATCH_PORT
 
 exports.handler = async (event) => {
-  if (typeof event === "string") event = JSON.parse(event);
   const orders = Number(event.orders ?? 0);
   const items = Number(event.items ?? 0);
   // The invocation's trace: _X_AMZN_TRACE_ID, set per invocation.

@@ -6,7 +6,6 @@ counts to the extension over UDP. Run by `bootstrap` on awslambdaric.
 Event: {"orders": <int>, "items": <int>}.
 """
 
-import json
 
 from liftwatch import Client
 from opentelemetry import metrics, trace
@@ -33,11 +32,6 @@ liftwatch = Client()  # LIFTWATCH_PORT
 
 
 def handler(event, context):
-    if isinstance(event, bytes):
-        # lambda-simulator 0.2 answers /next as text/plain, so awslambdaric passes the
-        # body through undecoded (Lambda sends application/json). Drop once the sandbox
-        # sets the content type.
-        event = json.loads(event)
     orders, items = int(event.get("orders", 0)), int(event.get("items", 0))
     try:
         with tracer.start_as_current_span("checkout", context=propagator.extract({})) as span:

@@ -168,7 +168,12 @@ async fn shop_handler_is_observed_exactly(function: &str, dir: &Path, env: &[(&s
         orders as f64
     );
     assert_eq!(total(&metrics, "ItemsPacked", &[function]), items as f64);
-    assert_eq!(total(&metrics, "Invocations", &[function]), 4.0);
+    assert_eq!(
+        total(&metrics, "Invocations", &[function]),
+        4.0,
+        "{}",
+        stderr()
+    );
     assert_eq!(total(&metrics, "EventsMalformed", &[function]), 0.0);
     assert_eq!(total(&metrics, "EventsDropped", &[function]), 0.0);
 

@@ -2,19 +2,26 @@
 //!
 //! There is a window between release and reuse in which another process could take the
 //! port; on a test machine that is rare, and the child reports a bind error if it happens.
+//! Within one process no port is handed out twice, whichever picker asks: a test that picks
+//! its own port (an OTLP receiver, say) and the sandbox's picker could otherwise get the
+//! same number back from the kernel, and one of the two listeners would not bind.
 
 use std::collections::HashSet;
 use std::io;
 use std::net::{Ipv4Addr, TcpListener, UdpSocket};
+use std::sync::{Mutex, PoisonError};
+
+/// Every port handed out in this process.
+static TAKEN: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
 
 /// Port 9001 is reserved by Lambda (the Runtime API); never hand it out.
 const RESERVED: u16 = 9001;
 const ATTEMPTS: usize = 32;
 
-/// Hands out distinct free ports on 127.0.0.1.
+/// Hands out free ports on 127.0.0.1, distinct across every picker of the process.
 #[derive(Debug, Default)]
 pub struct PortPicker {
-    taken: HashSet<u16>,
+    _private: (),
 }
 
 impl PortPicker {
@@ -46,13 +53,19 @@ impl PortPicker {
         let mut last = io::Error::new(io::ErrorKind::AddrNotAvailable, "no free port found");
         for _ in 0..ATTEMPTS {
             match probe() {
-                Ok(port) if port != RESERVED && self.taken.insert(port) => return Ok(port),
+                Ok(port) if port != RESERVED && take(port) => return Ok(port),
                 Ok(_) => {}
                 Err(e) => last = e,
             }
         }
         Err(last)
     }
+}
+
+/// Marks `port` as handed out; false if it already was.
+fn take(port: u16) -> bool {
+    let mut taken = TAKEN.lock().unwrap_or_else(PoisonError::into_inner);
+    taken.get_or_insert_with(HashSet::new).insert(port)
 }
 
 #[cfg(test)]
@@ -72,5 +85,10 @@ mod tests {
         assert_ne!(ports[0], ports[1]);
         assert_ne!(ports[0], ports[2]);
         assert_ne!(ports[1], ports[2]);
+        let other: Vec<u16> = (0..50).map(|_| PortPicker::new().tcp().unwrap()).collect();
+        assert!(
+            other.iter().all(|p| !ports.contains(p)),
+            "another picker never gets a port back"
+        );
     }
 }

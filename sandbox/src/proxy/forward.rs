@@ -8,7 +8,7 @@ use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use serde_json::json;
 
-use super::{EXTENSION_REGISTER, TELEMETRY_PATH, Upstream};
+use super::{EXTENSION_REGISTER, RUNTIME_NEXT, TELEMETRY_PATH, Upstream};
 
 /// Sends the request to `upstream` (`host:port`: the simulator, or moto behind the
 /// fault-injecting proxy) and buffers the whole answer. A failure to reach it becomes a 502
@@ -26,6 +26,7 @@ pub(super) async fn forward(
     // The simulator parses these bodies with axum's `Json`, which insists on a JSON
     // content type; Lambda reads the body whatever the header says, so normalise it.
     let json_endpoint = matches!(parts.uri.path(), EXTENSION_REGISTER | TELEMETRY_PATH);
+    let runtime_next = parts.uri.path() == RUNTIME_NEXT;
     for (name, value) in &parts.headers {
         let replaced = json_endpoint && name == hyper::header::CONTENT_TYPE;
         if !is_hop_by_hop(name) && name != hyper::header::HOST && !replaced {
@@ -66,6 +67,15 @@ pub(super) async fn forward(
         if !is_hop_by_hop(name) {
             response.headers_mut().append(name, value.clone());
         }
+    }
+    // Lambda hands the runtime its event as `application/json`; the simulator says
+    // `text/plain`, which runtime interface clients (awslambdaric) then pass to the
+    // handler undecoded, as bytes.
+    if runtime_next && parts.status.is_success() {
+        let json = HeaderValue::from_static("application/json");
+        response
+            .headers_mut()
+            .insert(hyper::header::CONTENT_TYPE, json);
     }
     response
 }

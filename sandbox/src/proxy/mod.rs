@@ -9,7 +9,9 @@
 //!   reject an extension that is still subscribing while a fast runtime is already ready).
 //! - With `refuse_telemetry_subscription`, every subscription answers 500.
 //! - Register and subscribe requests are passed on as `Content-Type: application/json`
-//!   whatever the caller sent (the simulator answers 415 otherwise; Lambda does not).
+//!   whatever the caller sent (the simulator answers 415 otherwise; Lambda does not), and
+//!   the runtime's events come back as `application/json`, as Lambda sends them (the
+//!   simulator says `text/plain`).
 //! - With a telemetry relay, each subscription's `destination.URI` is replaced by a route
 //!   of the relay (the recorded subscription keeps the extension's own document).
 //! - `GET /2018-06-01/runtime/restore/next` (SnapStart: the runtime is ready for the
