@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "otlp/collector.rs"]
+#[allow(dead_code)] // shared with traces_sandbox and real_runtimes, which use other parts
 mod collector;
 
 use std::sync::Arc;

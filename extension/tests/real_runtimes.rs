@@ -178,13 +178,7 @@ async fn shop_handler_is_observed_exactly(function: &str, dir: &Path, env: &[(&s
     assert_eq!(total(&metrics, "EventsDropped", &[function]), 0.0);
 
     // Traces: each invocation's `checkout` and `charge` under its trace, below `Invocation`.
-    let spans: Vec<ProtoSpan> = collector
-        .received()
-        .into_iter()
-        .flat_map(|r| r.request.resource_spans)
-        .flat_map(|r| r.scope_spans)
-        .flat_map(|s| s.spans)
-        .collect();
+    let spans: Vec<ProtoSpan> = collector.spans();
     let names: Vec<&str> = spans.iter().map(|s| s.name.as_str()).collect();
     let starts = sandbox.platform_records("platform.start").await;
     for ((orders, _), request_id) in events.iter().zip(&request_ids) {

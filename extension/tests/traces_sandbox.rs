@@ -114,13 +114,7 @@ async fn invocations_and_handler_spans_reach_otlp_and_xray() {
     assert_eq!(shutdown.extension.exit_code(), Some(0), "{shutdown}");
 
     // OTLP: every invocation is a tree, with the SDK spans inside it.
-    let spans: Vec<ProtoSpan> = collector
-        .received()
-        .into_iter()
-        .flat_map(|r| r.request.resource_spans)
-        .flat_map(|r| r.scope_spans)
-        .flat_map(|s| s.spans)
-        .collect();
+    let spans: Vec<ProtoSpan> = collector.spans();
     let by_id: HashMap<Vec<u8>, &ProtoSpan> =
         spans.iter().map(|s| (s.span_id.clone(), s)).collect();
     let roots: Vec<&ProtoSpan> = spans.iter().filter(|s| s.name == FUNCTION).collect();

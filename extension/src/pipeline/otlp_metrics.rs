@@ -20,7 +20,8 @@ impl Default for OtlpMetrics {
     fn default() -> Self {
         OtlpMetrics {
             feed: None,
-            streams: Streams::new(liftwatch::clock::now_nanos()),
+            // Replaced with the extension's start time when a feed is set; unused before.
+            streams: Streams::new(0),
         }
     }
 }

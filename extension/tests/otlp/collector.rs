@@ -95,6 +95,16 @@ impl Collector {
     pub fn received(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
     }
+
+    /// Every span of every request so far, in arrival order.
+    pub fn spans(&self) -> Vec<opentelemetry_proto::tonic::trace::v1::Span> {
+        self.received()
+            .into_iter()
+            .flat_map(|r| r.request.resource_spans)
+            .flat_map(|r| r.scope_spans)
+            .flat_map(|s| s.spans)
+            .collect()
+    }
 }
 
 impl Drop for Collector {

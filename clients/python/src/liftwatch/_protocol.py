@@ -295,6 +295,8 @@ def span_line(name: str, trace_id: str, span_id: str, parent_span_id: Optional[s
     """A `span` event (docs/PROTOCOL.md, "Spans"), keys in the Rust SDK's (sorted) order;
     an error message is cut to 4,096 characters."""
     check_name("name", name)
+    if kind not in SPAN_KINDS:
+        raise ProtocolError("kind", "must be internal, server, client, producer or consumer")
     line: dict = {
         "v": VERSION,
         "type": "span",
@@ -303,11 +305,9 @@ def span_line(name: str, trace_id: str, span_id: str, parent_span_id: Optional[s
         "span_id": _hex_id("span_id", span_id, 16),
         "start_unix_nano": int(start_unix_nano),
         "end_unix_nano": max(int(end_unix_nano), int(start_unix_nano)),
-        "kind": kind if kind in SPAN_KINDS else "internal",
+        "kind": kind,
         "sampled": bool(sampled),
     }
-    if kind not in SPAN_KINDS:
-        raise ProtocolError("kind", "must be internal, server, client, producer or consumer")
     if parent_span_id is not None:
         line["parent_span_id"] = _hex_id("parent_span_id", parent_span_id, 16)
     if error is not None:
