@@ -1,0 +1,319 @@
+//! Start-up, memory and response-path latency next to a bare extension: the release build
+//! of `liftwatch` and of `examples/bare-extension` (std only: register and `/next`, the
+//! floor), built with the same profile, run in turn on a Lambda-like platform (Extensions
+//! and Telemetry APIs over HTTP, SIGSTOP freezes between invocations) and compared.
+//!
+//! For each extension and configuration, each round runs a fresh process through
+//! BENCH_INVOCATIONS invocations (default 20) and takes
+//!
+//! - ready: spawn to the first `/next` call (init done),
+//! - peak RSS: `VmHWM` after the last invocation,
+//! - runtimeDone → `/next`: from posting `platform.runtimeDone` to the extension's next
+//!   `/next` call, in `end` mode (the platform's buffering excluded); p99 of the round,
+//!
+//! and prints the median of BENCH_ROUNDS rounds (default 7), with ratios to the bare
+//! extension. Configurations: `defaults` (EMF, resources on; `LIFTWATCH_FLUSH=end` so the
+//! response-path figure is the end mode's), `all-sinks` (EMF and CloudWatch, OTLP and X-Ray
+//! span exporters, both DynamoDB tables, pointed at a local endpoint that answers `{}`, or at
+//! moto when LIFTWATCH_TEST_MOTO_URL is set). Extra builds to compare in the same run:
+//! BENCH_LIFTWATCH="before=/path/to/liftwatch,..." (each runs the `defaults` configuration).
+//!
+//! Run with `cargo bench -p liftwatch-extension --bench startup`. Prints figures; never
+//! asserts on time.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+#[path = "support/platform.rs"]
+mod platform;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::AsyncBufReadExt;
+
+use platform::{Platform, free_port, freeze, peak_rss, report, runtime_done};
+
+/// How long the function "runs" between INVOKE and runtimeDone.
+const HANDLER_TIME: Duration = Duration::from_millis(2);
+/// How long the sandbox stays frozen between invocations.
+const FROZEN_TIME: Duration = Duration::from_millis(5);
+
+/// One round's figures.
+struct Round {
+    ready: Duration,
+    peak_rss: u64,
+    done_to_next_p99: Option<Duration>,
+    invocations_published: f64,
+}
+
+/// An extension binary with the environment of one configuration.
+struct Subject {
+    name: String,
+    binary: PathBuf,
+    env: Vec<(String, String)>,
+    /// Subscribes to telemetry and publishes EMF (false for the bare extension).
+    liftwatch: bool,
+}
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Builds both binaries with the release profile (the layer's) and returns their paths.
+fn build() -> (PathBuf, PathBuf) {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = std::process::Command::new(cargo)
+        .args([
+            "build",
+            "--release",
+            "--message-format=json-render-diagnostics",
+            "-p",
+            "liftwatch-extension",
+            "-p",
+            "bare-extension",
+            "--bins",
+        ])
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "cargo build --release failed");
+    let mut found = (None, None);
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let message: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
+        let Some(executable) = message["executable"].as_str() else {
+            continue;
+        };
+        match message["target"]["name"].as_str() {
+            Some("liftwatch") => found.0 = Some(PathBuf::from(executable)),
+            Some("bare-extension") => found.1 = Some(PathBuf::from(executable)),
+            _ => {}
+        }
+    }
+    (found.0.unwrap(), found.1.unwrap())
+}
+
+/// Answers every request with 200 `{}`: the AWS APIs and the OTLP collector of the
+/// all-sinks configuration when no moto server is given.
+async fn stub_endpoint() -> String {
+    use http_body_util::Full;
+    use hyper::server::conn::http1;
+    use hyper::service::service_fn;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let service = service_fn(|_request| async {
+                    hyper::Response::builder()
+                        .header("content-type", "application/x-amz-json-1.0")
+                        .body(Full::new(bytes::Bytes::from_static(b"{}")))
+                });
+                let _ = http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    url
+}
+
+fn liftwatch_env(extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = [
+        ("LIFTWATCH_FLUSH", "end"),
+        ("LIFTWATCH_TELEMETRY_BIND", "127.0.0.1"),
+        ("LIFTWATCH_TELEMETRY_HOST", "127.0.0.1"),
+        ("LIFTWATCH_LOG_LEVEL", "error"),
+    ]
+    .iter()
+    .chain(extra)
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    if let Ok(resources) = std::env::var("BENCH_RESOURCES") {
+        env.push(("LIFTWATCH_RESOURCES".into(), resources));
+    }
+    env
+}
+
+async fn run(subject: &Subject, invocations: usize) -> Round {
+    let mut platform = Platform::start().await;
+    let mut command = tokio::process::Command::new(&subject.binary);
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_LAMBDA_RUNTIME_API", platform.api())
+        .env("AWS_LAMBDA_FUNCTION_NAME", "bench")
+        .env("LIFTWATCH_PORT", free_port().to_string())
+        .env("LIFTWATCH_TELEMETRY_PORT", free_port().to_string())
+        .env("LIFTWATCH_OTLP_PORT", free_port().to_string())
+        .envs(subject.env.iter().map(|(k, v)| (k, v)))
+        .stdout(Stdio::piped())
+        .kill_on_drop(true);
+    let started = std::time::Instant::now();
+    let mut child = command.spawn().unwrap();
+    let pid = child.id().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let published = tokio::spawn(async move {
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        let mut invocations = 0.0;
+        while let Ok(Some(line)) = lines.next_line().await {
+            let doc: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+            invocations += doc["Invocations"].as_f64().unwrap_or(0.0);
+        }
+        invocations
+    });
+    let ready = platform.next_call().await - started;
+    let mut latencies = Vec::with_capacity(invocations);
+    for i in 0..invocations {
+        let id = format!("req-{i}");
+        platform.invoke(&id).await;
+        let start = ("platform.start", format!(r#"{{"requestId":"{id}"}}"#));
+        if i > 0 {
+            // Lambda delivers the previous invocation's report after the thaw.
+            platform.telemetry(&[report(&format!("req-{}", i - 1)), start]).await;
+        } else {
+            platform.telemetry(&[start]).await;
+        }
+        tokio::time::sleep(HANDLER_TIME).await;
+        let sent = std::time::Instant::now();
+        platform.telemetry(&[runtime_done(&id)]).await;
+        let next = platform.next_call().await;
+        latencies.push(next.saturating_duration_since(sent));
+        freeze(pid, true);
+        tokio::time::sleep(FROZEN_TIME).await;
+        freeze(pid, false);
+    }
+    platform
+        .telemetry(&[report(&format!("req-{}", invocations - 1))])
+        .await;
+    let peak_rss = peak_rss(pid);
+    platform.shutdown().await;
+    let exit = tokio::time::timeout(Duration::from_secs(5), child.wait())
+        .await
+        .expect("the extension exits within SHUTDOWN's deadline")
+        .unwrap();
+    assert!(exit.success(), "{} exited with {exit}", subject.name);
+    latencies.sort();
+    Round {
+        ready,
+        peak_rss,
+        done_to_next_p99: subject
+            .liftwatch
+            .then(|| latencies[((latencies.len() as f64 - 1.0) * 0.99).round() as usize]),
+        invocations_published: published.await.unwrap(),
+    }
+}
+
+fn median<T: PartialOrd + Copy>(mut values: Vec<T>) -> T {
+    values.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    values[values.len() / 2]
+}
+
+fn size_mb(path: &Path) -> f64 {
+    std::fs::metadata(path).map_or(0.0, |m| m.len() as f64 / 1e6)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let rounds = env_or("BENCH_ROUNDS", 7);
+    let invocations = env_or("BENCH_INVOCATIONS", 20).max(1);
+    let (liftwatch, bare) = build();
+    let endpoint = match std::env::var("LIFTWATCH_TEST_MOTO_URL") {
+        Ok(url) => url,
+        Err(_) => stub_endpoint().await,
+    };
+    let xray = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let xray = xray.local_addr().unwrap().to_string();
+    let all_sinks = [
+        ("LIFTWATCH_SINKS", "emf,cloudwatch"),
+        ("LIFTWATCH_OTLP_ENDPOINT", endpoint.as_str()),
+        ("AWS_XRAY_DAEMON_ADDRESS", xray.as_str()),
+        ("LIFTWATCH_RATELIMIT_TABLE", "bench-stats"),
+        ("LIFTWATCH_CONNECTIONS_TABLE", "bench-connections"),
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "bench"),
+        ("AWS_SECRET_ACCESS_KEY", "bench"),
+    ];
+    let mut subjects = vec![
+        Subject {
+            name: "bare extension (the floor)".into(),
+            binary: bare,
+            env: Vec::new(),
+            liftwatch: false,
+        },
+        Subject {
+            name: "liftwatch, defaults".into(),
+            binary: liftwatch.clone(),
+            env: liftwatch_env(&[]),
+            liftwatch: true,
+        },
+        Subject {
+            name: "liftwatch, all sinks".into(),
+            binary: liftwatch,
+            env: liftwatch_env(&all_sinks),
+            liftwatch: true,
+        },
+    ];
+    for extra in std::env::var("BENCH_LIFTWATCH").unwrap_or_default().split(',') {
+        if let Some((name, path)) = extra.split_once('=') {
+            subjects.push(Subject {
+                name: format!("liftwatch {name}, defaults"),
+                binary: path.into(),
+                env: liftwatch_env(&[]),
+                liftwatch: true,
+            });
+        }
+    }
+    let mut results: Vec<Vec<Round>> = subjects.iter().map(|_| Vec::new()).collect();
+    for _ in 0..rounds {
+        // In turn, so a noisy moment touches every subject alike.
+        for (subject, rounds) in subjects.iter().zip(&mut results) {
+            rounds.push(run(subject, invocations).await);
+        }
+    }
+    println!(
+        "{rounds} rounds of {invocations} invocations each (median of the rounds; p99 within a round)\n"
+    );
+    println!(
+        "{:<34} {:>9} {:>7} {:>13} {:>7} {:>21} {:>10} {:>10}",
+        "extension", "ready ms", "x bare", "peak RSS MB", "x bare", "runtimeDone->/next p99", "binary MB", "published"
+    );
+    let floor_ready = median(results[0].iter().map(|r| r.ready.as_secs_f64()).collect());
+    let floor_rss = median(results[0].iter().map(|r| r.peak_rss as f64).collect());
+    for (subject, rounds) in subjects.iter().zip(&results) {
+        let ready = median(rounds.iter().map(|r| r.ready.as_secs_f64()).collect());
+        let rss = median(rounds.iter().map(|r| r.peak_rss as f64).collect());
+        let p99 = subject.liftwatch.then(|| {
+            median(
+                rounds
+                    .iter()
+                    .filter_map(|r| r.done_to_next_p99.map(|d| d.as_secs_f64()))
+                    .collect(),
+            )
+        });
+        let published = if subject.liftwatch {
+            let least = rounds
+                .iter()
+                .map(|r| r.invocations_published)
+                .fold(f64::INFINITY, f64::min);
+            format!("{least}/{invocations}")
+        } else {
+            "-".into()
+        };
+        println!(
+            "{:<34} {:>9.3} {:>7.2} {:>13.2} {:>7.2} {:>21} {:>10.2} {:>10}",
+            subject.name,
+            ready * 1e3,
+            ready / floor_ready,
+            rss / 1e6,
+            rss / floor_rss,
+            p99.map_or("-".into(), |p| format!("{:.3} ms", p * 1e3)),
+            size_mb(&subject.binary),
+            published,
+        );
+    }
+}
