@@ -175,22 +175,19 @@ async fn start(
     if let Some(feed) = otlp {
         pipeline = pipeline.with_otlp(feed);
     }
+    // The function's processes: what liftwatch's parent started (in Lambda its init: the
+    // runtime, the runtime's children, the extensions, liftwatch included), neither the
+    // parent itself nor anything else the machine runs.
+    let scope = ProcessScope::DescendantsOf(std::os::unix::process::parent_id());
     match config.resources {
         Resources::Off => {}
-        // In Lambda the microVM holds only the sandbox's processes: all of /proc is ours.
         Resources::Sandbox => {
-            let sampler =
-                ResourceSampler::new(PROC_ROOT.into(), TMP_PATH.into(), ProcessScope::All);
+            let sampler = ResourceSampler::new(PROC_ROOT.into(), TMP_PATH.into(), scope);
             pipeline = pipeline.with_sampler(sampler);
         }
         Resources::Local => {
-            let parent = std::os::unix::process::parent_id();
-            let sampler = ResourceSampler::new(
-                PROC_ROOT.into(),
-                std::env::temp_dir(),
-                ProcessScope::DescendantsOf(parent),
-            )
-            .with_tmp_files(LAMBDA_DEFAULT_TMP_BYTES);
+            let sampler = ResourceSampler::new(PROC_ROOT.into(), std::env::temp_dir(), scope)
+                .with_tmp_files(LAMBDA_DEFAULT_TMP_BYTES);
             pipeline = pipeline.with_sampler(sampler);
         }
     }

@@ -64,12 +64,12 @@ pub struct TelemetryTypes {
 pub enum Resources {
     /// `off`: no resource metrics.
     Off,
-    /// `on` (the default): every process under `/proc` and the `/tmp` file system, which in
-    /// Lambda's microVM are exactly the sandbox's.
+    /// `on` (the default): the processes descended from liftwatch's parent (in Lambda its
+    /// init: the runtime, the runtime's children and the extensions, liftwatch included)
+    /// and the `/tmp` file system.
     Sandbox,
-    /// `local`: the processes descended from liftwatch's parent (the runtime, the other
-    /// extensions and their children, liftwatch included) and the files under `$TMPDIR`
-    /// against Lambda's default 512 MiB, so that a local sandbox on a shared machine
+    /// `local`: the same processes, and the files under `$TMPDIR` against Lambda's default
+    /// 512 MiB instead of the file system, so that a local sandbox on a shared machine
     /// reports its own figures. The local sandbox sets it.
     Local,
 }

@@ -4,12 +4,11 @@
 //! kernel thread (`<pid>/stat` flags) and its limits (`<pid>/limits`) — is read once per pid
 //! and cached; kernel threads are skipped, as they are no process of the sandbox.
 //!
-//! In Lambda the microVM holds only the sandbox's processes (the runtime, the function's
-//! children, the extensions, liftwatch included), so [`ProcessScope::All`] — every numeric
-//! directory of `/proc` — is exactly the sandbox. On a developer machine the same scope
-//! counts every user process of the host that `/proc` shows; the local sandbox uses
-//! [`ProcessScope::DescendantsOf`] liftwatch's parent (the sandbox, which started the
-//! runtime and the extensions), and tests and benchmarks [`ProcessScope::Pids`].
+//! The extension reads [`ProcessScope::DescendantsOf`] its parent: in Lambda the init
+//! process, which started the runtime and the extensions; in the local sandbox the sandbox.
+//! Ancestry is cached per pid, so a sample reads nothing of the other processes `/proc`
+//! shows (Lambda's init, and on a developer machine the whole host). Tests and benchmarks
+//! also use [`ProcessScope::Pids`] and [`ProcessScope::All`].
 
 use std::collections::HashMap;
 use std::io;
@@ -24,7 +23,7 @@ use super::procfs::{
 /// Which processes the sampler reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProcessScope {
-    /// Every numeric directory of the proc root (what the extension uses in Lambda).
+    /// Every numeric directory of the proc root but kernel threads.
     All,
     /// Exactly these pids; a pid that does not exist is skipped.
     Pids(Vec<u32>),

@@ -18,10 +18,8 @@ pub enum Counting {
     Files,
     /// From the kernel's `stat` attributes on a real procfs, a few times cheaper: the link
     /// count of `<pid>/task` is 2 plus the number of threads (every Linux since 2.6). Also
-    /// lets an [`All`] scope list `/proc` again only when its link count (a constant plus
-    /// the number of processes) changes.
-    ///
-    /// [`All`]: super::ProcessScope::All
+    /// lets a scope that lists `/proc` list it again only when its link count (a constant
+    /// plus the number of processes) changes.
     Procfs {
         /// The size of `<pid>/fd` is its number of open descriptors (Linux 6.2 and later,
         /// seen on `<root>/self/fd`); without it the entries are counted.

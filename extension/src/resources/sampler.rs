@@ -85,7 +85,7 @@ pub struct ResourceSampler {
 impl ResourceSampler {
     /// A sampler reading `<proc_root>/stat`, `<proc_root>/net/dev` and the processes of
     /// `scope` under `proc_root`, and `statvfs(tmp_path)`. In Lambda: `/proc`, `/tmp`,
-    /// [`ProcessScope::All`].
+    /// [`ProcessScope::DescendantsOf`] the extension's parent.
     #[must_use]
     pub fn new(proc_root: PathBuf, tmp_path: PathBuf, scope: ProcessScope) -> Self {
         Self {
