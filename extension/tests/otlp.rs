@@ -59,7 +59,7 @@ fn parent_and_child() -> Vec<Span> {
 fn exporter(endpoint: &str) -> OtlpExporter {
     let mut config = OtlpConfig::new(endpoint).unwrap();
     config.timeout = Duration::from_secs(2);
-    OtlpExporter::new(config).unwrap().with_backoff(Backoff {
+    OtlpExporter::new(config).with_backoff(Backoff {
         base: Duration::from_millis(20),
         max: Duration::from_millis(100),
     })
@@ -95,7 +95,7 @@ async fn parent_and_child_arrive_with_ids_times_status_resource_and_headers() {
             .unwrap()
             .unwrap();
     assert_eq!(config.skipped_headers, 1);
-    let mut exporter = OtlpExporter::new(config).unwrap();
+    let mut exporter = OtlpExporter::new(config);
 
     let spans = parent_and_child();
     let report = exporter.export(&spans, &resource(), in_ms(2000)).await;

@@ -70,11 +70,9 @@ pub async fn start(
 ) -> (SpanOutput, Option<OtlpFeed>) {
     let mut exporters: Vec<Box<dyn SpanExporter>> = Vec::new();
     if let Some(otlp) = &settings.otlp {
-        match OtlpExporter::new(otlp.clone()) {
-            // A collector that is down must not hold every flush: see `breaker`.
-            Ok(exporter) => exporters.push(Box::new(BreakerExporter::new(Box::new(exporter)))),
-            Err(error) => tracing::warn!(%error, "the otlp trace exporter is off"),
-        }
+        // A collector that is down must not hold every flush: see `breaker`.
+        let exporter = OtlpExporter::new(otlp.clone());
+        exporters.push(Box::new(BreakerExporter::new(Box::new(exporter))));
     }
     if let Some(daemon) = settings.xray_daemon {
         exporters.push(Box::new(XrayExporter::new(daemon)));

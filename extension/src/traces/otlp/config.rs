@@ -56,8 +56,6 @@ pub enum OtlpConfigError {
         variable: &'static str,
         value: String,
     },
-    #[error("no usable root certificate for https on this system")]
-    Tls(#[source] std::io::Error),
 }
 
 /// The OTLP/HTTP traces exporter's settings.

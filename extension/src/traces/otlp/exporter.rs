@@ -16,7 +16,7 @@ use liftwatch::retry::{self, Attempt, Backoff, Failed, Last, Policy};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use prost::Message;
 
-use super::config::{OtlpConfig, OtlpConfigError};
+use super::config::OtlpConfig;
 use super::encode;
 use super::retry::{self as status, Verdict};
 use super::rpc_status::RpcStatus;
@@ -44,14 +44,14 @@ pub struct OtlpExporter {
 }
 
 impl OtlpExporter {
-    /// An exporter for `config`. Fails only for `https://` when the system has no usable
-    /// root certificates.
-    pub fn new(config: OtlpConfig) -> Result<Self, OtlpConfigError> {
-        Ok(OtlpExporter {
-            transport: Transport::new(config.is_https())?,
+    /// An exporter for `config`. For `https://` the system's root certificates are read
+    /// at the first export; without a usable one every export fails and is counted.
+    pub fn new(config: OtlpConfig) -> Self {
+        OtlpExporter {
+            transport: Transport::new(config.is_https()),
             config,
             backoff: BACKOFF,
-        })
+        }
     }
 
     /// Replaces the retry backoff (tests use short waits).
@@ -115,7 +115,7 @@ impl OtlpExporter {
             Ok(response) => response,
             Err(error) => {
                 return Attempt::Retry {
-                    error: format!("request failed: {}", liftwatch::error_chain(&error)),
+                    error: liftwatch::error_chain(&error),
                     after: None,
                 };
             }
@@ -228,7 +228,7 @@ mod tests {
     #[tokio::test]
     async fn https_endpoints_build_with_the_system_roots_and_empty_batches_send_nothing() {
         let config = OtlpConfig::new("https://collector.invalid/v1/traces").unwrap();
-        let mut exporter = OtlpExporter::new(config).unwrap();
+        let mut exporter = OtlpExporter::new(config);
         assert!(matches!(exporter.transport, Transport::Https(_)));
         let report = exporter
             .export(&[], &Resource::default(), Instant::now())
