@@ -17,6 +17,7 @@
 //! span exporters, both DynamoDB tables, pointed at a local endpoint that answers `{}`, or at
 //! moto when LIFTWATCH_TEST_MOTO_URL is set). Extra builds to compare in the same run:
 //! BENCH_LIFTWATCH="before=/path/to/liftwatch,..." (each runs the `defaults` configuration).
+//! BENCH_SMAPS=<dir> writes each subject's `/proc/<pid>/smaps` there after its last round.
 //!
 //! Run with `cargo bench -p liftwatch-extension --bench startup`. Prints figures; never
 //! asserts on time.
@@ -31,7 +32,7 @@ use std::time::Duration;
 
 use tokio::io::AsyncBufReadExt;
 
-use platform::{Platform, free_port, freeze, peak_rss, report, runtime_done};
+use platform::{Platform, free_ports, freeze, peak_rss, report, runtime_done};
 
 /// How long the function "runs" between INVOKE and runtimeDone.
 const HANDLER_TIME: Duration = Duration::from_millis(2);
@@ -41,6 +42,8 @@ const FROZEN_TIME: Duration = Duration::from_millis(5);
 /// One round's figures.
 struct Round {
     ready: Duration,
+    /// Minor page faults taken by the time of the first `/next`.
+    ready_faults: u64,
     peak_rss: u64,
     done_to_next_p99: Option<Duration>,
     invocations_published: f64,
@@ -140,15 +143,16 @@ fn liftwatch_env(extra: &[(&str, &str)]) -> Vec<(String, String)> {
 
 async fn run(subject: &Subject, invocations: usize) -> Round {
     let mut platform = Platform::start().await;
+    let [intake, telemetry, otlp] = free_ports();
     let mut command = tokio::process::Command::new(&subject.binary);
     command
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("AWS_LAMBDA_RUNTIME_API", platform.api())
         .env("AWS_LAMBDA_FUNCTION_NAME", "bench")
-        .env("LIFTWATCH_PORT", free_port().to_string())
-        .env("LIFTWATCH_TELEMETRY_PORT", free_port().to_string())
-        .env("LIFTWATCH_OTLP_PORT", free_port().to_string())
+        .env("LIFTWATCH_PORT", intake.to_string())
+        .env("LIFTWATCH_TELEMETRY_PORT", telemetry.to_string())
+        .env("LIFTWATCH_OTLP_PORT", otlp.to_string())
         .envs(subject.env.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::piped())
         .kill_on_drop(true);
@@ -166,6 +170,7 @@ async fn run(subject: &Subject, invocations: usize) -> Round {
         invocations
     });
     let ready = platform.next_call().await - started;
+    let ready_faults = minor_faults(pid);
     let mut latencies = Vec::with_capacity(invocations);
     for i in 0..invocations {
         let id = format!("req-{i}");
@@ -173,7 +178,9 @@ async fn run(subject: &Subject, invocations: usize) -> Round {
         let start = ("platform.start", format!(r#"{{"requestId":"{id}"}}"#));
         if i > 0 {
             // Lambda delivers the previous invocation's report after the thaw.
-            platform.telemetry(&[report(&format!("req-{}", i - 1)), start]).await;
+            platform
+                .telemetry(&[report(&format!("req-{}", i - 1)), start])
+                .await;
         } else {
             platform.telemetry(&[start]).await;
         }
@@ -190,6 +197,14 @@ async fn run(subject: &Subject, invocations: usize) -> Round {
         .telemetry(&[report(&format!("req-{}", invocations - 1))])
         .await;
     let peak_rss = peak_rss(pid);
+    if let Ok(dir) = std::env::var("BENCH_SMAPS") {
+        // Where the resident pages are: one file per subject, the last round's.
+        let file = subject
+            .name
+            .replace(|c: char| !c.is_ascii_alphanumeric(), "-");
+        let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap_or_default();
+        std::fs::write(Path::new(&dir).join(format!("{file}.smaps")), smaps).unwrap();
+    }
     platform.shutdown().await;
     let exit = tokio::time::timeout(Duration::from_secs(5), child.wait())
         .await
@@ -199,12 +214,23 @@ async fn run(subject: &Subject, invocations: usize) -> Round {
     latencies.sort();
     Round {
         ready,
+        ready_faults,
         peak_rss,
         done_to_next_p99: subject
             .liftwatch
             .then(|| latencies[((latencies.len() as f64 - 1.0) * 0.99).round() as usize]),
         invocations_published: published.await.unwrap(),
     }
+}
+
+/// Minor page faults of a process so far (`/proc/<pid>/stat`, field 10).
+fn minor_faults(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    stat.rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().nth(7))
+        .and_then(|field| field.parse().ok())
+        .unwrap_or(0)
 }
 
 fn median<T: PartialOrd + Copy>(mut values: Vec<T>) -> T {
@@ -258,7 +284,10 @@ async fn main() {
             liftwatch: true,
         },
     ];
-    for extra in std::env::var("BENCH_LIFTWATCH").unwrap_or_default().split(',') {
+    for extra in std::env::var("BENCH_LIFTWATCH")
+        .unwrap_or_default()
+        .split(',')
+    {
         if let Some((name, path)) = extra.split_once('=') {
             subjects.push(Subject {
                 name: format!("liftwatch {name}, defaults"),
@@ -279,14 +308,23 @@ async fn main() {
         "{rounds} rounds of {invocations} invocations each (median of the rounds; p99 within a round)\n"
     );
     println!(
-        "{:<34} {:>9} {:>7} {:>13} {:>7} {:>21} {:>10} {:>10}",
-        "extension", "ready ms", "x bare", "peak RSS MB", "x bare", "runtimeDone->/next p99", "binary MB", "published"
+        "{:<34} {:>9} {:>7} {:>13} {:>13} {:>7} {:>23} {:>10} {:>10}",
+        "extension",
+        "ready ms",
+        "x bare",
+        "faults ready",
+        "peak RSS MB",
+        "x bare",
+        "runtimeDone->/next p99",
+        "binary MB",
+        "published"
     );
     let floor_ready = median(results[0].iter().map(|r| r.ready.as_secs_f64()).collect());
     let floor_rss = median(results[0].iter().map(|r| r.peak_rss as f64).collect());
     for (subject, rounds) in subjects.iter().zip(&results) {
         let ready = median(rounds.iter().map(|r| r.ready.as_secs_f64()).collect());
         let rss = median(rounds.iter().map(|r| r.peak_rss as f64).collect());
+        let faults = median(rounds.iter().map(|r| r.ready_faults).collect());
         let p99 = subject.liftwatch.then(|| {
             median(
                 rounds
@@ -305,10 +343,11 @@ async fn main() {
             "-".into()
         };
         println!(
-            "{:<34} {:>9.3} {:>7.2} {:>13.2} {:>7.2} {:>21} {:>10.2} {:>10}",
+            "{:<34} {:>9.3} {:>7.2} {:>13} {:>13.2} {:>7.2} {:>23} {:>10.2} {:>10}",
             subject.name,
             ready * 1e3,
             ready / floor_ready,
+            faults,
             rss / 1e6,
             rss / floor_rss,
             p99.map_or("-".into(), |p| format!("{:.3} ms", p * 1e3)),

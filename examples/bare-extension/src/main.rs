@@ -15,10 +15,7 @@ struct Answer {
     body: String,
 }
 
-fn exchange(
-    stream: &mut BufReader<TcpStream>,
-    request: &str,
-) -> std::io::Result<Answer> {
+fn exchange(stream: &mut BufReader<TcpStream>, request: &str) -> std::io::Result<Answer> {
     stream.get_mut().write_all(request.as_bytes())?;
     let mut line = String::new();
     stream.read_line(&mut line)?;
@@ -77,7 +74,10 @@ fn run() -> std::io::Result<()> {
     loop {
         let event = exchange(&mut stream, &next)?;
         if event.status != 200 {
-            return Err(std::io::Error::other(format!("/next answered {}", event.status)));
+            return Err(std::io::Error::other(format!(
+                "/next answered {}",
+                event.status
+            )));
         }
         if event.body.contains("\"SHUTDOWN\"") {
             return Ok(());

@@ -3,6 +3,7 @@
 //! the platform's side of each call under the bench's control: it hands out events, notes
 //! when each `/next` arrives, posts telemetry batches to the subscribed destination, and
 //! freezes the extension (SIGSTOP) between invocations as Lambda does.
+#![allow(dead_code, reason = "each bench uses part of it")]
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -113,7 +114,9 @@ impl Platform {
         let items: Vec<String> = records
             .iter()
             .map(|(kind, record)| {
-                format!(r#"{{"time":"2026-01-01T00:00:00.000Z","type":"{kind}","record":{record}}}"#)
+                format!(
+                    r#"{{"time":"2026-01-01T00:00:00.000Z","type":"{kind}","record":{record}}}"#
+                )
             })
             .collect();
         let body = format!("[{}]", items.join(","));
@@ -126,7 +129,9 @@ impl Platform {
 pub fn runtime_done(request_id: &str) -> (&'static str, String) {
     (
         "platform.runtimeDone",
-        format!(r#"{{"requestId":"{request_id}","status":"success","metrics":{{"durationMs":10.0,"producedBytes":10}}}}"#),
+        format!(
+            r#"{{"requestId":"{request_id}","status":"success","metrics":{{"durationMs":10.0,"producedBytes":10}}}}"#
+        ),
     )
 }
 
@@ -134,7 +139,9 @@ pub fn runtime_done(request_id: &str) -> (&'static str, String) {
 pub fn report(request_id: &str) -> (&'static str, String) {
     (
         "platform.report",
-        format!(r#"{{"requestId":"{request_id}","status":"success","metrics":{{"durationMs":12.5,"billedDurationMs":13,"memorySizeMB":128,"maxMemoryUsedMB":40}}}}"#),
+        format!(
+            r#"{{"requestId":"{request_id}","status":"success","metrics":{{"durationMs":12.5,"billedDurationMs":13,"memorySizeMB":128,"maxMemoryUsedMB":40}}}}"#
+        ),
     )
 }
 
@@ -159,13 +166,20 @@ pub fn peak_rss(pid: u32) -> u64 {
         .map_or(0, |kb| kb * 1024)
 }
 
-/// A free UDP (and, in practice, TCP) port on 127.0.0.1.
-pub fn free_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// `N` distinct ports of 127.0.0.1 free for TCP and UDP: the listeners are held until all
+/// are drawn, since the kernel may hand out a port just released again.
+pub fn free_ports<const N: usize>() -> [u16; N] {
+    let mut held = Vec::with_capacity(N);
+    std::array::from_fn(|_| {
+        loop {
+            let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let port = tcp.local_addr().unwrap().port();
+            if let Ok(udp) = std::net::UdpSocket::bind(("127.0.0.1", port)) {
+                held.push((tcp, udp));
+                return port;
+            }
+        }
+    })
 }
 
 fn now_ms() -> u64 {
