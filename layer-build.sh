@@ -218,13 +218,15 @@ build_arch() {
     step "building liftwatch for $arch ($triple, glibc $GLIBC_FLOOR, RUSTFLAGS '$rustflags'); a release build with LTO takes minutes"
     rm -f "$binary"
     local started=$SECONDS
-    # --disable-optimizations: the workspace's [profile.release] decides (cargo-lambda
+    # --no-default-features: the extension without the command-line tools (the `cli`
+    # feature), which Lambda never runs. --disable-optimizations: the workspace's
+    # [profile.release] decides (cargo-lambda
     # would otherwise add panic = "abort", and the extension relies on unwinding to survive
     # a panicked pipeline task). --skip-target-check: ensure_rust_target did it.
     with_heartbeat "cargo lambda build ($arch)" \
         env PATH="$PWD/$VENV/bin:$PATH" RUSTFLAGS="$rustflags" \
         cargo lambda build --release --locked --extension \
-        --package liftwatch-extension --bin liftwatch \
+        --package liftwatch-extension --bin liftwatch --no-default-features \
         --target "$triple.$GLIBC_FLOOR" \
         --disable-optimizations --skip-target-check \
         --lambda-dir "$lambda_dir" --output-format binary >&2 ||

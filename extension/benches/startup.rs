@@ -65,7 +65,8 @@ fn env_or(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// Builds both binaries with the release profile (the layer's) and returns their paths.
+/// Builds both binaries with the release profile and the features of the layer's build,
+/// and returns their paths.
 fn build() -> (PathBuf, PathBuf) {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let output = std::process::Command::new(cargo)
@@ -78,6 +79,8 @@ fn build() -> (PathBuf, PathBuf) {
             "-p",
             "bare-extension",
             "--bins",
+            // As layer-build.sh builds the layer: the extension without the `cli` tools.
+            "--no-default-features",
         ])
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .stderr(Stdio::inherit())

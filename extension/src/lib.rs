@@ -12,8 +12,10 @@
 pub mod active_connections;
 pub mod aggregate;
 pub mod aws;
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod config;
+#[cfg(feature = "cli")]
 pub mod dashboard;
 pub mod emf;
 pub mod extensions_api;

@@ -1,9 +1,11 @@
 //! The `liftwatch` executable: the Lambda extension itself. Lambda starts it from
 //! `/opt/extensions/liftwatch` with no arguments; with arguments it is a tool for people
-//! (`liftwatch --help`).
+//! (`liftwatch --help`), in builds with the `cli` feature (the default; the layer's build
+//! leaves it out).
 
 use std::process::ExitCode;
 
+#[cfg(feature = "cli")]
 use liftwatch_extension::cli;
 use liftwatch_extension::config::Config;
 use liftwatch_extension::emf::EmfEncoder;
@@ -11,10 +13,19 @@ use liftwatch_extension::lifecycle;
 use liftwatch_extension::sink::{CloudWatchSink, EmfSink, Sink};
 use tracing_subscriber::filter::LevelFilter;
 
-#[allow(clippy::print_stdout, reason = "--help prints the usage")]
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match cli::parse(&args) {
+    if args.is_empty() {
+        return extension();
+    }
+    tools(&args)
+}
+
+/// The command-line tools (`--help` lists them).
+#[cfg(feature = "cli")]
+#[allow(clippy::print_stdout, reason = "--help prints the usage")]
+fn tools(args: &[String]) -> ExitCode {
+    match cli::parse(args) {
         cli::Command::Extension => extension(),
         cli::Command::RateLimitStats(args) => ratelimit_stats(&args),
         cli::Command::Dashboard(args) => dashboard(&args),
@@ -30,6 +41,17 @@ fn main() -> ExitCode {
     }
 }
 
+/// The layer's build has no tools: Lambda starts the extension without arguments.
+#[cfg(not(feature = "cli"))]
+fn tools(_args: &[String]) -> ExitCode {
+    eprintln!(
+        "liftwatch: this is the Lambda extension alone (built without the `cli` feature); \
+         the command-line tools are in a default build: cargo run -p liftwatch-extension -- --help"
+    );
+    ExitCode::from(2)
+}
+
+#[cfg(feature = "cli")]
 #[allow(clippy::print_stdout, reason = "the subcommand's output")]
 fn ratelimit_stats(args: &cli::ratelimit_stats::Args) -> ExitCode {
     let Some(runtime) = runtime() else {
@@ -47,6 +69,7 @@ fn ratelimit_stats(args: &cli::ratelimit_stats::Args) -> ExitCode {
     }
 }
 
+#[cfg(feature = "cli")]
 #[allow(clippy::print_stdout, reason = "the subcommand's output")]
 fn dashboard(args: &cli::dashboard::Args) -> ExitCode {
     let Some(runtime) = runtime() else {

@@ -27,14 +27,14 @@
 
 mod client;
 pub mod clock;
-#[cfg(feature = "dynamodb")]
+#[cfg(feature = "dynamodb-core")]
 pub mod connections;
-#[cfg(feature = "dynamodb")]
+#[cfg(feature = "dynamodb-core")]
 mod dynamodb_table;
 mod error_chain;
 #[cfg(feature = "jwt")]
 pub mod jwt;
-#[cfg(feature = "dynamodb")]
+#[cfg(feature = "dynamodb-core")]
 pub mod limiter;
 mod metric;
 pub mod protocol;
@@ -46,7 +46,7 @@ pub mod trace;
 mod unit;
 
 pub use client::{AGGREGATE_FLUSH_BYTES, Aggregate, Batch, Client, PORT_VAR, SendError};
-#[cfg(feature = "dynamodb")]
+#[cfg(feature = "dynamodb-core")]
 pub use dynamodb_table::TableError;
 pub use error_chain::error_chain;
 pub use metric::Metric;

@@ -35,6 +35,7 @@ impl ClientOptions {
     /// Loads the shared configuration: region, credentials, no SDK retries, timeouts.
     pub async fn load(&self) -> SdkConfig {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(https_client())
             .region(Region::new(self.region.clone()))
             .retry_config(RetryConfig::disabled())
             .timeout_config(timeouts(None));
@@ -43,6 +44,15 @@ impl ClientOptions {
         }
         loader.load().await
     }
+}
+
+/// The HTTPS client every AWS client shares: the SDK's hyper + rustls client with ring as
+/// its crypto (the SDK's default brings aws-lc, several hundred KB more in the binary).
+fn https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
 }
 
 /// The timeouts: the connect timeout always the same (the SDK caches one connector per

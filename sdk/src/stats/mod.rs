@@ -22,7 +22,7 @@
 //! still read by [`query_totals`] until their TTL removes them.
 //!
 //! ```no_run
-//! # #[cfg(feature = "dynamodb")]
+//! # #[cfg(feature = "dynamodb-core")]
 //! # async fn show(client: aws_sdk_dynamodb::Client) -> Result<(), liftwatch::stats::QueryError> {
 //! let day = liftwatch::stats::query_totals(&client, "liftwatch-ratelimit", "login", None, 1_700_000_000, 1_700_086_400).await?;
 //! println!("{} of {} login attempts blocked", day.counts.blocked, day.counts.requests);
@@ -30,13 +30,13 @@
 //! ```
 
 pub mod layout;
-#[cfg(feature = "dynamodb")]
+#[cfg(feature = "dynamodb-core")]
 mod query;
 
-#[cfg(feature = "dynamodb")]
+#[cfg(feature = "dynamodb-core")]
 pub use query::{QueryError, Totals, query_totals, query_totals_at};
 
-#[cfg(feature = "dynamodb")]
+#[cfg(feature = "dynamodb-core")]
 pub use crate::dynamodb_table::TableError;
 
 use crate::protocol::Outcome;
@@ -108,7 +108,7 @@ impl Counts {
 /// liftwatch::stats::create_table(&client, "liftwatch-ratelimit").await?;
 /// # Ok(()) }
 /// ```
-#[cfg(feature = "dynamodb")]
+#[cfg(feature = "dynamodb-core")]
 pub async fn create_table(
     client: &aws_sdk_dynamodb::Client,
     table: &str,

@@ -1,5 +1,5 @@
 //! The OTLP exporter's HTTP/1.1 client: hyper-util's pooled client over plain TCP, or
-//! for `https://` endpoints over the rustls + aws-lc-rs stack the AWS SDK already links
+//! for `https://` endpoints over the rustls + ring stack the AWS clients use
 //! (system root certificates), so no second TLS stack enters the binary. The TLS client is
 //! built at the first request, not with the exporter: reading and parsing the system's root
 //! certificates takes milliseconds that init, the path to the first `/next`, must not pay.
@@ -79,7 +79,7 @@ fn https_client() -> Result<HttpsClient, Arc<std::io::Error>> {
     let mut http = connector();
     // `http` must accept https URIs: the TLS layer wraps it.
     http.enforce_http(false);
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let connector = hyper_rustls::HttpsConnectorBuilder::new()
         .with_provider_and_native_roots(provider)
         .map_err(Arc::new)?
