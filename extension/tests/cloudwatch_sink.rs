@@ -382,38 +382,114 @@ async fn child_exports_with_the_environment_only() {
     assert_eq!(report.values_written, 3);
 }
 
+/// Runs `child_exports_with_the_environment_only` in a child process with `AWS_*` exactly
+/// as `env` says; its output when it failed.
+fn export_in_child(ns: &str, env: &[(&str, &str)]) -> Result<(), String> {
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap());
+    child.args([
+        "--ignored",
+        "--exact",
+        "child_exports_with_the_environment_only",
+    ]);
+    for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("AWS_")) {
+        child.env_remove(name);
+    }
+    let output = child
+        .envs(env.iter().copied())
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("LIFTWATCH_TEST_CHILD_NAMESPACE", ns)
+        .output()
+        .unwrap();
+    if output.status.success() {
+        return Ok(());
+    }
+    Err(format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    ))
+}
+
 #[tokio::test]
 async fn credentials_and_endpoint_come_from_the_environment() {
     let moto = moto_url();
     for endpoint_var in ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_CLOUDWATCH"] {
         let ns = namespace(endpoint_var);
-        let mut child = std::process::Command::new(std::env::current_exe().unwrap());
-        child.args([
-            "--ignored",
-            "--exact",
-            "child_exports_with_the_environment_only",
-        ]);
-        for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("AWS_")) {
-            child.env_remove(name);
+        let env = [
+            (endpoint_var, moto.as_str()),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_SESSION_TOKEN", "testing"),
+        ];
+        if let Err(output) = export_in_child(&ns, &env) {
+            panic!("{endpoint_var}: the child export failed: {output}");
         }
-        let output = child
-            .env(endpoint_var, &moto)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_SESSION_TOKEN", "testing")
-            .env("AWS_CONFIG_FILE", "/nonexistent")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("LIFTWATCH_TEST_CHILD_NAMESPACE", &ns)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{endpoint_var}: the child export failed: {}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
         let read = durations_read_back(&moto, &ns).await;
         assert_eq!(read, stat(3.0, 6.0, 1.0, 3.0), "{endpoint_var}");
     }
+}
+
+/// A container credentials endpoint as Lambda runs one for SnapStart functions: answers
+/// every request with a set of keys and records each request's `Authorization` header.
+fn container_credentials_endpoint() -> (String, std::sync::mpsc::Receiver<String>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "http://{}/2018-06-01/credentials",
+        listener.local_addr().unwrap()
+    );
+    let (seen, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut authorization = String::new();
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                if let Some((name, value)) = line.split_once(':')
+                    && name.eq_ignore_ascii_case("authorization")
+                {
+                    authorization = value.trim().to_owned();
+                }
+                line.clear();
+            }
+            let _ = seen.send(authorization);
+            let body = r#"{"AccessKeyId":"AKIDCONTAINER","SecretAccessKey":"container-secret","Token":"container-token","Expiration":"2099-01-01T00:00:00Z"}"#;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (url, rx)
+}
+
+#[tokio::test]
+async fn without_keys_in_the_environment_credentials_come_from_the_container_endpoint() {
+    // SnapStart functions get no AWS_ACCESS_KEY_ID: Lambda serves the role's credentials
+    // at AWS_CONTAINER_CREDENTIALS_FULL_URI, with a token for the Authorization header.
+    let moto = moto_url();
+    let (credentials_url, seen) = container_credentials_endpoint();
+    let ns = namespace("container-credentials");
+    let env = [
+        ("AWS_ENDPOINT_URL", moto.as_str()),
+        (
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            credentials_url.as_str(),
+        ),
+        ("AWS_CONTAINER_AUTHORIZATION_TOKEN", "lambda-issued-token"),
+    ];
+    if let Err(output) = export_in_child(&ns, &env) {
+        panic!("the child export failed: {output}");
+    }
+    assert_eq!(
+        seen.try_recv().as_deref(),
+        Ok("lambda-issued-token"),
+        "the credentials were asked for with Lambda's token"
+    );
+    let read = durations_read_back(&moto, &ns).await;
+    assert_eq!(read, stat(3.0, 6.0, 1.0, 3.0));
 }

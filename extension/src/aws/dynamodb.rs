@@ -13,7 +13,7 @@ pub type Connection = crate::aws::Connection<Config, Client>;
 
 /// Loads the configuration and builds a client without retries of its own.
 pub async fn open(options: &ClientOptions) -> Connection {
-    let shared = options.load().await;
+    let shared = options.load();
     let mut builder = aws_sdk_dynamodb::config::Builder::from(&shared);
     if let Some(endpoint) = &options.endpoint {
         builder = builder.endpoint_url(endpoint);

@@ -132,7 +132,7 @@ async fn client(region: &str) -> Client {
         endpoint: None,
         credentials: None,
     };
-    let shared = options.load().await;
+    let shared = options.load_default_chain().await;
     let config = aws_sdk_cloudwatch::config::Builder::from(&shared)
         .retry_config(RetryConfig::standard())
         .build();

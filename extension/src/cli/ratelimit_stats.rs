@@ -70,7 +70,7 @@ pub async fn run(args: &Args) -> Result<String, CliError> {
         endpoint: None,
         credentials: None,
     };
-    let shared = options.load().await;
+    let shared = options.load_default_chain().await;
     let client = aws_sdk_dynamodb::Client::new(&shared);
     let totals = query_totals(
         &client,
