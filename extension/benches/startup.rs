@@ -1,7 +1,10 @@
 //! Start-up, memory and response-path latency next to a bare extension: the release build
-//! of `liftwatch` and of `examples/bare-extension` (std only: register and `/next`, the
-//! floor), built with the same profile, run in turn on a Lambda-like platform (Extensions
-//! and Telemetry APIs over HTTP, SIGSTOP freezes between invocations) and compared.
+//! of `liftwatch` and of `examples/bare-extension` (std only), built with the same profile,
+//! run in turn on a Lambda-like platform (Extensions and Telemetry APIs over HTTP, SIGSTOP
+//! freezes between invocations) and compared. The bare extension runs twice: registering
+//! and calling `/next`, nothing else (the floor for ready and peak RSS), and also
+//! subscribing to telemetry and calling `/next` once each invocation's runtimeDone is in
+//! (the floor for runtimeDone → `/next`).
 //!
 //! For each extension and configuration, each round runs a fresh process through
 //! BENCH_INVOCATIONS invocations (default 20) and takes
@@ -45,7 +48,7 @@ struct Round {
     /// Minor page faults taken by the time of the first `/next`.
     ready_faults: u64,
     peak_rss: u64,
-    done_to_next_p99: Option<Duration>,
+    done_to_next_p99: Duration,
     invocations_published: f64,
 }
 
@@ -54,8 +57,10 @@ struct Subject {
     name: String,
     binary: PathBuf,
     env: Vec<(String, String)>,
-    /// Subscribes to telemetry and publishes EMF (false for the bare extension).
+    /// Publishes EMF (false for the bare extension).
     liftwatch: bool,
+    /// The bare extension subscribes to telemetry and waits for each runtimeDone.
+    bare_telemetry: bool,
 }
 
 fn env_or(name: &str, default: usize) -> usize {
@@ -156,6 +161,11 @@ async fn run(subject: &Subject, invocations: usize) -> Round {
         .env("LIFTWATCH_PORT", intake.to_string())
         .env("LIFTWATCH_TELEMETRY_PORT", telemetry.to_string())
         .env("LIFTWATCH_OTLP_PORT", otlp.to_string())
+        .envs(
+            subject
+                .bare_telemetry
+                .then(|| ("BARE_TELEMETRY_PORT", telemetry.to_string())),
+        )
         .envs(subject.env.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::piped())
         .kill_on_drop(true);
@@ -219,9 +229,7 @@ async fn run(subject: &Subject, invocations: usize) -> Round {
         ready,
         ready_faults,
         peak_rss,
-        done_to_next_p99: subject
-            .liftwatch
-            .then(|| latencies[((latencies.len() as f64 - 1.0) * 0.99).round() as usize]),
+        done_to_next_p99: latencies[((latencies.len() as f64 - 1.0) * 0.99).round() as usize],
         invocations_published: published.await.unwrap(),
     }
 }
@@ -270,21 +278,31 @@ async fn main() {
     let mut subjects = vec![
         Subject {
             name: "bare extension (the floor)".into(),
+            binary: bare.clone(),
+            env: Vec::new(),
+            liftwatch: false,
+            bare_telemetry: false,
+        },
+        Subject {
+            name: "bare extension + telemetry".into(),
             binary: bare,
             env: Vec::new(),
             liftwatch: false,
+            bare_telemetry: true,
         },
         Subject {
             name: "liftwatch, defaults".into(),
             binary: liftwatch.clone(),
             env: liftwatch_env(&[]),
             liftwatch: true,
+            bare_telemetry: false,
         },
         Subject {
             name: "liftwatch, all sinks".into(),
             binary: liftwatch,
             env: liftwatch_env(&all_sinks),
             liftwatch: true,
+            bare_telemetry: false,
         },
     ];
     for extra in std::env::var("BENCH_LIFTWATCH")
@@ -297,6 +315,7 @@ async fn main() {
                 binary: path.into(),
                 env: liftwatch_env(&[]),
                 liftwatch: true,
+                bare_telemetry: false,
             });
         }
     }
@@ -311,31 +330,29 @@ async fn main() {
         "{rounds} rounds of {invocations} invocations each (median of the rounds; p99 within a round)\n"
     );
     println!(
-        "{:<34} {:>9} {:>7} {:>13} {:>13} {:>7} {:>23} {:>10} {:>10}",
+        "{:<34} {:>9} {:>6} {:>7} {:>12} {:>6} {:>16} {:>6} {:>10} {:>9}",
         "extension",
         "ready ms",
         "x bare",
-        "faults ready",
+        "faults",
         "peak RSS MB",
         "x bare",
-        "runtimeDone->/next p99",
+        "done->/next p99",
+        "x bare",
         "binary MB",
         "published"
     );
-    let floor_ready = median(results[0].iter().map(|r| r.ready.as_secs_f64()).collect());
-    let floor_rss = median(results[0].iter().map(|r| r.peak_rss as f64).collect());
+    // Ready and RSS against the bare extension; runtimeDone -> /next against the one that
+    // waits for runtimeDone (the other one calls /next before it is even sent).
+    let floor = |value: fn(&Round) -> f64| median(results[0].iter().map(value).collect());
+    let floor_waiting = |value: fn(&Round) -> f64| median(results[1].iter().map(value).collect());
+    let ready = |r: &Round| r.ready.as_secs_f64() * 1e3;
+    let rss = |r: &Round| r.peak_rss as f64 / 1e6;
+    let p99 = |r: &Round| r.done_to_next_p99.as_secs_f64() * 1e3;
+    let (floor_ready, floor_rss, floor_p99) = (floor(ready), floor(rss), floor_waiting(p99));
     for (subject, rounds) in subjects.iter().zip(&results) {
-        let ready = median(rounds.iter().map(|r| r.ready.as_secs_f64()).collect());
-        let rss = median(rounds.iter().map(|r| r.peak_rss as f64).collect());
+        let of = |value: fn(&Round) -> f64| median(rounds.iter().map(value).collect::<Vec<_>>());
         let faults = median(rounds.iter().map(|r| r.ready_faults).collect());
-        let p99 = subject.liftwatch.then(|| {
-            median(
-                rounds
-                    .iter()
-                    .filter_map(|r| r.done_to_next_p99.map(|d| d.as_secs_f64()))
-                    .collect(),
-            )
-        });
         let published = if subject.liftwatch {
             let least = rounds
                 .iter()
@@ -346,14 +363,15 @@ async fn main() {
             "-".into()
         };
         println!(
-            "{:<34} {:>9.3} {:>7.2} {:>13} {:>13.2} {:>7.2} {:>23} {:>10.2} {:>10}",
+            "{:<34} {:>9.3} {:>6.2} {:>7} {:>12.2} {:>6.2} {:>13.3} ms {:>6.2} {:>10.2} {:>9}",
             subject.name,
-            ready * 1e3,
-            ready / floor_ready,
+            of(ready),
+            of(ready) / floor_ready,
             faults,
-            rss / 1e6,
-            rss / floor_rss,
-            p99.map_or("-".into(), |p| format!("{:.3} ms", p * 1e3)),
+            of(rss),
+            of(rss) / floor_rss,
+            of(p99),
+            of(p99) / floor_p99,
             size_mb(&subject.binary),
             published,
         );

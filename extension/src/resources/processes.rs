@@ -142,16 +142,9 @@ impl ProcessReader {
     /// count unchanged and is first read at the next change.
     pub fn read(&mut self, on_error: &mut impl FnMut(ReadError)) -> ProcessTotals {
         self.reading = self.reading.wrapping_add(1);
-        let all = !matches!(self.scope, ProcessScope::Pids(_));
+        let all = self.lists_root();
         if all {
-            let links = root_links(&self.root);
-            if self.counting == Counting::Files
-                || self.stale
-                || links.is_none()
-                || links != self.listed_links
-            {
-                self.list(links, on_error);
-            }
+            self.refresh_listing(on_error);
         }
         let mut totals = ProcessTotals::default();
         let listed = std::mem::take(&mut self.listed);
@@ -168,6 +161,46 @@ impl ProcessReader {
             (self.listed, self.spare) = (listed, previous);
         }
         totals
+    }
+
+    /// Learns what does not change while a process lives (kernel thread or not, parent,
+    /// limits) for every process not seen before, and counts nothing. The sampler calls it
+    /// at INVOKE, while the handler runs, so that the reading at runtimeDone (on the
+    /// response path in `end` mode) finds every process known and reads only the counts
+    /// of the function's own. Processes seen here and gone by the next reading are
+    /// forgotten by [`prune`](Self::prune) as usual.
+    pub fn learn(&mut self, on_error: &mut impl FnMut(ReadError)) {
+        self.reading = self.reading.wrapping_add(1);
+        if self.lists_root() {
+            self.refresh_listing(on_error);
+        }
+        let listed = std::mem::take(&mut self.listed);
+        for &pid in &listed {
+            let process = matches!(self.known(pid, on_error), Some(Kind::Process(_)));
+            if let ProcessScope::DescendantsOf(ancestor) = self.scope
+                && process
+            {
+                self.descends_from(pid, ancestor, on_error);
+            }
+        }
+        self.listed = listed;
+    }
+
+    /// Whether the scope's processes come from listing the proc root.
+    fn lists_root(&self) -> bool {
+        !matches!(self.scope, ProcessScope::Pids(_))
+    }
+
+    /// Lists the proc root again when processes may have come or gone since the last time.
+    fn refresh_listing(&mut self, on_error: &mut impl FnMut(ReadError)) {
+        let links = root_links(&self.root);
+        if self.counting == Counting::Files
+            || self.stale
+            || links.is_none()
+            || links != self.listed_links
+        {
+            self.list(links, on_error);
+        }
     }
 
     /// Forgets what is cached about pids absent from the last reading.

@@ -119,14 +119,18 @@ impl ResourceSampler {
         self
     }
 
-    /// Begins an invocation (at INVOKE): reads the CPU and network baselines and resets
-    /// the peaks. It takes no peak sample: at INVOKE the handler has not run yet, and
-    /// `finish` always takes one. Calling it again restarts the invocation.
+    /// Begins an invocation (at INVOKE): reads the CPU and network baselines, resets the
+    /// peaks and learns the processes it has not seen yet (their ancestry and limits), so
+    /// that `finish`, on the response path in `end` mode, reads only what changes. It takes
+    /// no peak sample: at INVOKE the handler has not run yet, and `finish` always takes
+    /// one. Calling it again restarts the invocation.
     pub fn start(&mut self) {
         let cpu = self.reading(|this| read_cpu(&this.stat_path, &mut this.buf));
         let net = self.reading(|this| read_net_dev(&this.net_dev_path, &mut this.buf));
         self.baseline = Some(Baseline { cpu, net });
         self.peaks = Peaks::default();
+        let errors = &mut self.errors;
+        self.processes.learn(&mut |err| count(errors, &err));
     }
 
     /// Updates the peaks (file descriptors, threads, tmp used). Cheap enough to call on a

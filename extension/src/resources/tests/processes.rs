@@ -273,6 +273,38 @@ fn descendants_of_a_pid_are_its_children_and_theirs_without_it() {
 }
 
 #[test]
+fn learning_caches_every_process_so_the_next_reading_opens_no_stat() {
+    let root = Scratch::fixture_copy("learn");
+    add_process(&root, 105, 102);
+    add_process(&root, 106, 1);
+    let mut reader =
+        ProcessReader::new(root.path().to_path_buf(), ProcessScope::DescendantsOf(101));
+    let mut errors = Vec::new();
+    reader.learn(&mut |err| errors.push(err));
+    assert_eq!(
+        errors.len(),
+        1,
+        "103's garbage limits, read once: {errors:?}"
+    );
+    let learned = reader.cached();
+    assert!(
+        learned >= 7,
+        "every process of the tree is known: {learned}"
+    );
+    // What learning read is not read again: without any stat file the reading still knows
+    // who descends from 101, and counts them.
+    for pid in [1, 101, 102, 103, 104, 105, 106] {
+        let _ = fs::remove_file(root.path().join(pid.to_string()).join("stat"));
+    }
+    let (totals, _) = read(&mut reader);
+    assert_eq!(
+        (totals.processes, totals.fds),
+        (4, 7 + 3 + 1 + 4),
+        "102, 103, 104 and 105, as without learning"
+    );
+}
+
+#[test]
 fn the_stat_identity_names_the_parent_and_kernel_threads() {
     use crate::resources::{StatIdentity, parse_stat_identity};
     let kthreadd = fs::read_to_string(format!("{FIXTURES}/2/stat")).unwrap();
