@@ -14,7 +14,7 @@
 //! - runtimeDone → `/next`: from posting `platform.runtimeDone` to the extension's next
 //!   `/next` call, in `end` mode (the platform's buffering excluded); p99 of the round,
 //!
-//! and prints the median of BENCH_ROUNDS rounds (default 7), with ratios to the bare
+//! and prints the median of BENCH_ROUNDS rounds (default 21), with ratios to the bare
 //! extension. Configurations: `defaults` (EMF, resources on; `LIFTWATCH_FLUSH=end` so the
 //! response-path figure is the end mode's), `all-sinks` (EMF and CloudWatch, OTLP and X-Ray
 //! span exporters, both DynamoDB tables, pointed at a local endpoint that answers `{}`, or at
@@ -255,7 +255,7 @@ fn size_mb(path: &Path) -> f64 {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let rounds = env_or("BENCH_ROUNDS", 7);
+    let rounds = env_or("BENCH_ROUNDS", 21);
     let invocations = env_or("BENCH_INVOCATIONS", 20).max(1);
     let (liftwatch, bare) = build();
     let endpoint = match std::env::var("LIFTWATCH_TEST_MOTO_URL") {
