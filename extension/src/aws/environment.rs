@@ -3,7 +3,8 @@
 //! are no config files, and the variables are all there is. A setting is looked up as the
 //! SDK does: `<VARIABLE>_<SERVICE ID>` first (`AWS_ENDPOINT_URL_DYNAMODB`), then
 //! `<VARIABLE>` (`AWS_ENDPOINT_URL`); `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true` turns the
-//! endpoint overrides off.
+//! endpoint overrides off. `AWS_USE_FIPS_ENDPOINT` and `AWS_USE_DUALSTACK_ENDPOINT` are
+//! read as the SDK's loader reads them.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -42,6 +43,29 @@ impl Environment {
     #[must_use]
     pub fn endpoint_url(&self) -> Option<String> {
         self.setting(ENDPOINT_URL, None)
+    }
+
+    /// `AWS_USE_FIPS_ENDPOINT`: `true` or `false` (any case); unset or anything else: `None`.
+    #[must_use]
+    pub fn use_fips(&self) -> Option<bool> {
+        self.flag("AWS_USE_FIPS_ENDPOINT")
+    }
+
+    /// `AWS_USE_DUALSTACK_ENDPOINT`, read as [`use_fips`](Self::use_fips).
+    #[must_use]
+    pub fn use_dual_stack(&self) -> Option<bool> {
+        self.flag("AWS_USE_DUALSTACK_ENDPOINT")
+    }
+
+    fn flag(&self, variable: &str) -> Option<bool> {
+        let value = self.vars.get(variable)?;
+        if value.eq_ignore_ascii_case("true") {
+            Some(true)
+        } else if value.eq_ignore_ascii_case("false") {
+            Some(false)
+        } else {
+            None
+        }
     }
 
     fn setting(&self, variable: &str, service_id: Option<&str>) -> Option<String> {
@@ -133,6 +157,17 @@ mod tests {
             ("AWS_ENDPOINT_URL", "http://s:1"),
         ]);
         assert_eq!(endpoint(&env, "DynamoDB").as_deref(), Some("http://s:1"));
+    }
+
+    #[test]
+    fn fips_and_dual_stack_are_flags() {
+        let env = env(&[
+            ("AWS_USE_FIPS_ENDPOINT", "TRUE"),
+            ("AWS_USE_DUALSTACK_ENDPOINT", "maybe"),
+        ]);
+        assert_eq!((env.use_fips(), env.use_dual_stack()), (Some(true), None));
+        let env = self::env(&[("AWS_USE_FIPS_ENDPOINT", "false")]);
+        assert_eq!((env.use_fips(), env.use_dual_stack()), (Some(false), None));
     }
 
     #[test]

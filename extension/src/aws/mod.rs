@@ -64,6 +64,8 @@ impl ClientOptions {
             .retry_config(RetryConfig::disabled())
             .timeout_config(timeouts(None));
         builder.set_endpoint_url(environment.endpoint_url());
+        builder.set_use_fips(environment.use_fips());
+        builder.set_use_dual_stack(environment.use_dual_stack());
         builder.service_config(environment).build()
     }
 
