@@ -20,9 +20,7 @@ mod platform;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use tokio::io::AsyncBufReadExt;
-
-use platform::{Platform, free_ports, peak_rss, report, runtime_done};
+use platform::{Platform, free_ports, peak_rss, published_invocations, report, runtime_done};
 
 const INVOCATIONS: usize = 1_000;
 
@@ -56,19 +54,7 @@ async fn main() {
         .spawn()
         .unwrap();
     let pid = child.id().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let emf_lines = tokio::spawn(async move {
-        let mut lines = tokio::io::BufReader::new(stdout).lines();
-        let mut invocations = 0.0;
-        while let Ok(Some(line)) = lines.next_line().await {
-            let doc: serde_json::Value = serde_json::from_str(&line).unwrap();
-            invocations += doc
-                .get("Invocations")
-                .and_then(|v| v.as_f64())
-                .unwrap_or(0.0);
-        }
-        invocations
-    });
+    let emf_lines = published_invocations(child.stdout.take().unwrap());
     let startup = platform.next_call().await - started;
     let telemetry_uri = platform
         .destination()

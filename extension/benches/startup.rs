@@ -33,9 +33,9 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::AsyncBufReadExt;
-
-use platform::{Platform, free_ports, freeze, peak_rss, report, runtime_done};
+use platform::{
+    Platform, free_ports, freeze, peak_rss, published_invocations, report, runtime_done,
+};
 
 /// How long the function "runs" between INVOKE and runtimeDone.
 const HANDLER_TIME: Duration = Duration::from_millis(2);
@@ -57,10 +57,18 @@ struct Subject {
     name: String,
     binary: PathBuf,
     env: Vec<(String, String)>,
-    /// Publishes EMF (false for the bare extension).
-    liftwatch: bool,
-    /// The bare extension subscribes to telemetry and waits for each runtimeDone.
-    bare_telemetry: bool,
+    kind: Kind,
+}
+
+/// What a subject's binary is.
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    /// The bare extension: register and `/next`.
+    Bare,
+    /// The bare extension subscribed to telemetry, waiting for each runtimeDone.
+    BareWaiting,
+    /// liftwatch, which publishes EMF.
+    Liftwatch,
 }
 
 fn env_or(name: &str, default: usize) -> usize {
@@ -162,8 +170,7 @@ async fn run(subject: &Subject, invocations: usize) -> Round {
         .env("LIFTWATCH_TELEMETRY_PORT", telemetry.to_string())
         .env("LIFTWATCH_OTLP_PORT", otlp.to_string())
         .envs(
-            subject
-                .bare_telemetry
+            (subject.kind == Kind::BareWaiting)
                 .then(|| ("BARE_TELEMETRY_PORT", telemetry.to_string())),
         )
         .envs(subject.env.iter().map(|(k, v)| (k, v)))
@@ -172,16 +179,7 @@ async fn run(subject: &Subject, invocations: usize) -> Round {
     let started = std::time::Instant::now();
     let mut child = command.spawn().unwrap();
     let pid = child.id().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let published = tokio::spawn(async move {
-        let mut lines = tokio::io::BufReader::new(stdout).lines();
-        let mut invocations = 0.0;
-        while let Ok(Some(line)) = lines.next_line().await {
-            let doc: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
-            invocations += doc["Invocations"].as_f64().unwrap_or(0.0);
-        }
-        invocations
-    });
+    let published = published_invocations(child.stdout.take().unwrap());
     let ready = platform.next_call().await - started;
     let ready_faults = minor_faults(pid);
     let mut latencies = Vec::with_capacity(invocations);
@@ -280,29 +278,25 @@ async fn main() {
             name: "bare extension (the floor)".into(),
             binary: bare.clone(),
             env: Vec::new(),
-            liftwatch: false,
-            bare_telemetry: false,
+            kind: Kind::Bare,
         },
         Subject {
             name: "bare extension + telemetry".into(),
             binary: bare,
             env: Vec::new(),
-            liftwatch: false,
-            bare_telemetry: true,
+            kind: Kind::BareWaiting,
         },
         Subject {
             name: "liftwatch, defaults".into(),
             binary: liftwatch.clone(),
             env: liftwatch_env(&[]),
-            liftwatch: true,
-            bare_telemetry: false,
+            kind: Kind::Liftwatch,
         },
         Subject {
             name: "liftwatch, all sinks".into(),
             binary: liftwatch,
             env: liftwatch_env(&all_sinks),
-            liftwatch: true,
-            bare_telemetry: false,
+            kind: Kind::Liftwatch,
         },
     ];
     for extra in std::env::var("BENCH_LIFTWATCH")
@@ -314,8 +308,7 @@ async fn main() {
                 name: format!("liftwatch {name}, defaults"),
                 binary: path.into(),
                 env: liftwatch_env(&[]),
-                liftwatch: true,
-                bare_telemetry: false,
+                kind: Kind::Liftwatch,
             });
         }
     }
@@ -344,16 +337,26 @@ async fn main() {
     );
     // Ready and RSS against the bare extension; runtimeDone -> /next against the one that
     // waits for runtimeDone (the other one calls /next before it is even sent).
-    let floor = |value: fn(&Round) -> f64| median(results[0].iter().map(value).collect());
-    let floor_waiting = |value: fn(&Round) -> f64| median(results[1].iter().map(value).collect());
+    let floor = |kind: Kind, value: fn(&Round) -> f64| {
+        let (_, rounds) = subjects
+            .iter()
+            .zip(&results)
+            .find(|(subject, _)| subject.kind == kind)
+            .unwrap();
+        median(rounds.iter().map(value).collect())
+    };
     let ready = |r: &Round| r.ready.as_secs_f64() * 1e3;
     let rss = |r: &Round| r.peak_rss as f64 / 1e6;
     let p99 = |r: &Round| r.done_to_next_p99.as_secs_f64() * 1e3;
-    let (floor_ready, floor_rss, floor_p99) = (floor(ready), floor(rss), floor_waiting(p99));
+    let (floor_ready, floor_rss, floor_p99) = (
+        floor(Kind::Bare, ready),
+        floor(Kind::Bare, rss),
+        floor(Kind::BareWaiting, p99),
+    );
     for (subject, rounds) in subjects.iter().zip(&results) {
         let of = |value: fn(&Round) -> f64| median(rounds.iter().map(value).collect::<Vec<_>>());
         let faults = median(rounds.iter().map(|r| r.ready_faults).collect());
-        let published = if subject.liftwatch {
+        let published = if subject.kind == Kind::Liftwatch {
             let least = rounds
                 .iter()
                 .map(|r| r.invocations_published)

@@ -15,16 +15,13 @@ use tracing_subscriber::filter::LevelFilter;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.is_empty() {
-        return extension();
-    }
-    tools(&args)
+    dispatch(&args)
 }
 
-/// The command-line tools (`--help` lists them).
+/// The extension without arguments, else the command-line tools (`--help` lists them).
 #[cfg(feature = "cli")]
 #[allow(clippy::print_stdout, reason = "--help prints the usage")]
-fn tools(args: &[String]) -> ExitCode {
+fn dispatch(args: &[String]) -> ExitCode {
     match cli::parse(args) {
         cli::Command::Extension => extension(),
         cli::Command::RateLimitStats(args) => ratelimit_stats(&args),
@@ -43,7 +40,10 @@ fn tools(args: &[String]) -> ExitCode {
 
 /// The layer's build has no tools: Lambda starts the extension without arguments.
 #[cfg(not(feature = "cli"))]
-fn tools(_args: &[String]) -> ExitCode {
+fn dispatch(args: &[String]) -> ExitCode {
+    if args.is_empty() {
+        return extension();
+    }
     eprintln!(
         "liftwatch: this is the Lambda extension alone (built without the `cli` feature); \
          the command-line tools are in a default build: cargo run -p liftwatch-extension -- --help"

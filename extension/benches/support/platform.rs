@@ -156,6 +156,21 @@ pub fn freeze(pid: u32, frozen: bool) {
     nix::sys::signal::kill(pid, signal).unwrap();
 }
 
+/// Sums `Invocations` over the EMF documents an extension writes to `stdout` (each line
+/// must be a JSON document), as CloudWatch Logs would take them, until it exits.
+pub fn published_invocations(stdout: tokio::process::ChildStdout) -> tokio::task::JoinHandle<f64> {
+    use tokio::io::AsyncBufReadExt;
+    tokio::spawn(async move {
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        let mut invocations = 0.0;
+        while let Ok(Some(line)) = lines.next_line().await {
+            let doc: serde_json::Value = serde_json::from_str(&line).unwrap();
+            invocations += doc["Invocations"].as_f64().unwrap_or(0.0);
+        }
+        invocations
+    })
+}
+
 /// `VmHWM` (peak resident set) of a running process, in bytes.
 pub fn peak_rss(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();

@@ -19,8 +19,7 @@ use aws_sdk_cloudwatch::config::retry::RetryConfig;
 use aws_sdk_cloudwatch::config::timeout::TimeoutConfig;
 use aws_sdk_cloudwatch::config::{Credentials, Region, SharedCredentialsProvider};
 use aws_sdk_dynamodb::config::SharedHttpClient;
-
-pub use environment::Environment;
+use environment::Environment;
 
 /// How long a TCP (and TLS) connect may take: a live regional endpoint answers in a few
 /// milliseconds, so a second means the network path is gone.

@@ -176,12 +176,7 @@ impl ProcessReader {
         }
         let listed = std::mem::take(&mut self.listed);
         for &pid in &listed {
-            let process = matches!(self.known(pid, on_error), Some(Kind::Process(_)));
-            if let ProcessScope::DescendantsOf(ancestor) = self.scope
-                && process
-            {
-                self.descends_from(pid, ancestor, on_error);
-            }
+            self.in_scope(pid, on_error);
         }
         self.listed = listed;
     }
@@ -254,15 +249,9 @@ impl ProcessReader {
         totals: &mut ProcessTotals,
         on_error: &mut impl FnMut(ReadError),
     ) {
-        let limits = match self.known(pid, on_error) {
-            None | Some(Kind::KernelThread) => return,
-            Some(Kind::Process(limits)) => limits,
-        };
-        if let ProcessScope::DescendantsOf(ancestor) = self.scope
-            && !self.descends_from(pid, ancestor, on_error)
-        {
+        let Some(limits) = self.in_scope(pid, on_error) else {
             return;
-        }
+        };
         let mut found = false;
         let fds = count_fds(self.counting, &mut self.path, &self.root, pid);
         if let Some(fds) = self.settle(pid, fds, on_error) {
@@ -291,6 +280,26 @@ impl ProcessReader {
 
     /// Whether `ancestor` is among the ancestors of `pid`, following the cached parents
     /// (reading those not seen yet), at most [`MAX_DEPTH`] generations up.
+    /// The limits of `pid` (`None` where unreadable) when it is a process of the scope,
+    /// learning its kind, parent and limits at first sight; `None` for a kernel thread, a
+    /// process outside the scope or one that is gone.
+    fn in_scope(
+        &mut self,
+        pid: u32,
+        on_error: &mut impl FnMut(ReadError),
+    ) -> Option<Option<Limits>> {
+        let limits = match self.known(pid, on_error)? {
+            Kind::KernelThread => return None,
+            Kind::Process(limits) => limits,
+        };
+        if let ProcessScope::DescendantsOf(ancestor) = self.scope
+            && !self.descends_from(pid, ancestor, on_error)
+        {
+            return None;
+        }
+        Some(limits)
+    }
+
     fn descends_from(
         &mut self,
         pid: u32,
